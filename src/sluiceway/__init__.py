@@ -1,0 +1,52 @@
+"""sluiceway: declare an event-driven AWS backend once in Python; run it durably on one
+machine, or deploy the same app to AWS.
+
+    from sluiceway import App
+
+    app = App("orders")
+    queue = app.queue("POC-Queue")
+    ...
+
+The local engine lives in `sluiceway.local` (`LocalEngine`); this package holds only the
+declarations and the pure helpers a handler may use, so importing it stays cheap.
+"""
+
+from sluiceway.app import App
+from sluiceway.attrvalue import deserialize, deserialize_item, serialize, serialize_item
+from sluiceway.backend import SortKey, SortKeyCondition
+from sluiceway.errors import (
+    AccessDenied,
+    ConditionalCheckFailed,
+    DeclarationError,
+    NotBound,
+    NotFound,
+    SluicewayError,
+    ValidationError,
+)
+from sluiceway.resources import Queue, Table, Topic
+from sluiceway.specs import ParameterRef, Permission
+
+__all__ = [
+    # declaring an app
+    "App",
+    "ParameterRef",
+    "Permission",
+    "Queue",
+    "SortKey",
+    "SortKeyCondition",
+    "Table",
+    "Topic",
+    # DynamoDB AttributeValue codec (for stream images)
+    "deserialize",
+    "deserialize_item",
+    "serialize",
+    "serialize_item",
+    # errors
+    "AccessDenied",
+    "ConditionalCheckFailed",
+    "DeclarationError",
+    "NotBound",
+    "NotFound",
+    "SluicewayError",
+    "ValidationError",
+]

@@ -1,0 +1,565 @@
+"""`App`: where a system is declared, once, for every target.
+
+Declaring is inert: it validates and records specs, and opens no file or socket. `sluiceway
+run` binds the app to the local engine; the Lambda shim binds it to boto3.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+from sluiceway import naming
+from sluiceway.attrvalue import KeyType
+from sluiceway.backend import Backend
+from sluiceway.errors import DeclarationError, NotBound
+from sluiceway.resources import Queue, Table, Topic
+from sluiceway.specs import (
+    PROTOCOLS,
+    STARTING_POSITIONS,
+    STREAM_VIEW_TYPES,
+    AppGraph,
+    Endpoint,
+    EventSource,
+    FunctionSpec,
+    KeySpec,
+    ParameterRef,
+    Permission,
+    QueueSource,
+    QueueSpec,
+    QueueTarget,
+    RouteSpec,
+    StreamSource,
+    SubscriptionSpec,
+    TableSpec,
+    TopicSpec,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Paths the runtime serves itself; an app route may not take them.
+RESERVED_PATHS = ("/_sluiceway", "/console", "/metrics", "/oauth2", "/.well-known")
+_METHODS = ("POST", "PUT", "PATCH")
+_PATH = re.compile(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+
+
+class App:
+    """A declared system: queues, tables, topics, routes and the functions between them.
+
+    >>> app = App("orders")
+    >>> queue = app.queue("POC-Queue", visibility_timeout=30)
+    >>> orders = app.table("orders", partition_key="orderID", stream="NEW_IMAGE")
+    >>> @app.on_queue(queue, uses=[orders.writes])
+    ... def ingest(event, context):
+    ...     for record in event["Records"]:
+    ...         orders.put_item({"orderID": record["messageId"], "order": record["body"]})
+    """
+
+    def __init__(self, name: str) -> None:
+        naming.check_app_name(name)
+        self.name = name
+        self._queues: dict[str, Queue] = {}
+        self._tables: dict[str, Table] = {}
+        self._topics: dict[str, Topic] = {}
+        self._subscriptions: list[SubscriptionSpec] = []
+        self._routes: list[RouteSpec] = []
+        self._functions: dict[str, FunctionSpec] = {}
+        self._parameters: dict[str, ParameterRef] = {}
+        self._backend: Backend | None = None
+
+    # -- binding --------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            raise NotBound(
+                f"app '{self.name}' is not running: run it with `sluiceway run`, or bind it "
+                "with LocalEngine(app, ...) in tests"
+            )
+        return self._backend
+
+    def bind(self, backend: Backend | None) -> None:
+        """Attach the handles to a backend (the engine does this; users rarely need to)."""
+        self._backend = backend
+
+    @property
+    def graph(self) -> AppGraph:
+        """A frozen snapshot of everything declared so far."""
+        return AppGraph(
+            name=self.name,
+            queues=tuple(q.spec for q in self._queues.values()),
+            tables=tuple(t.spec for t in self._tables.values()),
+            topics=tuple(t.spec for t in self._topics.values()),
+            subscriptions=tuple(self._subscriptions),
+            routes=tuple(self._routes),
+            functions=tuple(self._functions.values()),
+            parameters=tuple(self._parameters.values()),
+        )
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def parameter(
+        self, name: str, *, default: str | None = None, description: str = ""
+    ) -> ParameterRef:
+        """A value that differs per deployment; set with ``--set name=value`` or
+        ``SLUICEWAY_<NAME>``, rendered as a template parameter on AWS."""
+        naming.check_parameter_name(name)
+        if name in self._parameters:
+            raise DeclarationError(f"parameter {name!r}", "declared twice", "declare it once")
+        ref = ParameterRef(name, default, description)
+        self._parameters[name] = ref
+        return ref
+
+    # -- resources ------------------------------------------------------------------------
+
+    def queue(
+        self,
+        name: str,
+        *,
+        visibility_timeout: int = 30,
+        delay_seconds: int = 0,
+        message_retention_period: int = 345_600,
+        maximum_message_size: int = 1_048_576,
+        dead_letter: Queue | None = None,
+        max_receive_count: int | None = None,
+    ) -> Queue:
+        """Declare an SQS queue (options are SQS's attributes, in snake_case)."""
+        naming.check_queue_name(name)
+        self._unique(self._queues, name, "queue")
+        where = f"queue {name!r}"
+        _range(where, "visibility_timeout", visibility_timeout, 0, 43_200, " seconds")
+        _range(where, "delay_seconds", delay_seconds, 0, 900, " seconds")
+        _range(where, "message_retention_period", message_retention_period, 60, 1_209_600, " s")
+        _range(where, "maximum_message_size", maximum_message_size, 1_024, 1_048_576, " bytes")
+        dlq_name: str | None = None
+        if dead_letter is not None or max_receive_count is not None:
+            if dead_letter is None or max_receive_count is None:
+                raise DeclarationError(
+                    where,
+                    "a redrive policy needs both dead_letter and max_receive_count",
+                    "pass dead_letter=<queue> together with max_receive_count=<1..1000>",
+                )
+            dlq = self._own(dead_letter, Queue, where, "dead_letter")
+            _range(where, "max_receive_count", max_receive_count, 1, 1_000, "")
+            if dlq.spec.fifo != name.endswith(".fifo"):
+                raise DeclarationError(
+                    where,
+                    f"dead-letter queue '{dlq.name}' is not of the same type (standard/FIFO)",
+                    "use a FIFO dead-letter queue for a FIFO queue and a standard one otherwise",
+                )
+            if dlq.name == name:
+                raise DeclarationError(
+                    where, "a queue cannot be its own dead-letter queue", "declare a separate queue"
+                )
+            dlq_name = dlq.name
+        spec = QueueSpec(
+            name=name,
+            visibility_timeout=visibility_timeout,
+            delay_seconds=delay_seconds,
+            message_retention_period=message_retention_period,
+            maximum_message_size=maximum_message_size,
+            dead_letter=dlq_name,
+            max_receive_count=max_receive_count,
+        )
+        handle = Queue(self, spec)
+        self._queues[name] = handle
+        return handle
+
+    def table(
+        self,
+        name: str,
+        partition_key: str | tuple[str, KeyType],
+        sort_key: str | tuple[str, KeyType] | None = None,
+        stream: str | None = None,
+    ) -> Table:
+        """Declare a DynamoDB table. Keys are strings unless given as ``("id", "N")``."""
+        naming.check_table_name(name)
+        self._unique(self._tables, name, "table")
+        where = f"table {name!r}"
+        pk = _key(where, "partition_key", partition_key)
+        sk = None if sort_key is None else _key(where, "sort_key", sort_key)
+        if sk is not None and sk.name == pk.name:
+            raise DeclarationError(
+                where, "sort_key repeats the partition key", "choose another attribute"
+            )
+        if stream is not None and stream not in STREAM_VIEW_TYPES:
+            raise DeclarationError(
+                where,
+                f"unknown stream view type {stream!r}",
+                "use one of " + ", ".join(STREAM_VIEW_TYPES) + " (or stream=None)",
+            )
+        spec = TableSpec(name=name, partition_key=pk, sort_key=sk, stream=stream)
+        handle = Table(self, spec)
+        self._tables[name] = handle
+        return handle
+
+    def topic(self, name: str) -> Topic:
+        """Declare an SNS topic; add subscriptions with `topic.subscribe(protocol, endpoint)`."""
+        naming.check_topic_name(name)
+        self._unique(self._topics, name, "topic")
+        handle = Topic(self, TopicSpec(name))
+        self._topics[name] = handle
+        return handle
+
+    def _subscribe(self, topic: Topic, protocol: str, endpoint: Endpoint) -> None:
+        shown = endpoint if isinstance(endpoint, str) else f"<{endpoint.name}>"
+        where = f"subscription {protocol}:{shown} on topic '{topic.name}'"
+        self._own(topic, Topic, where, "topic")
+        if protocol not in PROTOCOLS:
+            raise DeclarationError(
+                where, f"unsupported protocol {protocol!r}", "use one of " + ", ".join(PROTOCOLS)
+            )
+        if isinstance(endpoint, ParameterRef):
+            if self._parameters.get(endpoint.name) is not endpoint:
+                raise DeclarationError(
+                    where,
+                    f"parameter '{endpoint.name}' is not declared in this app",
+                    "declare it with app.parameter(...)",
+                )
+            if endpoint.default is not None:
+                check_endpoint(where, protocol, endpoint.default, self)
+        else:
+            check_endpoint(where, protocol, endpoint, self)
+        spec = SubscriptionSpec(topic.name, protocol, endpoint)
+        if spec in self._subscriptions:
+            raise DeclarationError(where, "declared twice", "subscribe each endpoint once")
+        self._subscriptions.append(spec)
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        to: Queue,
+        forward_headers: Sequence[str] = (),
+    ) -> RouteSpec:
+        """Declare an HTTP route that puts the request body on a queue (API Gateway's SQS
+        service integration). `forward_headers` become message attributes of the same name."""
+        method = method.upper() if isinstance(method, str) else method
+        where = f"route {method} {path}"
+        if method not in _METHODS:
+            raise DeclarationError(
+                where, f"method {method!r} cannot carry a body to a queue", "use POST, PUT or PATCH"
+            )
+        if not isinstance(path, str) or not _PATH.fullmatch(path):
+            raise DeclarationError(
+                where,
+                "a path starts with '/' and has segments of letters, digits and -._~",
+                "e.g. '/orders'",
+            )
+        if any(path == p or path.startswith(p + "/") for p in RESERVED_PATHS):
+            raise DeclarationError(
+                where,
+                "the runtime serves this path itself",
+                "choose a path outside " + ", ".join(RESERVED_PATHS),
+            )
+        if any(r.method == method and r.path == path for r in self._routes):
+            raise DeclarationError(where, "declared twice", "declare each method and path once")
+        queue = self._own(to, Queue, where, "to")
+        headers = tuple(forward_headers)
+        for header in headers:
+            if not isinstance(header, str) or not _HEADER.fullmatch(header):
+                raise DeclarationError(
+                    where,
+                    f"{header!r} is not a valid header name",
+                    "use a name like 'Idempotency-Key'",
+                )
+        spec = RouteSpec(method, path, QueueTarget(queue.name), headers)
+        self._routes.append(spec)
+        return spec
+
+    # -- functions ------------------------------------------------------------------------
+
+    def on_queue(
+        self,
+        queue: Queue,
+        *,
+        batch_size: int = 10,
+        maximum_batching_window_in_seconds: int = 0,
+        report_batch_item_failures: bool = True,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+    ) -> Callable[[F], F]:
+        """Run the decorated function on batches from `queue` (a Lambda SQS event source
+        mapping). The function gets the AWS SQS event unchanged and may return
+        ``{"batchItemFailures": [{"itemIdentifier": messageId}]}``."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            where = f"function '{fname}' (on_queue)"
+            q = self._own(queue, Queue, where, "queue")
+            if q.spec.fifo:
+                _range(where, "batch_size", batch_size, 1, 10, " for a FIFO queue")
+            else:
+                _range(where, "batch_size", batch_size, 1, 10_000, "")
+            _range(
+                where,
+                "maximum_batching_window_in_seconds",
+                maximum_batching_window_in_seconds,
+                0,
+                300,
+                " seconds",
+            )
+            if batch_size > 10 and maximum_batching_window_in_seconds < 1:
+                raise DeclarationError(
+                    where,
+                    f"batch_size={batch_size} needs a batching window (AWS requires one above 10)",
+                    "set maximum_batching_window_in_seconds=1 or more",
+                )
+            self._function_options(where, timeout, memory_size)
+            if timeout > q.spec.visibility_timeout:
+                raise DeclarationError(
+                    where,
+                    f"queue '{q.name}' visibility_timeout={q.spec.visibility_timeout}s is "
+                    f"less than the function's timeout={timeout}s, so messages would be "
+                    "redelivered while still being processed",
+                    f"raise the queue's visibility_timeout to at least {6 * timeout} "
+                    "(AWS advises 6x the timeout) or lower the timeout",
+                )
+            source = QueueSource(
+                q.name, batch_size, maximum_batching_window_in_seconds, report_batch_item_failures
+            )
+            self._add_function(handler, fname, source, uses, timeout, memory_size, where)
+            return handler
+
+        return record
+
+    def on_stream(
+        self,
+        table: Table,
+        *,
+        batch_size: int = 100,
+        maximum_batching_window_in_seconds: int = 0,
+        starting_position: str = "LATEST",
+        filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        report_batch_item_failures: bool = True,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+    ) -> Callable[[F], F]:
+        """Run the decorated function on batches of a table's stream records (a Lambda
+        DynamoDB Streams event source mapping). `filter` is an event pattern (or a list of
+        them, OR-ed) applied to each record, as Lambda's FilterCriteria."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            where = f"function '{fname}' (on_stream)"
+            t = self._own(table, Table, where, "table")
+            if t.spec.stream is None:
+                raise DeclarationError(
+                    where,
+                    f"table '{t.name}' has no stream",
+                    f"declare app.table('{t.name}', ..., stream='NEW_IMAGE') or another view type",
+                )
+            _range(where, "batch_size", batch_size, 1, 10_000, "")
+            _range(
+                where,
+                "maximum_batching_window_in_seconds",
+                maximum_batching_window_in_seconds,
+                0,
+                300,
+                " seconds",
+            )
+            if starting_position not in STARTING_POSITIONS:
+                raise DeclarationError(
+                    where,
+                    f"starting_position={starting_position!r} is not supported for streams",
+                    "use 'TRIM_HORIZON' or 'LATEST'",
+                )
+            self._function_options(where, timeout, memory_size)
+            filters = _filters(where, filter)
+            source = StreamSource(
+                t.name,
+                batch_size,
+                maximum_batching_window_in_seconds,
+                starting_position,
+                filters,
+                report_batch_item_failures,
+            )
+            self._add_function(handler, fname, source, uses, timeout, memory_size, where)
+            return handler
+
+        return record
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _function_name(self, handler: Callable[..., Any], name: str | None) -> str:
+        fname = name if name is not None else getattr(handler, "__name__", type(handler).__name__)
+        naming.check_function_name(fname)
+        if fname in self._functions:
+            raise DeclarationError(
+                f"function {fname!r}", "declared twice", "give one of them another name="
+            )
+        return fname
+
+    def _function_options(self, where: str, timeout: int, memory_size: int) -> None:
+        _range(where, "timeout", timeout, 1, 900, " seconds")
+        _range(where, "memory_size", memory_size, 128, 10_240, " MB")
+
+    def _add_function(
+        self,
+        handler: Callable[..., Any],
+        name: str,
+        source: EventSource,
+        uses: Sequence[Permission],
+        timeout: int,
+        memory_size: int,
+        where: str,
+    ) -> None:
+        _check_handler(where, handler)
+        for permission in uses:
+            if not isinstance(permission, Permission):
+                raise DeclarationError(
+                    where,
+                    f"uses= holds {permission!r}, not a permission",
+                    "pass e.g. uses=[orders.writes, topic.publishes]",
+                )
+            registries: dict[str, Mapping[str, Any]] = {
+                "queue": self._queues,
+                "table": self._tables,
+                "topic": self._topics,
+            }
+            known = registries.get(permission.kind, {})
+            if permission.name not in known:
+                raise DeclarationError(
+                    where,
+                    f"uses={permission.label} names a {permission.kind} "
+                    f"not declared in app '{self.name}'",
+                    f"declare the {permission.kind} in this app first",
+                )
+        self._functions[name] = FunctionSpec(
+            name, handler, source, tuple(uses), timeout, memory_size
+        )
+
+    def _own(self, handle: Any, kind: type[Any], where: str, option: str) -> Any:
+        registries: dict[type[Any], Mapping[str, Any]] = {
+            Queue: self._queues,
+            Table: self._tables,
+            Topic: self._topics,
+        }
+        registry = registries[kind]
+        noun = kind.__name__.lower()
+        if not isinstance(handle, kind):
+            raise DeclarationError(
+                where,
+                f"{option}={handle!r} is not a {noun} handle",
+                f"pass the object app.{noun}(...) returned",
+            )
+        if registry.get(handle.name) is not handle:
+            raise DeclarationError(
+                where,
+                f"{noun} '{handle.name}' is not declared in app '{self.name}'",
+                f"declare it with app.{noun}('{handle.name}', ...) in this app",
+            )
+        return handle
+
+    def _unique(self, registry: Mapping[str, Any], name: str, kind: str) -> None:
+        if name in registry:
+            raise DeclarationError(
+                f"{kind} {name!r}",
+                "declared twice",
+                f"declare each {kind} once and reuse the handle",
+            )
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r})"
+
+
+def _range(where: str, option: str, value: Any, low: int, high: int, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DeclarationError(
+            where,
+            f"{option}={value!r} is outside {low}..{high}{unit}",
+            f"choose an integer {option} between {low} and {high}",
+        )
+
+
+def _key(where: str, option: str, key: str | tuple[str, KeyType]) -> KeySpec:
+    name, kind = (key, "S") if isinstance(key, str) else key
+    if not isinstance(name, str) or not 1 <= len(name.encode()) <= 255:
+        raise DeclarationError(
+            where,
+            f"{option} name {name!r} must be 1-255 bytes",
+            "name the key attribute, e.g. 'orderID'",
+        )
+    if kind in ("S", "N", "B"):
+        return KeySpec(name, cast(KeyType, kind))
+    raise DeclarationError(
+        where, f"{option} type {kind!r} is not a key type", "use 'S', 'N' or 'B'"
+    )
+
+
+def _filters(
+    where: str, filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+) -> tuple[str, ...]:
+    from sluiceway.patterns import PatternError, compile_filters
+
+    if filter is None:
+        return ()
+    patterns = [filter] if isinstance(filter, Mapping) else list(filter)
+    try:
+        compiled = compile_filters(patterns, context="esm")
+    except PatternError as error:
+        raise DeclarationError(
+            where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
+        ) from None
+    return tuple(p.source for p in compiled.patterns)
+
+
+def _check_handler(where: str, handler: Callable[..., Any]) -> None:
+    if not callable(handler):
+        raise DeclarationError(
+            where,
+            "the decorated object is not callable",
+            "decorate a function def handler(event, context)",
+        )
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError:
+        raise DeclarationError(
+            where,
+            "a handler takes two arguments (event, context)",
+            "define it as def handler(event, context)",
+        ) from None
+    except ValueError:
+        return
+
+
+def check_endpoint(where: str, protocol: str, endpoint: str, app: App | None = None) -> None:
+    """Check a subscription endpoint as SNS would for its protocol."""
+    if not isinstance(endpoint, str) or not endpoint:
+        raise DeclarationError(where, "the endpoint is empty", "give an address")
+    if protocol in ("email", "email-json") and not _EMAIL.fullmatch(endpoint):
+        raise DeclarationError(
+            where, f"{endpoint!r} is not an email address", "use e.g. 'ops@example.com'"
+        )
+    if protocol in ("http", "https") and not re.fullmatch(
+        rf"{protocol}://[^\s/]+(/\S*)?", endpoint
+    ):
+        raise DeclarationError(
+            where,
+            f"{endpoint!r} is not an {protocol}:// URL",
+            f"use e.g. '{protocol}://example.com/hook'",
+        )
+    if protocol == "sqs":
+        name = endpoint.rsplit(":", 1)[-1]
+        if app is not None and name not in app._queues:
+            raise DeclarationError(
+                where,
+                f"queue '{name}' is not declared in app '{app.name}'",
+                "subscribe a queue of this app by its name",
+            )
+
+
+def dumps_compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

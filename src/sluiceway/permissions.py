@@ -1,0 +1,116 @@
+"""What each function may do, derived from the graph.
+
+`grants_for` is the single source of truth: the local engine enforces it on every handle call
+and the AWS renderer turns the same grants into IAM statements scoped to resource ARNs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, assert_never
+
+from sluiceway.specs import FunctionSpec, Permission, QueueSource, StreamSource
+
+ResourceKind = Literal["queue", "table", "stream", "topic"]
+
+TABLE_READ_ACTIONS = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+    }
+)
+TABLE_WRITE_ACTIONS = frozenset(
+    {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DescribeTable",
+    }
+)
+QUEUE_SEND_ACTIONS = frozenset({"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"})
+QUEUE_CONSUME_ACTIONS = frozenset(
+    {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+)
+STREAM_READ_ACTIONS = frozenset(
+    {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
+)
+TOPIC_PUBLISH_ACTIONS = frozenset({"sns:Publish"})
+
+# The IAM action each handle method needs, and the permission that grants it.
+ACTION_OF_METHOD: dict[str, tuple[ResourceKind, str, str]] = {
+    "put_item": ("table", "dynamodb:PutItem", "writes"),
+    "delete_item": ("table", "dynamodb:DeleteItem", "writes"),
+    "get_item": ("table", "dynamodb:GetItem", "reads"),
+    "query": ("table", "dynamodb:Query", "reads"),
+    "scan": ("table", "dynamodb:Scan", "reads"),
+    "send_message": ("queue", "sqs:SendMessage", "sends"),
+    "change_message_visibility": ("queue", "sqs:ChangeMessageVisibility", "consumes"),
+    "publish": ("topic", "sns:Publish", "publishes"),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    kind: ResourceKind
+    name: str
+    actions: frozenset[str]
+
+
+def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
+    """What a function's event source mapping needs (granted implicitly, like AWS's roles)."""
+    source = function.source
+    match source:
+        case QueueSource():
+            return (Grant("queue", source.queue, QUEUE_CONSUME_ACTIONS),)
+        case StreamSource():
+            return (Grant("stream", source.table, STREAM_READ_ACTIONS),)
+        case _:
+            assert_never(source)
+
+
+def grants_for(function: FunctionSpec) -> tuple[Grant, ...]:
+    """Every grant a function holds: its event source's plus its `uses=` permissions."""
+    declared = tuple(Grant(p.kind, p.name, p.actions) for p in function.uses)
+    return merge(source_grants(function) + declared)
+
+
+def merge(grants: Iterable[Grant]) -> tuple[Grant, ...]:
+    merged: dict[tuple[str, str], set[str]] = {}
+    for grant in grants:
+        merged.setdefault((grant.kind, grant.name), set()).update(grant.actions)
+    return tuple(
+        Grant(kind, name, frozenset(actions))  # type: ignore[arg-type]
+        for (kind, name), actions in sorted(merged.items())
+    )
+
+
+def allows(grants: Iterable[Grant], kind: ResourceKind, name: str, action: str) -> bool:
+    return any(g.kind == kind and g.name == name and action in g.actions for g in grants)
+
+
+def permission(kind: ResourceKind, name: str, verb: str) -> Permission:
+    """The `Permission` a handle exposes as e.g. `orders.writes`."""
+    actions = {
+        ("table", "reads"): TABLE_READ_ACTIONS,
+        ("table", "writes"): TABLE_WRITE_ACTIONS,
+        ("queue", "sends"): QUEUE_SEND_ACTIONS,
+        ("queue", "consumes"): QUEUE_CONSUME_ACTIONS,
+        ("topic", "publishes"): TOPIC_PUBLISH_ACTIONS,
+    }[(kind, verb)]
+    return Permission(kind, name, actions, f"{name}.{verb}")

@@ -1,0 +1,180 @@
+"""Resource handles: what a declaration returns and what a handler calls.
+
+A handle is both the declaration (it holds the frozen spec) and the client a handler uses at
+run time. Calls go to the backend the app is bound to: the local engine, or boto3 in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sluiceway import permissions
+from sluiceway.backend import Backend, SortKeyCondition
+from sluiceway.specs import Endpoint, Permission, QueueSpec, TableSpec, TopicSpec
+
+if TYPE_CHECKING:
+    from sluiceway.app import App
+
+
+class _Handle:
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    @property
+    def app(self) -> App:
+        return self._app
+
+    def _backend(self) -> Backend:
+        return self._app.backend
+
+
+class Queue(_Handle):
+    """An SQS queue.
+
+    >>> queue = app.queue("POC-Queue", visibility_timeout=30)          # doctest: +SKIP
+    >>> queue.send_message('{"item": "latex gloves"}')                 # doctest: +SKIP
+    {'MessageId': '...', 'MD5OfMessageBody': '...'}
+    """
+
+    def __init__(self, app: App, spec: QueueSpec) -> None:
+        super().__init__(app)
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def sends(self) -> Permission:
+        """Permission to send messages to this queue (`uses=[queue.sends]`)."""
+        return permissions.permission("queue", self.name, "sends")
+
+    @property
+    def consumes(self) -> Permission:
+        """Permission to receive, delete and change the visibility of this queue's messages."""
+        return permissions.permission("queue", self.name, "consumes")
+
+    def send_message(
+        self,
+        body: str,
+        *,
+        delay_seconds: int | None = None,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, str]:
+        """Send one message; returns ``{"MessageId", "MD5OfMessageBody", ...}`` like SQS."""
+        return self._backend().send_message(
+            self.spec, body, delay_seconds=delay_seconds, message_attributes=message_attributes
+        )
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+
+class Table(_Handle):
+    """A DynamoDB table.
+
+    >>> orders = app.table("orders", partition_key="orderID", stream="NEW_IMAGE")  # doctest: +SKIP
+    >>> orders.put_item({"orderID": "o-1", "item": "gloves"}, if_not_exists=True)  # doctest: +SKIP
+    >>> orders.get_item({"orderID": "o-1"})                                        # doctest: +SKIP
+    {'orderID': 'o-1', 'item': 'gloves'}
+    """
+
+    def __init__(self, app: App, spec: TableSpec) -> None:
+        super().__init__(app)
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def reads(self) -> Permission:
+        """Permission to get, query and scan (`uses=[table.reads]`)."""
+        return permissions.permission("table", self.name, "reads")
+
+    @property
+    def writes(self) -> Permission:
+        """Permission to put, update and delete items (`uses=[table.writes]`)."""
+        return permissions.permission("table", self.name, "writes")
+
+    def put_item(self, item: Mapping[str, Any], *, if_not_exists: bool = False) -> None:
+        """Write an item. With ``if_not_exists=True`` the write carries the condition
+        ``attribute_not_exists(<partition key>)`` and raises `ConditionalCheckFailed` when an
+        item with that key exists: the idempotent write a redelivered message needs."""
+        self._backend().put_item(self.spec, item, if_not_exists=if_not_exists)
+
+    def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self._backend().get_item(self.spec, key)
+
+    def delete_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Delete an item; returns the deleted item (``ReturnValues=ALL_OLD``) or None."""
+        return self._backend().delete_item(self.spec, key)
+
+    def query(
+        self,
+        partition_value: Any,
+        *,
+        sort_key: SortKeyCondition | None = None,
+        limit: int | None = None,
+        scan_forward: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Items with this partition key, in sort-key order (`SortKey.begins_with(...)`...)."""
+        return self._backend().query(
+            self.spec, partition_value, sort_key=sort_key, limit=limit, scan_forward=scan_forward
+        )
+
+    def scan(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._backend().scan(self.spec, limit=limit)
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r})"
+
+
+class Topic(_Handle):
+    """An SNS topic.
+
+    >>> topic = app.topic("POC-Topic")                           # doctest: +SKIP
+    >>> topic.subscribe("email", "ops@example.com")              # doctest: +SKIP
+    >>> topic.publish("New order o-1", subject="New order")      # doctest: +SKIP
+    {'MessageId': '...'}
+    """
+
+    def __init__(self, app: App, spec: TopicSpec) -> None:
+        super().__init__(app)
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def publishes(self) -> Permission:
+        """Permission to publish to this topic (`uses=[topic.publishes]`)."""
+        return permissions.permission("topic", self.name, "publishes")
+
+    def subscribe(self, protocol: str, endpoint: Endpoint) -> None:
+        """Declare a subscription; `endpoint` may be an `app.parameter(...)`."""
+        self._app._subscribe(self, protocol, endpoint)
+
+    def publish(
+        self,
+        message: Any,
+        *,
+        subject: str | None = None,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        message_structure: str | None = None,
+    ) -> dict[str, str]:
+        """Publish a message (a string, or any JSON value, which is sent as its JSON text)."""
+        text = message if isinstance(message, str) else json.dumps(message, default=str)
+        return self._backend().publish(
+            self.spec,
+            text,
+            subject=subject,
+            message_attributes=message_attributes,
+            message_structure=message_structure,
+        )
+
+    def __repr__(self) -> str:
+        return f"Topic({self.name!r})"

@@ -1,0 +1,82 @@
+"""Runtime settings: one frozen dataclass, one parser from the environment.
+
+Command-line flags override the environment, which overrides the defaults:
+``Settings.from_env(os.environ, port=9000)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_SENDER = "sluiceway notifications <no-reply@sluiceway.localhost>"
+
+Durability = Literal["full", "relaxed"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".sluiceway")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    smtp: str | None = None
+    smtp_from: str = DEFAULT_SENDER
+    auto_confirm: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    durability: Durability = "full"
+    public_url: str | None = None
+    log_format: Literal["auto", "json", "pretty"] = "auto"
+
+    @property
+    def base_url(self) -> str:
+        """Where links in notifications point (confirmation, unsubscribe)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``SLUICEWAY_*`` variables; keyword arguments (flags) win over them."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if "SLUICEWAY_DATA_DIR" in env:
+            values["data_dir"] = Path(env["SLUICEWAY_DATA_DIR"])
+        if "SLUICEWAY_HOST" in env:
+            values["host"] = env["SLUICEWAY_HOST"]
+        if "SLUICEWAY_PORT" in env:
+            values["port"] = int(env["SLUICEWAY_PORT"])
+        if "SLUICEWAY_SMTP" in env:
+            values["smtp"] = env["SLUICEWAY_SMTP"] or None
+        if "SLUICEWAY_SMTP_FROM" in env:
+            values["smtp_from"] = env["SLUICEWAY_SMTP_FROM"]
+        if env.get("SLUICEWAY_AUTO_CONFIRM", "").lower() in ("1", "true", "yes"):
+            values["auto_confirm"] = True
+        if "SLUICEWAY_REGION" in env:
+            values["region"] = env["SLUICEWAY_REGION"]
+        if "SLUICEWAY_DURABILITY" in env:
+            values["durability"] = env["SLUICEWAY_DURABILITY"]
+        if "SLUICEWAY_PUBLIC_URL" in env:
+            values["public_url"] = env["SLUICEWAY_PUBLIC_URL"]
+        if "SLUICEWAY_LOG_FORMAT" in env:
+            values["log_format"] = env["SLUICEWAY_LOG_FORMAT"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if settings.durability not in ("full", "relaxed"):
+            raise ValueError(f"durability must be 'full' or 'relaxed', not {settings.durability!r}")
+        return settings
+
+
+def data_dir_from_env(flag: str | Path | None) -> Path:
+    if flag is not None:
+        return Path(flag)
+    return Path(os.environ.get("SLUICEWAY_DATA_DIR", ".sluiceway"))

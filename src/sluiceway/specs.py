@@ -1,0 +1,214 @@
+"""The app graph: one small frozen spec per declared resource.
+
+Declaring only records specs. The local engine and the AWS renderer both read the same graph
+(`AppGraph`), never each other; a new resource kind is a new spec here plus one case in each
+target's exhaustive ``match``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias, TypeVar
+
+from sluiceway.attrvalue import KeyType
+
+StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
+STREAM_VIEW_TYPES: tuple[StreamViewType, ...] = (
+    "KEYS_ONLY",
+    "NEW_IMAGE",
+    "OLD_IMAGE",
+    "NEW_AND_OLD_IMAGES",
+)
+StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
+STARTING_POSITIONS: tuple[StartingPosition, ...] = ("TRIM_HORIZON", "LATEST")
+# Subscription protocols the local engine delivers (more arrive with their delivery code).
+PROTOCOLS: tuple[str, ...] = ("email",)
+
+Handler: TypeAlias = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class ParameterRef:
+    """A value that differs per deployment (an email address, a phone number).
+
+    Resolved when the app runs (``--set name=value`` or ``SLUICEWAY_<NAME>``) and rendered as a
+    template parameter on AWS.
+    """
+
+    name: str
+    default: str | None
+    description: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return f"SLUICEWAY_{self.name.upper()}"
+
+
+Endpoint: TypeAlias = str | ParameterRef
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    name: str
+    type: KeyType = "S"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    visibility_timeout: int = 30
+    delay_seconds: int = 0
+    message_retention_period: int = 345_600
+    maximum_message_size: int = 1_048_576
+    dead_letter: str | None = None
+    max_receive_count: int | None = None
+
+    @property
+    def fifo(self) -> bool:
+        return self.name.endswith(".fifo")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    partition_key: KeySpec
+    sort_key: KeySpec | None = None
+    stream: StreamViewType | None = None
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        if self.sort_key is None:
+            return (self.partition_key.name,)
+        return (self.partition_key.name, self.sort_key.name)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    topic: str
+    protocol: str
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    queue: str
+
+
+RouteTarget: TypeAlias = QueueTarget
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    target: RouteTarget
+    forward_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a function may do to one resource: `uses=[orders.writes]`.
+
+    `actions` are IAM action names. The same value is checked locally and rendered into the
+    function's IAM policy on AWS.
+    """
+
+    kind: Literal["queue", "table", "stream", "topic"]
+    name: str
+    actions: frozenset[str]
+    label: str
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    queue: str
+    batch_size: int = 10
+    maximum_batching_window_in_seconds: int = 0
+    report_batch_item_failures: bool = True
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    table: str
+    batch_size: int = 100
+    maximum_batching_window_in_seconds: int = 0
+    starting_position: StartingPosition = "LATEST"
+    filters: tuple[str, ...] = ()
+    report_batch_item_failures: bool = True
+
+
+EventSource: TypeAlias = QueueSource | StreamSource
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: Handler = field(compare=False, repr=False)
+    source: EventSource
+    uses: tuple[Permission, ...] = ()
+    timeout: int = 3
+    memory_size: int = 128
+
+    @property
+    def module(self) -> str:
+        return str(getattr(self.handler, "__module__", ""))
+
+    @property
+    def qualname(self) -> str:
+        return str(getattr(self.handler, "__qualname__", ""))
+
+
+Spec: TypeAlias = QueueSpec | TableSpec | TopicSpec | SubscriptionSpec | RouteSpec | FunctionSpec
+
+
+@dataclass(frozen=True)
+class AppGraph:
+    """Everything an app declares, frozen; what every target reads."""
+
+    name: str
+    queues: tuple[QueueSpec, ...] = ()
+    tables: tuple[TableSpec, ...] = ()
+    topics: tuple[TopicSpec, ...] = ()
+    subscriptions: tuple[SubscriptionSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    functions: tuple[FunctionSpec, ...] = ()
+    parameters: tuple[ParameterRef, ...] = ()
+
+    def queue(self, name: str) -> QueueSpec:
+        return next(_named(self.queues, name, "queue"))
+
+    def table(self, name: str) -> TableSpec:
+        return next(_named(self.tables, name, "table"))
+
+    def topic(self, name: str) -> TopicSpec:
+        return next(_named(self.topics, name, "topic"))
+
+    def function(self, name: str) -> FunctionSpec:
+        return next(_named(self.functions, name, "function"))
+
+    def specs(self) -> tuple[Spec, ...]:
+        return (
+            *self.queues,
+            *self.tables,
+            *self.topics,
+            *self.subscriptions,
+            *self.routes,
+            *self.functions,
+        )
+
+
+_Named = TypeVar("_Named", QueueSpec, TableSpec, TopicSpec, FunctionSpec)
+
+
+def _named(specs: tuple[_Named, ...], name: str, kind: str) -> Iterator[_Named]:
+    for spec in specs:
+        if spec.name == name:
+            yield spec
+            return
+    raise KeyError(f"no {kind} named {name!r}")
