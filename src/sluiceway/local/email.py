@@ -1,0 +1,215 @@
+"""Email deliveries: messages composed as SNS sends them, and the mailers that carry them.
+
+`SmtpMailer` speaks to a real server (``--smtp smtp://user:pass@host:port`` or ``smtps://``)
+over one reused connection. `MaildirMailer` writes into a Maildir under the data directory
+when no server is configured, so nothing is lost and every mail can be opened later.
+
+A mailer raises `DeliveryError`; `permanent=False` means "try again later" (server down,
+4xx), `permanent=True` means the server refused the message for good (5xx).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import mailbox
+import smtplib
+import ssl
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from sluiceway.local.topics import Job
+
+CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"
+DEFAULT_SUBJECT = "AWS Notification Message"
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False, connection: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        # The peer could not be reached at all: later jobs in the batch need not try.
+        self.connection = connection
+
+
+class Links:
+    """The URLs the runtime serves for confirming and leaving a subscription."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def confirm(self, token: str) -> str:
+        return f"{self.base_url}/_sluiceway/sns/confirm?{urlencode({'Token': token})}"
+
+    def unsubscribe(self, arn: str, token: str) -> str:
+        query = urlencode({"SubscriptionArn": arn, "Token": token})
+        return f"{self.base_url}/_sluiceway/sns/unsubscribe?{query}"
+
+
+def compose(job: Job, *, sender: str, links: Links) -> EmailMessage:
+    """The email SNS would send for this delivery."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = job.endpoint
+    message["Date"] = email.utils.formatdate(localtime=False)
+    # One Message-ID per delivery: a copy re-sent after a crash carries the same one, so
+    # mail systems collapse it.
+    message["Message-ID"] = f"<{job.message_id or 'confirmation'}.{job.id}@sluiceway.localhost>"
+    message["X-Sluiceway-Delivery-Id"] = str(job.id)
+    message["X-Sluiceway-Topic"] = job.topic
+    if job.kind == "confirmation":
+        message["Subject"] = CONFIRMATION_SUBJECT
+        topic_arn = job.subscription_arn.rsplit(":", 1)[0]
+        message.set_content(
+            f"You have chosen to subscribe to the topic:\n{topic_arn}\n\n"
+            "To confirm this subscription, click or visit the link below "
+            "(If this was in error no action is necessary):\n"
+            f"Confirm subscription\n{links.confirm(job.token)}\n"
+        )
+        return message
+    message["Subject"] = job.subject or DEFAULT_SUBJECT
+    message["X-Sluiceway-Message-Id"] = job.message_id or ""
+    message.set_content(
+        f"{job.text()}\n\n--\nIf you wish to stop receiving notifications from this topic, "
+        "please click or visit the link below to unsubscribe:\n"
+        f"{links.unsubscribe(job.subscription_arn, job.token)}\n"
+    )
+    return message
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MaildirMailer:
+    """Writes each email into ``<data-dir>/maildir/new`` (readable by any mail client)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._box = mailbox.Maildir(path, create=True)
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self._box.add(message)
+        except OSError as error:
+            raise DeliveryError(f"could not write to {self.path}: {error}") from error
+
+    def close(self) -> None:
+        self._box.close()
+
+
+class SmtpMailer:
+    """Sends over SMTP, reusing one connection while it stays healthy."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                f"--smtp {url!r}: use smtp://[user:password@]host[:port] or smtps://..."
+            )
+        self.url = url
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = "starttls" in parts.query
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+        self._used_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def display(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            smtp: smtplib.SMTP
+            if self.scheme == "smtps":
+                smtp = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+            if self.username is not None:
+                smtp.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(f"SMTP login refused by {self.display}: {error}") from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise DeliveryError(
+                f"SMTP server {self.display} unreachable: {error}", connection=True
+            ) from error
+        return smtp
+
+    def _connection(self) -> smtplib.SMTP:
+        smtp = self._smtp
+        if smtp is not None and time.monotonic() - self._used_at > 5:
+            # An idle connection may have been dropped by the server: check before using it,
+            # so a message is never half-sent on a dead connection.
+            try:
+                smtp.noop()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+                smtp = None
+        if smtp is None:
+            smtp = self._smtp = self._connect()
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        with self._lock:
+            smtp = self._connection()
+            try:
+                refused = smtp.send_message(message)
+            except smtplib.SMTPResponseException as error:
+                self._drop()
+                permanent = 500 <= error.smtp_code < 600
+                raise DeliveryError(
+                    f"SMTP {error.smtp_code} {error.smtp_error!r}", permanent=permanent
+                ) from error
+            except smtplib.SMTPRecipientsRefused as error:
+                codes = [code for code, _ in error.recipients.values()]
+                raise DeliveryError(
+                    f"recipient refused: {error.recipients}",
+                    permanent=all(500 <= c < 600 for c in codes),
+                ) from error
+            except (OSError, smtplib.SMTPException) as error:
+                self._drop()
+                raise DeliveryError(f"SMTP send failed: {error}") from error
+            finally:
+                self._used_at = time.monotonic()
+            if refused:
+                raise DeliveryError(f"recipient refused: {refused}", permanent=True)
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._smtp is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    self._smtp.quit()
+                self._drop()
+
+
+def redact(url: str) -> str:
+    """An SMTP URL fit for logs: the password hidden."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{quote(parts.username or '')}:***@{parts.hostname}" + (
+        f":{parts.port}" if parts.port else ""
+    )
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,408 @@
+"""`LocalEngine`: an app bound to a data directory, running on one machine.
+
+The engine is the app's backend (every handle call lands here), owns the event source
+mappings and the delivery workers, and runs them either in background threads (`start`, what
+`sluiceway run` does) or synchronously until nothing is left to do (`drain`, what tests do).
+
+    >>> with LocalEngine(app, Settings(data_dir=tmp_path), clock=VirtualClock()) as engine:
+    ...     queue.send_message('{"item": "gloves"}')
+    ...     engine.drain()
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, assert_never
+
+from sluiceway import attrvalue, naming, permissions
+from sluiceway.app import App
+from sluiceway.backend import SortKeyCondition
+from sluiceway.clock import Clock, SystemClock
+from sluiceway.errors import AccessDenied, SluicewayError
+from sluiceway.local import queues, tables, topics
+from sluiceway.local.deliveries import DeliveryWorker
+from sluiceway.local.email import Links, MaildirMailer, Mailer, SmtpMailer, compose
+from sluiceway.local.invoke import Invoker, current
+from sluiceway.local.mappings import Mapping as SourceMapping
+from sluiceway.local.mappings import QueueMapping, StreamMapping
+from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
+from sluiceway.local.store import Op, Store, Tx
+from sluiceway.local.topics import Job
+from sluiceway.local.work import Step, Work, Worker
+from sluiceway.settings import Settings
+from sluiceway.specs import FunctionSpec, QueueSource, QueueSpec, StreamSource, TableSpec, TopicSpec
+
+log = logging.getLogger("sluiceway.engine")
+
+SWEEP_SECONDS = 60.0
+
+
+class DataDirBusy(SluicewayError):
+    code = "DataDirBusy"
+
+
+class DrainDidNotSettle(SluicewayError):
+    code = "DrainDidNotSettle"
+
+
+def _recover(tx: Tx) -> None:
+    """Undo what a crash left half-done: deliveries being sent and messages being
+    processed go back to waiting (both are safe to repeat: see their modules)."""
+    topics.release_in_flight(tx)
+    queues.release_interrupted(tx)
+
+
+class LocalEngine:
+    def __init__(
+        self,
+        app: App,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        mailer: Mailer | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or SystemClock()
+        self.region = naming.Region(self.settings.region, self.settings.account_id)
+        self.graph = app.graph
+        self._env = os.environ if env is None else env
+        self._mailer_override = mailer
+        self.store = Store(
+            Path(self.settings.data_dir), durability=self.settings.durability, clock=self.clock
+        )
+        self.invoker = Invoker(region=self.region, now=self.clock.now)
+        self.registry: Registry | None = None
+        self.parameters: dict[str, str] = {}
+        self.new_subscriptions: list[NewSubscription] = []
+        self.mappings: list[SourceMapping] = []
+        self.deliverers: list[DeliveryWorker] = []
+        self.mailer: Mailer | None = None
+        self.links = Links(self.settings.base_url)
+        self._lock_file: IO[str] | None = None
+        self._workers: list[Worker] = []
+        self._stop = threading.Event()
+        self._watch_version = 0
+        self._sweep_due = 0.0
+        self._opened = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> LocalEngine:
+        self._lock_data_dir()
+        try:
+            self.store.open()
+            self.parameters = resolve_parameters(self.graph, self.settings.params, self._env)
+            self.registry, self.new_subscriptions = sync(
+                self.store,
+                self.graph,
+                self.region,
+                self.parameters,
+                auto_confirm=self.settings.auto_confirm,
+            )
+            self.store.write(_recover)
+            self.mappings = [self._mapping(f) for f in self.graph.functions]
+            for mapping in self.mappings:
+                if isinstance(mapping, StreamMapping):
+                    mapping.start()
+            self.mailer = self._mailer_override or self._make_mailer()
+            self.deliverers = [
+                DeliveryWorker(
+                    "email", ("email",), self._deliver_email, store=self.store, clock=self.clock
+                )
+            ]
+        except BaseException:
+            self.store.close()
+            self._unlock_data_dir()
+            raise
+        self.app.bind(self)
+        self._opened = True
+        return self
+
+    def close(self) -> None:
+        if not self._opened:
+            return
+        self.stop()
+        self.app.bind(None)
+        if self.mailer is not None:
+            self.mailer.close()
+        self.store.close()
+        self._unlock_data_dir()
+        self._opened = False
+
+    def __enter__(self) -> LocalEngine:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _lock_data_dir(self) -> None:
+        directory = Path(self.settings.data_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / "engine.lock", "a+")  # noqa: SIM115 - held while open
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise DataDirBusy(
+                f"{directory} is in use by {owner}; stop it or choose another --data-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._lock_file = handle
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _make_mailer(self) -> Mailer:
+        if self.settings.smtp:
+            return SmtpMailer(self.settings.smtp)
+        return MaildirMailer(Path(self.settings.data_dir) / "maildir")
+
+    def _mapping(self, function: FunctionSpec) -> SourceMapping:
+        registry = self._registry()
+        source = function.source
+        match source:
+            case QueueSource():
+                return QueueMapping(
+                    function,
+                    registry.queue(source.queue),
+                    store=self.store,
+                    clock=self.clock,
+                    invoker=self.invoker,
+                    region=self.region.region,
+                )
+            case StreamSource():
+                return StreamMapping(
+                    function,
+                    registry.table(source.table),
+                    store=self.store,
+                    clock=self.clock,
+                    invoker=self.invoker,
+                    region=self.region.region,
+                )
+            case _:
+                assert_never(source)
+
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            raise RuntimeError("the engine is not open")
+        return self.registry
+
+    def _deliver_email(self, job: Job) -> None:
+        assert self.mailer is not None
+        self.mailer.send(compose(job, sender=self.settings.smtp_from, links=self.links))
+
+    # -- running the background work ----------------------------------------------------
+
+    def work(self) -> list[Work]:
+        """Every unit of background work."""
+        units = [Work(f"mapping:{m.name}", m.step, m.channel) for m in self.mappings]
+        units += [Work(f"delivery:{d.name}", d.step, d.channel) for d in self.deliverers]
+        units.append(Work("sweeper", self.sweep, None, periodic=True))
+        return units
+
+    def drain(self, *, advance_time: bool = False, max_steps: int = 100_000) -> int:
+        """Run every mapping and delivery until none has anything to do; return how many
+        steps did work. With a `VirtualClock` and ``advance_time=True``, jump the clock to the
+        next due item (a delayed message, a retry) whenever idle, until nothing is due."""
+        done = 0
+        units = self.work()
+        for _ in range(max_steps):
+            results = [(unit, unit.step()) for unit in units]
+            if any(r.did_work for _, r in results):
+                done += sum(r.did_work for _, r in results)
+                continue
+            now = self.clock.now()
+            dues = [
+                r.due for u, r in results if not u.periodic and r.due is not None and r.due > now
+            ]
+            if advance_time and self.clock.is_virtual and dues:
+                self.clock.set(min(dues))  # type: ignore[attr-defined]
+                continue
+            return done
+        raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
+
+    def sweep(self) -> Step:
+        """Drop expired messages and stream records older than 24 hours, once a minute."""
+        now = self.clock.now()
+        if now < self._sweep_due:
+            return Step(False, self._sweep_due)
+        registry = self._registry()
+
+        def expire(tx: Tx) -> int:
+            dropped = sum(queues.sweep_expired(tx, q) for q in registry.queues.values())
+            return dropped + sum(tables.trim_stream(tx, t) for t in registry.tables.values())
+
+        self.store.write(expire)
+        self._sweep_due = now + SWEEP_SECONDS
+        return Step(False, self._sweep_due)
+
+    def start(self) -> None:
+        """Run every unit of work in its own thread, woken by the commits that concern it."""
+        if self._workers:
+            return
+        self._stop.clear()
+        by_channel: dict[str, list[Worker]] = {}
+        for unit in self.work():
+            worker = Worker(unit.name, unit.step, self.clock, self._stop)
+            self._workers.append(worker)
+            if unit.channel is not None:
+                by_channel.setdefault(unit.channel, []).append(worker)
+
+        def wake(touched: set[str]) -> None:
+            for channel in touched:
+                for worker in by_channel.get(channel, ()):
+                    worker.wake()
+
+        self.store.on_commit(wake)
+        watcher = Worker("watcher", self._watch_external_writes, self.clock, self._stop)
+        self._workers.append(watcher)
+        for worker in self._workers:
+            worker.start()
+
+    def _watch_external_writes(self) -> Step:
+        # Writes from another process (the CLI) do not pass through this writer, so nothing
+        # wakes the workers; SQLite's data_version reveals them. Checked twice a second.
+        version = self.store.data_version()
+        if version != self._watch_version:
+            self._watch_version = version
+            for worker in self._workers:
+                worker.wake()
+        return Step(False, self.clock.now() + 0.5)
+
+    def stop(self) -> None:
+        if not self._workers:
+            return
+        self._stop.set()
+        for worker in self._workers:
+            worker.wake()
+        for worker in self._workers:
+            worker.join()
+        self._workers.clear()
+
+    # -- the Backend the handles call ---------------------------------------------------
+
+    def _authorize(self, method: str, name: str) -> str:
+        """Check the running function may call `method` on resource `name`; return the
+        principal the call is made as."""
+        invocation = current()
+        if invocation is None:
+            return "sluiceway-admin"
+        kind, action, verb = permissions.ACTION_OF_METHOD[method]
+        if not permissions.allows(invocation.grants, kind, name, action):
+            raise AccessDenied(
+                invocation.function.name,
+                action,
+                f"{kind} '{name}'",
+                f"add {name}.{verb} to uses=[...] in the decorator of '{invocation.function.name}'",
+            )
+        return invocation.function.name
+
+    def _effect(self, op: Op[Any]) -> None:
+        """Run a write that a handler cannot read back: deferred to the invocation's
+        acknowledgement inside a handler, immediate outside one."""
+        invocation = current()
+        if invocation is not None:
+            invocation.deferred.append(op)
+        else:
+            self.store.write(op)
+
+    def send_message(
+        self,
+        queue: QueueSpec,
+        body: str,
+        *,
+        delay_seconds: int | None,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None,
+    ) -> dict[str, str]:
+        principal = self._authorize("send_message", queue.name)
+        info = self._registry().queue(queue.name)
+        message = queues.prepare(
+            info,
+            body,
+            sender_id=naming.principal_id(principal),
+            delay_seconds=delay_seconds,
+            attributes=message_attributes,
+        )
+        self._effect(lambda tx: queues.send(tx, info, message))
+        return message.response()
+
+    def put_item(self, table: TableSpec, item: Mapping[str, Any], *, if_not_exists: bool) -> None:
+        self._authorize("put_item", table.name)
+        info = self._registry().table(table.name)
+        encoded = attrvalue.serialize_item(item)
+        tables.check_item(info, encoded)
+        self.store.write(lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists))
+
+    def get_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        self._authorize("get_item", table.name)
+        info = self._registry().table(table.name)
+        item = tables.get(self.store.reader(), info, tables.key_item(info, key))
+        return None if item is None else attrvalue.deserialize_item(item)
+
+    def delete_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        self._authorize("delete_item", table.name)
+        info = self._registry().table(table.name)
+        encoded = tables.key_item(info, key)
+        old = self.store.write(lambda tx: tables.delete(tx, info, encoded))
+        return None if old is None else attrvalue.deserialize_item(old)
+
+    def query(
+        self,
+        table: TableSpec,
+        partition_value: Any,
+        *,
+        sort_key: SortKeyCondition | None,
+        limit: int | None,
+        scan_forward: bool,
+    ) -> list[dict[str, Any]]:
+        self._authorize("query", table.name)
+        info = self._registry().table(table.name)
+        items = tables.query(
+            self.store.reader(),
+            info,
+            partition_value,
+            sort_key=sort_key,
+            limit=limit,
+            scan_forward=scan_forward,
+        )
+        return [attrvalue.deserialize_item(i) for i in items]
+
+    def scan(self, table: TableSpec, *, limit: int | None) -> list[dict[str, Any]]:
+        self._authorize("scan", table.name)
+        info = self._registry().table(table.name)
+        return [
+            attrvalue.deserialize_item(i)
+            for i in tables.scan(self.store.reader(), info, limit=limit)
+        ]
+
+    def publish(
+        self,
+        topic: TopicSpec,
+        message: str,
+        *,
+        subject: str | None,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None,
+        message_structure: str | None,
+    ) -> dict[str, str]:
+        self._authorize("publish", topic.name)
+        info = self._registry().topic(topic.name)
+        publication = topics.prepare(
+            message, subject=subject, attributes=message_attributes, structure=message_structure
+        )
+        self._effect(lambda tx: topics.publish(tx, info, publication))
+        return {"MessageId": publication.message_id}

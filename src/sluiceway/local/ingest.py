@@ -1,0 +1,136 @@
+"""Turning an HTTP request into a queue message: API Gateway's SQS integration, checked.
+
+The gateway and `sluiceway send` share this, so a body that one refuses the other refuses
+too. The message body is the request body exactly as sent (what ``$input.body`` gives API
+Gateway's mapping template); it must be a UTF-8 JSON object. Declared headers become message
+attributes of the same name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from sluiceway import naming
+from sluiceway.errors import ValidationError
+from sluiceway.local import queues
+from sluiceway.local.registry import QueueInfo, RouteInfo
+
+SENDER_ID = naming.principal_id("apigateway")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,1024}")
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    """A request refused with a 4xx: nothing was stored."""
+
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.message, "code": self.code}
+
+
+def reject(status: int, code: str, message: str) -> NoReturn:
+    raise Rejection(status, code, message)
+
+
+def check_content_type(value: str | None) -> None:
+    """Only ``application/json`` (with an optional UTF-8 charset), as a mapping template
+    declared for application/json with passthrough NEVER accepts."""
+    if value is None:
+        reject(415, "UnsupportedMediaType", "Content-Type must be application/json")
+    media, _, params = value.partition(";")
+    if media.strip().lower() != "application/json":
+        reject(
+            415,
+            "UnsupportedMediaType",
+            f"Content-Type {media.strip()!r} is not supported; send application/json",
+        )
+    for param in params.split(";"):
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "charset" and val.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            reject(415, "UnsupportedMediaType", "only the UTF-8 charset is supported")
+
+
+def _no_constants(name: str) -> Any:
+    reject(400, "InvalidJson", f"the body is not valid JSON: {name} is not a JSON value")
+
+
+def parse_object(raw: bytes) -> str:
+    """The body as text, if it is a UTF-8 JSON object; a 400 otherwise."""
+    if not raw:
+        reject(400, "EmptyBody", "the body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        reject(400, "InvalidEncoding", f"the body is not valid UTF-8 (byte {error.start})")
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        reject(400, "InvalidJson", "the body is nested too deeply")
+    except ValueError as error:
+        reject(400, "InvalidJson", f"the body is not valid JSON: {error}")
+    if not isinstance(value, dict):
+        reject(400, "NotAnObject", f"the body must be a JSON object, not {_json_type(value)}")
+    return text
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def forwarded_attributes(
+    route: RouteInfo, headers: Mapping[str, str]
+) -> dict[str, dict[str, str]] | None:
+    attributes: dict[str, dict[str, str]] = {}
+    for name in route.forward_headers:
+        value = headers.get(name.lower())
+        if value is None:
+            continue
+        if not _HEADER_VALUE.fullmatch(value):
+            reject(400, "InvalidHeader", f"header {name} must be 1-1024 printable ASCII characters")
+        attributes[name] = {"DataType": "String", "StringValue": value}
+    return attributes or None
+
+
+def prepare(
+    queue: QueueInfo,
+    route: RouteInfo,
+    *,
+    content_type: str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> queues.Outgoing:
+    """Check a request for `route` and return the message to store (or raise `Rejection`).
+    `headers` are keyed by lower-case name."""
+    check_content_type(content_type)
+    if len(body) > queue.spec.maximum_message_size:
+        reject(
+            413,
+            "PayloadTooLarge",
+            f"the body is larger than {queue.spec.maximum_message_size} bytes",
+        )
+    text = parse_object(body)
+    attributes = forwarded_attributes(route, headers)
+    try:
+        return queues.prepare(queue, text, sender_id=SENDER_ID, attributes=attributes)
+    except queues.MessageTooLarge as error:
+        reject(413, "PayloadTooLarge", str(error))
+    except ValidationError as error:
+        reject(400, error.code, str(error))

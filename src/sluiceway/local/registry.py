@@ -1,0 +1,357 @@
+"""The app graph as the local engine stores and uses it.
+
+`sync` records the declared resources in the database when an app starts; `Registry.load`
+reads them back. The engine and the CLI both work from a `Registry`, so a CLI command works
+the same whether or not the runtime (or even the app's code) is there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sluiceway import naming
+from sluiceway.app import check_endpoint
+from sluiceway.errors import DeclarationError, NotFound
+from sluiceway.local.store import Store, Tx
+from sluiceway.naming import Region
+from sluiceway.specs import AppGraph, KeySpec, ParameterRef, QueueSpec, TableSpec
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    id: int
+    spec: QueueSpec
+    arn: str
+    dead_letter_id: int | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def channel(self) -> str:
+        return f"queue:{self.id}"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    id: int
+    spec: TableSpec
+    arn: str
+    stream_arn: str | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def channel(self) -> str:
+        return f"stream:{self.id}"
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    id: int
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    method: str
+    path: str
+    queue: str
+    forward_headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Registry:
+    region: Region
+    queues: Mapping[str, QueueInfo]
+    tables: Mapping[str, TableInfo]
+    topics: Mapping[str, TopicInfo]
+    routes: Mapping[tuple[str, str], RouteInfo]
+
+    def queue(self, name: str) -> QueueInfo:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise NotFound(f"no queue named '{name}' (known: {_names(self.queues)})") from None
+
+    def table(self, name: str) -> TableInfo:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise NotFound(f"no table named '{name}' (known: {_names(self.tables)})") from None
+
+    def topic(self, name: str) -> TopicInfo:
+        try:
+            return self.topics[name]
+        except KeyError:
+            raise NotFound(f"no topic named '{name}' (known: {_names(self.topics)})") from None
+
+    def queue_by_id(self, queue_id: int) -> QueueInfo:
+        for info in self.queues.values():
+            if info.id == queue_id:
+                return info
+        raise NotFound(f"no queue with id {queue_id}")
+
+    def table_by_id(self, table_id: int) -> TableInfo:
+        for info in self.tables.values():
+            if info.id == table_id:
+                return info
+        raise NotFound(f"no table with id {table_id}")
+
+    def route(self, method: str, path: str) -> RouteInfo:
+        try:
+            return self.routes[(method.upper(), path)]
+        except KeyError:
+            known = ", ".join(f"{m} {p}" for m, p in self.routes) or "none"
+            raise NotFound(f"no route {method.upper()} {path} (known: {known})") from None
+
+    @classmethod
+    def load(cls, store: Store, region: Region) -> Registry:
+        cx = store.reader()
+        queues: dict[str, QueueInfo] = {}
+        rows = cx.execute("SELECT id, name, config FROM queues").fetchall()
+        ids = {name: qid for qid, name, _ in rows}
+        for qid, name, config in rows:
+            spec = QueueSpec(**json.loads(config))
+            dlq = ids.get(spec.dead_letter) if spec.dead_letter else None
+            queues[name] = QueueInfo(qid, spec, naming.queue_arn(region, name), dlq)
+        tables: dict[str, TableInfo] = {}
+        for tid, name, config, label in cx.execute(
+            "SELECT id, name, config, stream_label FROM tables"
+        ).fetchall():
+            table = _table_spec(json.loads(config))
+            stream = naming.stream_arn(region, name, label) if table.stream and label else None
+            tables[name] = TableInfo(tid, table, naming.table_arn(region, name), stream)
+        topics = {
+            name: TopicInfo(tid, name, naming.topic_arn(region, name))
+            for tid, name in cx.execute("SELECT id, name FROM topics").fetchall()
+        }
+        routes: dict[tuple[str, str], RouteInfo] = {}
+        for method, path, config in cx.execute("SELECT method, path, config FROM routes"):
+            data = json.loads(config)
+            routes[(method, path)] = RouteInfo(
+                method, path, data["queue"], tuple(data["forward_headers"])
+            )
+        return cls(region, queues, tables, topics, routes)
+
+
+def _names(mapping: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(mapping)) or "none"
+
+
+def _table_spec(config: dict[str, Any]) -> TableSpec:
+    sort_key = config.get("sort_key")
+    return TableSpec(
+        name=config["name"],
+        partition_key=KeySpec(**config["partition_key"]),
+        sort_key=KeySpec(**sort_key) if sort_key else None,
+        stream=config.get("stream"),
+    )
+
+
+# -- syncing a declared app into the store --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    topic: str
+    protocol: str
+    endpoint: str
+    arn: str
+    token: str
+
+
+def resolve_parameters(
+    graph: AppGraph, values: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, str]:
+    """Each declared parameter's value: ``--set`` first, then ``SLUICEWAY_<NAME>``, then the
+    default. A parameter with no value anywhere is an error naming how to give one."""
+    unknown = set(values) - {p.name for p in graph.parameters}
+    if unknown:
+        known = ", ".join(p.name for p in graph.parameters) or "none"
+        raise DeclarationError(
+            f"--set {sorted(unknown)[0]}",
+            f"app '{graph.name}' declares no such parameter",
+            f"use one of: {known}",
+        )
+    resolved: dict[str, str] = {}
+    for parameter in graph.parameters:
+        value = values.get(parameter.name, env.get(parameter.env_var, parameter.default))
+        if value is None:
+            raise DeclarationError(
+                f"parameter '{parameter.name}'",
+                "has no value",
+                f"pass --set {parameter.name}=... or set {parameter.env_var}",
+            )
+        resolved[parameter.name] = value
+    return resolved
+
+
+def endpoint_value(endpoint: str | ParameterRef, parameters: Mapping[str, str]) -> str:
+    return parameters[endpoint.name] if isinstance(endpoint, ParameterRef) else endpoint
+
+
+def sync(
+    store: Store,
+    graph: AppGraph,
+    region: Region,
+    parameters: Mapping[str, str],
+    *,
+    auto_confirm: bool,
+) -> tuple[Registry, list[NewSubscription]]:
+    """Record the app's resources; return the registry and the subscriptions that now wait
+    for confirmation (a confirmation message has been queued for each)."""
+    for sub in graph.subscriptions:
+        if isinstance(sub.endpoint, ParameterRef):
+            where = f"subscription {sub.protocol} on topic '{sub.topic}'"
+            check_endpoint(
+                f"{where} ({sub.endpoint.name})", sub.protocol, parameters[sub.endpoint.name]
+            )
+    pending = store.write(lambda tx: _sync(tx, graph, region, parameters, auto_confirm))
+    return Registry.load(store, region), pending
+
+
+def _sync(
+    tx: Tx,
+    graph: AppGraph,
+    region: Region,
+    parameters: Mapping[str, str],
+    auto_confirm: bool,
+) -> list[NewSubscription]:
+    for queue in graph.queues:
+        tx.execute(
+            "INSERT INTO queues (name, config, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
+            (queue.name, json.dumps(dataclasses.asdict(queue)), tx.now_ms),
+        )
+    for table in graph.tables:
+        _sync_table(tx, table)
+    for topic in graph.topics:
+        tx.execute(
+            "INSERT INTO topics (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            (topic.name, tx.now_ms),
+        )
+    tx.execute("DELETE FROM routes")
+    for route in graph.routes:
+        config = {"queue": route.target.queue, "forward_headers": list(route.forward_headers)}
+        tx.execute(
+            "INSERT INTO routes (method, path, config) VALUES (?, ?, ?)",
+            (route.method, route.path, json.dumps(config)),
+        )
+    return _sync_subscriptions(tx, graph, region, parameters, auto_confirm)
+
+
+def _sync_table(tx: Tx, table: TableSpec) -> None:
+    config = json.dumps(dataclasses.asdict(table))
+    row = tx.execute(
+        "SELECT config, stream_label FROM tables WHERE name = ?", (table.name,)
+    ).fetchone()
+    label = _stream_label(tx.now) if table.stream else None
+    if row is None:
+        tx.execute(
+            "INSERT INTO tables (name, config, stream_label, created_at) VALUES (?, ?, ?, ?)",
+            (table.name, config, label, tx.now_ms),
+        )
+        return
+    stored = _table_spec(json.loads(row[0]))
+    if (stored.partition_key, stored.sort_key) != (table.partition_key, table.sort_key):
+        raise DeclarationError(
+            f"table '{table.name}'",
+            f"the data directory holds it with key schema {_keys(stored)}, the app declares "
+            f"{_keys(table)}; a table's keys cannot change",
+            "keep the old key schema, or use a new table name or a fresh --data-dir",
+        )
+    # A stream keeps its label (its ARN) while enabled; re-enabling makes a new one, as on AWS.
+    keep = row[1] if (stored.stream is not None and table.stream is not None) else label
+    tx.execute(
+        "UPDATE tables SET config = ?, stream_label = ? WHERE name = ?", (config, keep, table.name)
+    )
+
+
+def _keys(table: TableSpec) -> str:
+    keys = [f"{table.partition_key.name} ({table.partition_key.type})"]
+    if table.sort_key:
+        keys.append(f"{table.sort_key.name} ({table.sort_key.type})")
+    return " + ".join(keys)
+
+
+def _stream_label(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def _sync_subscriptions(
+    tx: Tx,
+    graph: AppGraph,
+    region: Region,
+    parameters: Mapping[str, str],
+    auto_confirm: bool,
+) -> list[NewSubscription]:
+    topic_ids = dict(tx.execute("SELECT name, id FROM topics").fetchall())
+    declared: set[tuple[int, str, str]] = set()
+    pending: list[NewSubscription] = []
+    for sub in graph.subscriptions:
+        endpoint = endpoint_value(sub.endpoint, parameters)
+        topic_id = topic_ids[sub.topic]
+        declared.add((topic_id, sub.protocol, endpoint))
+        row = tx.execute(
+            "SELECT id, status, arn FROM subscriptions "
+            "WHERE topic_id = ? AND protocol = ? AND endpoint = ?",
+            (topic_id, sub.protocol, endpoint),
+        ).fetchone()
+        # SNS confirms same-account SQS subscriptions at once; email and http wait for the owner.
+        confirm_now = auto_confirm or sub.protocol == "sqs"
+        if row is not None and row[1] != "deleted":
+            if row[1] == "pending" and confirm_now:
+                tx.execute(
+                    "UPDATE subscriptions SET status = 'confirmed', confirmed_at = ? WHERE id = ?",
+                    (tx.now_ms, row[0]),
+                )
+            continue
+        arn = row[2] if row is not None else f"{naming.topic_arn(region, sub.topic)}:{uuid.uuid4()}"
+        token = secrets.token_hex(32)
+        status = "confirmed" if confirm_now else "pending"
+        confirmed_at = tx.now_ms if confirm_now else None
+        if row is None:
+            sid = tx.execute(
+                "INSERT INTO subscriptions (topic_id, protocol, endpoint, arn, status, token, "
+                "created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (topic_id, sub.protocol, endpoint, arn, status, token, tx.now_ms, confirmed_at),
+            ).lastrowid
+        else:
+            sid = row[0]
+            tx.execute(
+                "UPDATE subscriptions SET status = ?, token = ?, created_at = ?, confirmed_at = ? "
+                "WHERE id = ?",
+                (status, token, tx.now_ms, confirmed_at, sid),
+            )
+        if status == "pending":
+            tx.execute(
+                "INSERT INTO deliveries (subscription_id, kind, protocol, endpoint, status, "
+                "next_attempt_at, created_at) VALUES (?, 'confirmation', ?, ?, 'pending', ?, ?)",
+                (sid, sub.protocol, endpoint, tx.now_ms, tx.now_ms),
+            )
+            tx.touch("deliveries")
+            pending.append(NewSubscription(sub.topic, sub.protocol, endpoint, arn, token))
+    # Subscriptions no longer declared are removed, as CloudFormation would remove them.
+    for sid, topic_id, protocol, endpoint in tx.execute(
+        "SELECT id, topic_id, protocol, endpoint FROM subscriptions WHERE status != 'deleted'"
+    ).fetchall():
+        if (topic_id, protocol, endpoint) not in declared:
+            tx.execute("UPDATE subscriptions SET status = 'deleted' WHERE id = ?", (sid,))
+            tx.execute(
+                "UPDATE deliveries SET status = 'cancelled', last_error = 'subscription removed' "
+                "WHERE subscription_id = ? AND status = 'pending'",
+                (sid,),
+            )
+    return pending

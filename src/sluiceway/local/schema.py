@@ -1,0 +1,132 @@
+"""The SQLite schema of a data directory.
+
+Resource names appear as they are declared (``queues.name = 'POC-Queue'``), so what the CLI,
+the console and the template show is the same name. Times are epoch milliseconds.
+"""
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- the app graph as last run, so the CLI works without importing the app
+CREATE TABLE IF NOT EXISTS queues (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    config     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tables (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    config       TEXT NOT NULL,
+    stream_label TEXT,
+    created_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS topics (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS routes (
+    method TEXT NOT NULL,
+    path   TEXT NOT NULL,
+    config TEXT NOT NULL,
+    PRIMARY KEY (method, path)
+);
+
+-- SQS: one row per message; the claim query walks messages_ready from the front
+CREATE TABLE IF NOT EXISTS messages (
+    seq               INTEGER PRIMARY KEY,
+    queue_id          INTEGER NOT NULL,
+    message_id        TEXT NOT NULL,
+    body              TEXT NOT NULL,
+    attributes        TEXT,
+    sender_id         TEXT NOT NULL,
+    sent_at           INTEGER NOT NULL,
+    visible_at        INTEGER NOT NULL,
+    receive_count     INTEGER NOT NULL DEFAULT 0,
+    first_received_at INTEGER,
+    receipt           TEXT,
+    source_queue_id   INTEGER,
+    -- 1 while an invocation holds the message; still 1 at start-up = cut short by a crash
+    invoking          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue_id, visible_at);
+
+-- DynamoDB: items keyed by order-preserving key bytes; the stream in the same transaction
+CREATE TABLE IF NOT EXISTS items (
+    table_id INTEGER NOT NULL,
+    pk       BLOB NOT NULL,
+    sk       BLOB NOT NULL,
+    item     TEXT NOT NULL,
+    PRIMARY KEY (table_id, pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stream_records (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_id      INTEGER NOT NULL,
+    event_id      TEXT NOT NULL,
+    event_name    TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    keys          TEXT NOT NULL,
+    new_image     TEXT,
+    old_image     TEXT,
+    size_bytes    INTEGER NOT NULL,
+    user_identity TEXT
+);
+CREATE INDEX IF NOT EXISTS stream_by_table ON stream_records (table_id, seq);
+
+-- event source mappings: a stream position per mapping, retry state
+CREATE TABLE IF NOT EXISTS mappings (
+    name            TEXT PRIMARY KEY,
+    source          TEXT NOT NULL,
+    position        INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    updated_at      INTEGER NOT NULL
+);
+
+-- SNS: subscriptions, published notifications and the delivery outbox
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id           INTEGER PRIMARY KEY,
+    topic_id     INTEGER NOT NULL,
+    protocol     TEXT NOT NULL,
+    endpoint     TEXT NOT NULL,
+    arn          TEXT NOT NULL UNIQUE,
+    status       TEXT NOT NULL,
+    token        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    confirmed_at INTEGER,
+    UNIQUE (topic_id, protocol, endpoint)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id           INTEGER PRIMARY KEY,
+    message_id   TEXT NOT NULL,
+    topic_id     INTEGER NOT NULL,
+    subject      TEXT,
+    message      TEXT NOT NULL,
+    structure    TEXT,
+    attributes   TEXT,
+    published_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              INTEGER PRIMARY KEY,
+    notification_id INTEGER,
+    subscription_id INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    protocol        TEXT NOT NULL,
+    endpoint        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (protocol, next_attempt_at)
+    WHERE status = 'pending';
+"""

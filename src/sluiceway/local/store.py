@@ -1,0 +1,305 @@
+"""Durable storage: one SQLite database in WAL mode, one writer, group commit.
+
+Every write is an *op*: a function of a `Tx` that runs inside the writer's transaction.
+Callers from any thread (or the event loop) submit ops; the writer thread takes everything
+pending, runs it in ONE transaction and commits with one fsync, then answers every caller.
+Under load, many HTTP requests therefore share one fsync, which is why a 2xx can wait for
+the commit (acknowledged = on disk) and still be fast.
+
+If an op raises (a failed condition, a bad value), the transaction is rolled back and the
+batch replayed with a savepoint per op, so one caller's error never undoes another's write.
+Ops must therefore be pure functions of the database state.
+
+Readers use their own connections (one per thread); WAL lets them read while the writer
+writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from sluiceway.clock import Clock, SystemClock
+from sluiceway.local.schema import SCHEMA, SCHEMA_VERSION
+
+T = TypeVar("T")
+log = logging.getLogger("sluiceway.store")
+
+Durability = Literal["full", "relaxed"]
+MAX_GROUP = 4096
+
+
+class Tx:
+    """What an op sees: the writer connection, the commit time, and a way to say which
+    consumers should wake up once the transaction commits."""
+
+    __slots__ = ("cx", "now", "now_ms", "touched")
+
+    def __init__(self, cx: sqlite3.Connection, now: float) -> None:
+        self.cx = cx
+        self.now = now
+        self.now_ms = int(now * 1000)
+        self.touched: set[str] = set()
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self.cx.execute(sql, tuple(params))
+
+    def touch(self, channel: str) -> None:
+        self.touched.add(channel)
+
+
+Op = Callable[[Tx], T]
+
+
+@dataclass(slots=True)
+class _Pending:
+    op: Op[Any]
+    future: concurrent.futures.Future[Any] | None = None
+    aio: asyncio.Future[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    result: Any = None
+    error: BaseException | None = None
+    touched: set[str] = field(default_factory=set)
+
+
+class StoreClosed(RuntimeError):
+    pass
+
+
+class Store:
+    """The database of one data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        durability: Durability = "full",
+        clock: Clock | None = None,
+        create: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / "sluiceway.db"
+        self.durability = durability
+        self.clock: Clock = clock or SystemClock()
+        self._create = create
+        self._writer: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._pending: list[_Pending] = []
+        self._closing = False
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._listeners: list[Callable[[set[str]], None]] = []
+        self.commits = 0
+        self.committed_ops = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> Store:
+        if not self.path.exists() and not self._create:
+            raise FileNotFoundError(
+                f"no sluiceway data in {self.data_dir}: start the app once with `sluiceway run`"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cx = self._connect()
+        cx.execute("PRAGMA journal_mode=WAL")
+        version = cx.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer sluiceway (schema {version}); "
+                "upgrade sluiceway"
+            )
+        if version < SCHEMA_VERSION:
+            cx.executescript(SCHEMA)
+            cx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._writer = cx
+        self._thread = threading.Thread(target=self._run, name="sluiceway-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def _connect(self) -> sqlite3.Connection:
+        cx = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        cx.execute("PRAGMA busy_timeout=30000")
+        # FULL: a commit is on disk (the WAL fsync'd) before any caller is answered.
+        cx.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
+        cx.execute("PRAGMA foreign_keys=OFF")
+        return cx
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+        if self._writer is not None:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def on_commit(self, listener: Callable[[set[str]], None]) -> None:
+        """Call `listener(channels)` in the writer thread after each commit."""
+        self._listeners.append(listener)
+
+    def submit(self, op: Op[T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._enqueue(_Pending(op, future=future))
+        return future
+
+    def write(self, op: Op[T]) -> T:
+        """Run `op` in the next group commit and return its result once it is on disk."""
+        return self.submit(op).result()
+
+    def awrite(self, op: Op[T]) -> asyncio.Future[T]:
+        """`write` for the event loop: await the result without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._enqueue(_Pending(op, aio=future, loop=loop))
+        return future
+
+    def _enqueue(self, pending: _Pending) -> None:
+        with self._cond:
+            if self._closing:
+                raise StoreClosed("the store is closed")
+            self._pending.append(pending)
+            if len(self._pending) == 1:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                batch = self._pending[:MAX_GROUP]
+                del self._pending[:MAX_GROUP]
+            self._commit(batch)
+            self._answer(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        cx = self._writer
+        assert cx is not None
+        now = self.clock.now()
+        try:
+            if not self._run_all(cx, batch, now):
+                self._run_each(cx, batch, now)
+            cx.execute("COMMIT")
+        except Exception as error:  # the commit itself failed: nobody's write happened
+            log.error("commit failed: %s", error)
+            if cx.in_transaction:
+                cx.execute("ROLLBACK")
+            for pending in batch:
+                pending.error = error
+                pending.touched = set()
+            return
+        self.commits += 1
+        self.committed_ops += len(batch)
+
+    def _run_all(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> bool:
+        cx.execute("BEGIN IMMEDIATE")
+        for pending in batch:
+            tx = Tx(cx, now)
+            try:
+                pending.result = pending.op(tx)
+            except Exception:
+                cx.execute("ROLLBACK")
+                return False
+            pending.touched = tx.touched
+        return True
+
+    def _run_each(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> None:
+        cx.execute("BEGIN IMMEDIATE")
+        for pending in batch:
+            tx = Tx(cx, now)
+            cx.execute("SAVEPOINT op")
+            try:
+                pending.result = pending.op(tx)
+                pending.error = None
+                pending.touched = tx.touched
+            except Exception as error:
+                cx.execute("ROLLBACK TO op")
+                pending.result = None
+                pending.error = error
+                pending.touched = set()
+            cx.execute("RELEASE op")
+
+    def _answer(self, batch: list[_Pending]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        touched: set[str] = set()
+        for pending in batch:
+            touched |= pending.touched
+            if pending.future is not None:
+                if pending.error is None:
+                    pending.future.set_result(pending.result)
+                else:
+                    pending.future.set_exception(pending.error)
+            elif pending.loop is not None:
+                by_loop.setdefault(pending.loop, []).append(pending)
+        for loop, items in by_loop.items():
+            # RuntimeError: the loop is gone (shutdown) and nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, items)
+        if touched:
+            for listener in self._listeners:
+                try:
+                    listener(touched)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL: readers never block the writer)."""
+        cx: sqlite3.Connection | None = getattr(self._local, "cx", None)
+        if cx is None:
+            cx = self._connect()
+            cx.execute("PRAGMA query_only=1")
+            self._local.cx = cx
+            with self._readers_lock:
+                self._readers.append(cx)
+        return cx
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        cursor = self.reader().execute(sql, tuple(params))
+        cursor.row_factory = sqlite3.Row
+        return cursor.fetchall()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (this process's writer or another process)
+        commits; used to notice writes made by the CLI while the runtime runs."""
+        return int(self.reader().execute("PRAGMA data_version").fetchone()[0])
+
+
+def _resolve(items: list[_Pending]) -> None:
+    for pending in items:
+        future = pending.aio
+        assert future is not None
+        if future.done():
+            continue
+        if pending.error is None:
+            future.set_result(pending.result)
+        else:
+            future.set_exception(pending.error)

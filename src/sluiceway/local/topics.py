@@ -1,0 +1,317 @@
+"""SNS on SQLite: publish fans a notification out into a durable delivery outbox.
+
+Publishing inserts the notification and one delivery row per subscription in the same
+transaction, so a publish that returned is never lost. Delivery workers claim due rows,
+attempt them, and record the outcome; a transient failure (server unreachable) reschedules
+with backoff and never drops the delivery. A subscription still waiting for confirmation
+gets a visible ``unconfirmed`` row instead of a delivery, as SNS does not deliver to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sluiceway.errors import NotFound, ValidationError
+from sluiceway.local.registry import TopicInfo
+from sluiceway.local.store import Tx
+
+MAX_MESSAGE_BYTES = 262_144
+RETRY_CAP_SECONDS = 60
+_SUBJECT = re.compile(r"[\x20-\x7e]{1,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    message_id: str
+    message: str
+    subject: str | None
+    structure: str | None
+    attributes: str | None
+
+
+def prepare(
+    message: str,
+    *,
+    subject: str | None,
+    attributes: Mapping[str, Mapping[str, Any]] | None,
+    structure: str | None,
+) -> Publication:
+    """Check a publish as SNS does."""
+    if not isinstance(message, str) or not message:
+        raise ValidationError("Message must be a non-empty string", code="InvalidParameter")
+    encoded = None
+    if attributes:
+        encoded = json.dumps(_check_attributes(attributes), separators=(",", ":"), sort_keys=True)
+    size = len(message.encode()) + (len(encoded.encode()) if encoded else 0)
+    if size > MAX_MESSAGE_BYTES:
+        raise ValidationError(
+            f"message of {size} bytes exceeds SNS's limit of {MAX_MESSAGE_BYTES} bytes",
+            code="InvalidParameter",
+        )
+    if subject is not None and (not isinstance(subject, str) or not _SUBJECT.fullmatch(subject)):
+        raise ValidationError(
+            "Subject must be 1-99 printable ASCII characters without line breaks",
+            code="InvalidParameter",
+        )
+    if structure is not None:
+        if structure != "json":
+            raise ValidationError("MessageStructure must be 'json'", code="InvalidParameter")
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("default"), str):
+            raise ValidationError(
+                "with MessageStructure='json' the message must be a JSON object with a string "
+                "'default' key",
+                code="InvalidParameter",
+            )
+    return Publication(str(uuid.uuid4()), message, subject, structure, encoded)
+
+
+def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    if len(attributes) > 10:
+        raise ValidationError("at most 10 message attributes", code="InvalidParameter")
+    clean: dict[str, dict[str, str]] = {}
+    for name, attribute in attributes.items():
+        data_type = attribute.get("DataType")
+        value = attribute.get("StringValue")
+        if data_type not in ("String", "Number", "String.Array") or not isinstance(value, str):
+            raise ValidationError(
+                f"message attribute {name!r} needs DataType String, Number or String.Array and "
+                "a StringValue",
+                code="InvalidParameter",
+            )
+        clean[name] = {"DataType": data_type, "StringValue": value}
+    return clean
+
+
+def text_for(protocol: str, message: str, structure: str | None) -> str:
+    """The text a protocol receives: with MessageStructure=json, its own key or 'default'."""
+    if structure != "json":
+        return message
+    data = json.loads(message)
+    chosen = data.get(protocol)
+    return chosen if isinstance(chosen, str) else str(data["default"])
+
+
+# -- ops ----------------------------------------------------------------------------------
+
+
+def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
+    cursor = tx.execute(
+        "INSERT INTO notifications (message_id, topic_id, subject, message, structure, "
+        "attributes, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            publication.message_id,
+            topic.id,
+            publication.subject,
+            publication.message,
+            publication.structure,
+            publication.attributes,
+            tx.now_ms,
+        ),
+    )
+    notification_id = cursor.lastrowid
+    subscriptions = tx.execute(
+        "SELECT id, protocol, endpoint, status FROM subscriptions "
+        "WHERE topic_id = ? AND status IN ('confirmed', 'pending')",
+        (topic.id,),
+    ).fetchall()
+    for sid, protocol, endpoint, status in subscriptions:
+        delivery_status = "pending" if status == "confirmed" else "unconfirmed"
+        tx.execute(
+            "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
+            "status, next_attempt_at, created_at, last_error) "
+            "VALUES (?, ?, 'notification', ?, ?, ?, ?, ?, ?)",
+            (
+                notification_id,
+                sid,
+                protocol,
+                endpoint,
+                delivery_status,
+                tx.now_ms,
+                tx.now_ms,
+                None if status == "confirmed" else "subscription is pending confirmation",
+            ),
+        )
+    tx.touch("deliveries")
+
+
+def confirm(tx: Tx, token: str) -> str:
+    """ConfirmSubscription by token; returns the subscription ARN."""
+    row = tx.execute(
+        "SELECT id, arn, status FROM subscriptions WHERE token = ?", (token,)
+    ).fetchone()
+    if row is None or row[2] == "deleted":
+        raise NotFound("no subscription waits for this confirmation token")
+    if row[2] == "pending":
+        tx.execute(
+            "UPDATE subscriptions SET status = 'confirmed', confirmed_at = ? WHERE id = ?",
+            (tx.now_ms, row[0]),
+        )
+    return str(row[1])
+
+
+def unsubscribe(tx: Tx, arn: str, token: str) -> None:
+    row = tx.execute(
+        "SELECT id FROM subscriptions WHERE arn = ? AND token = ? AND status != 'deleted'",
+        (arn, token),
+    ).fetchone()
+    if row is None:
+        raise NotFound("no such subscription")
+    tx.execute("UPDATE subscriptions SET status = 'unsubscribed' WHERE id = ?", (row[0],))
+    tx.execute(
+        "UPDATE deliveries SET status = 'cancelled', last_error = 'unsubscribed' "
+        "WHERE subscription_id = ? AND status = 'pending'",
+        (row[0],),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery attempt's worth of data."""
+
+    id: int
+    kind: str
+    protocol: str
+    endpoint: str
+    attempts: int
+    subscription_arn: str
+    token: str
+    topic: str
+    message_id: str | None
+    subject: str | None
+    message: str | None
+    structure: str | None
+    attributes: str | None
+    published_at: int | None
+
+    def text(self) -> str:
+        assert self.message is not None
+        return text_for(self.protocol, self.message, self.structure)
+
+
+def claim(tx: Tx, protocols: Sequence[str], limit: int) -> list[Job]:
+    marks = ",".join("?" * len(protocols))
+    rows = tx.execute(
+        "SELECT d.id, d.kind, d.protocol, d.endpoint, d.attempts, s.arn, s.token, t.name, "
+        "n.message_id, n.subject, n.message, n.structure, n.attributes, n.published_at "
+        "FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+        "JOIN topics t ON t.id = s.topic_id "
+        "LEFT JOIN notifications n ON n.id = d.notification_id "
+        f"WHERE d.status = 'pending' AND d.protocol IN ({marks}) AND d.next_attempt_at <= ? "
+        "ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        (*protocols, tx.now_ms, limit),
+    ).fetchall()
+    jobs = [Job(*row) for row in rows]
+    if jobs:
+        tx.execute(
+            f"UPDATE deliveries SET status = 'sending' WHERE id IN ({','.join('?' * len(jobs))})",
+            [job.id for job in jobs],
+        )
+    return jobs
+
+
+def delivered(tx: Tx, job_id: int) -> None:
+    tx.execute(
+        "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, "
+        "last_error = NULL WHERE id = ?",
+        (tx.now_ms, job_id),
+    )
+
+
+def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
+    """Record a failed attempt: permanent errors stop; transient ones retry with backoff
+    (1 s doubling, at most 60 s apart), for as long as it takes."""
+    attempts = (
+        tx.execute("SELECT attempts FROM deliveries WHERE id = ?", (job_id,)).fetchone()[0] + 1
+    )
+    delay = min(RETRY_CAP_SECONDS, 2 ** (attempts - 1))
+    tx.execute(
+        "UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
+        "WHERE id = ?",
+        (
+            "failed" if permanent else "pending",
+            attempts,
+            error[:1000],
+            tx.now_ms + delay * 1000,
+            job_id,
+        ),
+    )
+    if not permanent:
+        tx.touch("deliveries")
+
+
+def release_in_flight(tx: Tx) -> int:
+    """After a crash, deliveries that were being sent go back to pending."""
+    return tx.execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'").rowcount
+
+
+def retry_now(tx: Tx, delivery_ids: Sequence[int] | None = None) -> int:
+    """Make failed or waiting deliveries due now (`sluiceway deliveries --retry`)."""
+    if delivery_ids:
+        marks = ",".join("?" * len(delivery_ids))
+        sql = (
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
+            f"WHERE id IN ({marks}) AND status IN ('pending', 'failed')"
+        )
+        count = tx.execute(sql, (tx.now_ms, *delivery_ids)).rowcount
+    else:
+        count = tx.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
+            "WHERE status IN ('pending', 'failed')",
+            (tx.now_ms,),
+        ).rowcount
+    tx.touch("deliveries")
+    return count
+
+
+def next_due(cx: sqlite3.Connection, protocols: Sequence[str], now_ms: int) -> int | None:
+    marks = ",".join("?" * len(protocols))
+    row = cx.execute(
+        f"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "
+        f"AND protocol IN ({marks}) AND next_attempt_at > ?",
+        (*protocols, now_ms),
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: int
+    kind: str
+    protocol: str
+    endpoint: str
+    topic: str
+    status: str
+    attempts: int
+    last_error: str | None
+    subject: str | None
+    message_id: str | None
+    created_at: int
+    delivered_at: int | None
+
+
+def list_deliveries(
+    cx: sqlite3.Connection, *, status: str | None = None, limit: int = 1000
+) -> list[DeliveryView]:
+    sql = (
+        "SELECT d.id, d.kind, d.protocol, d.endpoint, t.name, d.status, d.attempts, d.last_error, "
+        "n.subject, n.message_id, d.created_at, d.delivered_at FROM deliveries d "
+        "JOIN subscriptions s ON s.id = d.subscription_id JOIN topics t ON t.id = s.topic_id "
+        "LEFT JOIN notifications n ON n.id = d.notification_id"
+    )
+    params: list[Any] = []
+    if status is not None:
+        sql += " WHERE d.status = ?"
+        params.append(status)
+    sql += " ORDER BY d.id DESC LIMIT ?"
+    params.append(limit)
+    return [DeliveryView(*row) for row in cx.execute(sql, params)][::-1]

@@ -1,0 +1,115 @@
+"""What the tests share: a real SMTP server that records mail, a gateway served over real
+HTTP in a thread, and a way to wait for things without sleeping."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from sluiceway.local.engine import LocalEngine
+from sluiceway.local.runtime import http_server
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message and lets a test wait for them."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self._cond = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._cond:
+            self.messages.append(message)
+            self._cond.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
+        """Block until at least `count` messages arrived (or fail after `timeout`)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.messages) >= count, timeout):
+                raise AssertionError(f"expected {count} emails, got {len(self.messages)}")
+            return list(self.messages)
+
+    def bodies(self) -> list[str]:
+        return [str(m.get_content()) for m in self.messages]
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+
+class SmtpServer(Controller):  # type: ignore[misc]
+    """aiosmtpd on a free port (port 0 is resolved once bound); restartable on that port."""
+
+    def __init__(self, mailbox: Mailbox, port: int = 0) -> None:
+        super().__init__(mailbox, hostname="127.0.0.1", port=port)
+        self.mailbox = mailbox
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def smtp_server(port: int = 0, mailbox: Mailbox | None = None) -> Iterator[SmtpServer]:
+    server = SmtpServer(mailbox or Mailbox(), port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def gateway(engine: LocalEngine) -> Iterator[str]:
+    """Serve `engine`'s gateway over real HTTP on a free port; yields its base URL."""
+    ready = threading.Event()
+    port: list[int] = []
+
+    def on_ready(bound: int) -> None:
+        port.append(bound)
+        ready.set()
+
+    server = http_server(engine, "127.0.0.1", 0, on_ready)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise AssertionError("the gateway did not start")
+    try:
+        yield f"http://127.0.0.1:{port[0]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05
+) -> None:
+    """Wait on an event that has no notification hook (another process's state)."""
+    done = threading.Event()
+    deadline = timeout
+    waited = 0.0
+    while not predicate():
+        if waited >= deadline:
+            raise AssertionError("condition not reached in time")
+        done.wait(interval)
+        waited += interval
