@@ -1,0 +1,290 @@
+"""The `sluiceway` command. Thin: each command calls a function the tests call too.
+
+Every command takes ``--data-dir`` (default ``./.sluiceway`` or ``$SLUICEWAY_DATA_DIR``);
+every read command takes ``--json``. The state commands work whether or not the runtime is
+running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sluiceway.errors import SluicewayError
+from sluiceway.local.ingest import Rejection
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(command: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="SLUICEWAY_DATA_DIR",
+        default=Path(".sluiceway"),
+        show_default=True,
+        help="Where the app's data lives.",
+    )(command)
+
+
+def json_option(command: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sluiceway")
+def main() -> None:
+    """Run event-driven AWS backends on one machine."""
+
+
+@contextmanager
+def _admin(data_dir: Path) -> Iterator[Any]:
+    from sluiceway.local.admin import Admin
+
+    try:
+        with Admin(data_dir) as admin:
+            yield admin
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    except Rejection as rejection:
+        raise click.ClickException(
+            f"{rejection.status} {rejection.code}: {rejection.message}"
+        ) from None
+    except SluicewayError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("app", default="orders")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="SLUICEWAY_HOST")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=int,
+    envvar="SLUICEWAY_PORT",
+    help="0 picks a free port (printed when ready).",
+)
+@click.option(
+    "--smtp",
+    envvar="SLUICEWAY_SMTP",
+    help="smtp://[user:password@]host:port or smtps://...; without it, mail goes to a Maildir.",
+)
+@click.option(
+    "--smtp-from", envvar="SLUICEWAY_SMTP_FROM", help="The From address of notifications."
+)
+@click.option(
+    "--auto-confirm", is_flag=True, help="Confirm email subscriptions without the email round trip."
+)
+@click.option("--set", "params", multiple=True, metavar="KEY=VALUE", help="Set an app parameter.")
+@click.option(
+    "--durability",
+    type=click.Choice(["full", "relaxed"]),
+    default=None,
+    help="full (default): a 2xx means fsync'd. relaxed: no fsync per commit; a power "
+    "loss (not a crash) may lose the last moments.",
+)
+@click.option(
+    "--public-url", help="Base URL for links in notifications (default: the listen address)."
+)
+@click.option("--log-format", type=click.Choice(["auto", "json", "pretty"]), default="auto")
+def run(
+    app: str,
+    data_dir: Path,
+    host: str,
+    port: int,
+    smtp: str | None,
+    smtp_from: str | None,
+    auto_confirm: bool,
+    params: tuple[str, ...],
+    durability: str | None,
+    public_url: str | None,
+    log_format: str,
+) -> None:
+    """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
+    from sluiceway import logs
+    from sluiceway.loader import load_app
+    from sluiceway.local.runtime import serve
+    from sluiceway.settings import Settings
+
+    values: dict[str, str] = {}
+    for param in params:
+        key, sep, value = param.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{param!r} is not KEY=VALUE", param_hint="--set")
+        values[key] = value
+    logs.configure(log_format)  # type: ignore[arg-type]
+    try:
+        settings = Settings.from_env(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            smtp=smtp,
+            smtp_from=smtp_from,
+            auto_confirm=auto_confirm or None,
+            params=values,
+            durability=durability,
+            public_url=public_url,
+            log_format=log_format,
+        )
+        serve(load_app(app), settings)
+    except (SluicewayError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+# -- queues -------------------------------------------------------------------------------
+
+
+@main.command()
+@data_dir_option
+@json_option
+def queues(data_dir: Path, as_json: bool) -> None:
+    """Queues and their messages: visible, in flight, delayed."""
+    with _admin(data_dir) as admin:
+        stats = admin.queue_stats()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(s) for s in stats], indent=2))
+        return
+    rows = [
+        [
+            s.name,
+            str(s.visible),
+            str(s.in_flight),
+            str(s.delayed),
+            f"{s.dead_letter} after {s.max_receive_count}" if s.dead_letter else "-",
+        ]
+        for s in stats
+    ]
+    _table(rows, ["QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED", "DEAD LETTERS"])
+
+
+@main.command()
+@click.argument("dlq")
+@click.option("--to", "to", help="Move to this queue instead of each message's source queue.")
+@data_dir_option
+def redrive(dlq: str, to: str | None, data_dir: Path) -> None:
+    """Move DLQ's messages back to their source queue (as new messages)."""
+    with _admin(data_dir) as admin:
+        moved = admin.redrive(dlq, to=to)
+    click.echo(f"moved {moved} message{'s' * (moved != 1)} out of {dlq}")
+
+
+@main.command()
+@click.argument("path")
+@click.argument("body")
+@click.option("--method", default="POST", show_default=True)
+@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE")
+@data_dir_option
+def send(path: str, body: str, method: str, headers: tuple[str, ...], data_dir: Path) -> None:
+    """Send BODY (JSON text, or @file) to the route PATH, as a POST to it would."""
+    raw = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
+    parsed: dict[str, str] = {}
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep:
+            raise click.BadParameter(f"{header!r} is not NAME:VALUE", param_hint="--header")
+        parsed[name.strip()] = value.strip()
+    with _admin(data_dir) as admin:
+        answer = admin.send(path, raw, method=method, headers=parsed)
+    click.echo(json.dumps(answer))
+
+
+# -- tables -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("table")
+@click.option("--limit", type=int)
+@data_dir_option
+@json_option
+def scan(table: str, limit: int | None, data_dir: Path, as_json: bool) -> None:
+    """A table's items as plain JSON, one per line (--json: one array)."""
+    with _admin(data_dir) as admin:
+        items = list(admin.scan(table, limit=limit))
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+    else:
+        for item in items:
+            click.echo(json.dumps(item, ensure_ascii=False))
+
+
+# -- deliveries ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--status",
+    help="Only deliveries in this status (pending, delivered, failed, unconfirmed, ...).",
+)
+@click.option("--retry", "retry", is_flag=True, help="Make waiting and failed deliveries due now.")
+@data_dir_option
+@json_option
+def deliveries(status: str | None, retry: bool, data_dir: Path, as_json: bool) -> None:
+    """Every notification delivery and its status."""
+    with _admin(data_dir) as admin:
+        if retry:
+            count = admin.retry_deliveries()
+            click.echo(f"{count} deliver{'ies' if count != 1 else 'y'} due now")
+            return
+        views = admin.deliveries(status=status)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(v) for v in views], indent=2))
+        return
+    rows = [
+        [
+            str(v.id),
+            v.protocol,
+            v.endpoint,
+            v.topic,
+            v.kind,
+            v.status,
+            str(v.attempts),
+            _time(v.delivered_at or v.created_at),
+            (v.subject or "")[:40],
+            (v.last_error or "")[:60],
+        ]
+        for v in views
+    ]
+    _table(
+        rows,
+        [
+            "ID",
+            "PROTOCOL",
+            "ENDPOINT",
+            "TOPIC",
+            "KIND",
+            "STATUS",
+            "TRIES",
+            "AT",
+            "SUBJECT",
+            "ERROR",
+        ],
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

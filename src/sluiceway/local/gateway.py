@@ -1,0 +1,222 @@
+"""The HTTP gateway: the app's routes, plus the few pages the runtime serves itself.
+
+A raw ASGI app, so the ingest path carries no framework: check the headers, read the body
+within its limit, parse it once, and answer 200 only after the message is committed to disk.
+The commit is awaited, not run here: the store's writer batches concurrent requests into one
+transaction and one fsync.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from sluiceway.errors import NotFound
+from sluiceway.local import ingest, queues, topics
+from sluiceway.local.engine import LocalEngine
+from sluiceway.local.ingest import Rejection
+from sluiceway.local.registry import QueueInfo, RouteInfo
+
+log = logging.getLogger("sluiceway.gateway")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = b"application/json"
+_HTML = b"text/html; charset=utf-8"
+_COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class ClientGone(Exception):
+    pass
+
+
+class Gateway:
+    """The ASGI application `sluiceway run` serves."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self.engine = engine
+        registry = engine.registry
+        assert registry is not None
+        self.routes: dict[tuple[str, str], tuple[RouteInfo, QueueInfo]] = {
+            key: (route, registry.queue(route.queue)) for key, route in registry.routes.items()
+        }
+        self.methods: dict[str, list[str]] = {}
+        for method, path in self.routes:
+            self.methods.setdefault(path, []).append(method)
+        self.requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.requests += 1
+        path: str = scope["path"]
+        target = self.routes.get((scope["method"], path))
+        try:
+            if target is not None:
+                await self._ingest(target[0], target[1], scope, receive, send)
+            elif path.startswith("/_sluiceway/"):
+                await self._runtime_page(scope, send)
+            elif path in self.methods:
+                allow = ", ".join(sorted(self.methods[path]))
+                await _json(
+                    send,
+                    405,
+                    {
+                        "message": f"{scope['method']} is not allowed on {path}",
+                        "code": "MethodNotAllowed",
+                    },
+                    [(b"allow", allow.encode())],
+                )
+            else:
+                await _json(
+                    send,
+                    404,
+                    {"message": f"no route for {scope['method']} {path}", "code": "NotFound"},
+                )
+        except ClientGone:
+            return
+
+    async def _ingest(
+        self, route: RouteInfo, queue: QueueInfo, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        try:
+            headers = _headers(scope)
+            ingest.check_content_type(headers.get("content-type"))
+            body = await _read_body(receive, headers, queue.spec.maximum_message_size)
+            message = ingest.prepare(
+                queue, route, content_type=headers.get("content-type"), body=body, headers=headers
+            )
+        except Rejection as rejection:
+            await _json(send, rejection.status, rejection.body())
+            return
+        try:
+            await self.engine.store.awrite(lambda tx: queues.send(tx, queue, message))
+        except Exception:
+            log.exception("could not store a message for %s %s", route.method, route.path)
+            await _json(
+                send,
+                503,
+                {"message": "the message could not be stored; retry", "code": "Unavailable"},
+                [(b"retry-after", b"1")],
+            )
+            return
+        await _json(send, 200, message.response())
+
+    async def _runtime_page(self, scope: Scope, send: Send) -> None:
+        path = scope["path"]
+        query = {
+            k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
+        }
+        if path == "/_sluiceway/health" and scope["method"] == "GET":
+            await _json(send, 200, {"status": "ok", "app": self.engine.app.name})
+        elif path == "/_sluiceway/sns/confirm" and scope["method"] == "GET":
+            token = query.get("Token", "")
+            try:
+                arn = await self.engine.store.awrite(lambda tx: topics.confirm(tx, token))
+            except NotFound:
+                await _page(
+                    send, 404, "Not found", "No subscription waits for this confirmation link."
+                )
+                return
+            await _page(
+                send,
+                200,
+                "Subscription confirmed!",
+                f"You have successfully subscribed.\nYour subscription's id is:\n{arn}",
+            )
+        elif path == "/_sluiceway/sns/unsubscribe" and scope["method"] == "GET":
+            arn, token = query.get("SubscriptionArn", ""), query.get("Token", "")
+            try:
+                await self.engine.store.awrite(lambda tx: topics.unsubscribe(tx, arn, token))
+            except NotFound:
+                await _page(send, 404, "Not found", "No such subscription.")
+                return
+            await _page(
+                send,
+                200,
+                "Subscription removed!",
+                f"Your subscription to the topic below has been deactivated:\n{arn}",
+            )
+        else:
+            await _json(
+                send, 404, {"message": f"no route for {scope['method']} {path}", "code": "NotFound"}
+            )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            if name in ("content-length", "content-type", "transfer-encoding"):
+                ingest.reject(400, "AmbiguousHeaders", f"the {name} header is given more than once")
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    return headers
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            ingest.reject(400, "InvalidContentLength", "Content-Length is not a number")
+        if int(declared) > limit:
+            # Refused before reading a byte of it.
+            ingest.reject(413, "PayloadTooLarge", f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            ingest.reject(413, "PayloadTooLarge", f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _json(
+    send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await _respond(send, status, json.dumps(payload).encode(), _JSON, extra)
+
+
+async def _page(send: Send, status: int, title: str, text: str) -> None:
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"</head><body><h1>{html.escape(title)}</h1><pre>{html.escape(text)}</pre></body></html>"
+    )
+    await _respond(send, status, body.encode(), _HTML, None)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: list[tuple[bytes, bytes]] | None,
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        *_COMMON_HEADERS,
+    ]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

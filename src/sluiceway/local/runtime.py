@@ -1,0 +1,126 @@
+"""`sluiceway run`: the engine's workers and the HTTP gateway in one process.
+
+Ready means: the database is open and recovered, the workers run, and the port accepts
+connections. The ready line names the URL (useful with ``--port 0``); ``runtime.json`` in
+the data directory says the same for other tools while the runtime lives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from sluiceway.app import App
+from sluiceway.local.email import Links, SmtpMailer, redact
+from sluiceway.local.engine import LocalEngine
+from sluiceway.local.gateway import Gateway
+from sluiceway.settings import Settings
+
+log = logging.getLogger("sluiceway.runtime")
+
+
+def _event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn re-raises the signal once it has shut down, which would end the process
+        # before the engine closes; forget it, so `serve` returns and cleans up.
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self._on_ready(self.servers[0].sockets[0].getsockname()[1])
+
+
+def http_server(
+    engine: LocalEngine, host: str, port: int, on_ready: Callable[[int], None]
+) -> _Server:
+    """The uvicorn server of `engine`'s gateway (httptools, uvloop when installed)."""
+    config = uvicorn.Config(
+        Gateway(engine),
+        host=host,
+        port=port,
+        loop=_event_loop(),
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_keep_alive=5,
+        backlog=2048,
+    )
+    return _Server(config, on_ready)
+
+
+def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | None = None) -> None:
+    """Run `app` until SIGINT/SIGTERM."""
+    say = announce or (lambda line: print(line, flush=True))
+    engine = LocalEngine(app, settings).open()
+    runtime_file = Path(settings.data_dir) / "runtime.json"
+    try:
+        engine.start()
+
+        def ready(port: int) -> None:
+            url = f"http://{settings.host}:{port}"
+            if settings.public_url is None:
+                engine.links = Links(settings.replace(port=port).base_url)
+            runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "app": app.name}))
+            for line in _banner(engine, url):
+                say(line)
+
+        http_server(engine, settings.host, settings.port, ready).run()
+    finally:
+        runtime_file.unlink(missing_ok=True)
+        engine.close()
+
+
+def _banner(engine: LocalEngine, url: str) -> list[str]:
+    settings = engine.settings
+    mail = (
+        f"SMTP {redact(settings.smtp)}"
+        if isinstance(engine.mailer, SmtpMailer) and settings.smtp
+        else f"Maildir {Path(settings.data_dir) / 'maildir'}"
+    )
+    lines = [
+        f"sluiceway: app '{engine.app.name}' ready on {url} "
+        f"(data: {settings.data_dir}; mail: {mail})"
+    ]
+    for route in engine.graph.routes:
+        lines.append(f"  {route.method} {url}{route.path} -> queue {route.target.queue}")
+    for sub in engine.new_subscriptions:
+        lines.append(
+            f"  {sub.protocol} subscription {sub.endpoint} to topic {sub.topic} is pending "
+            "confirmation: open the link in the confirmation email (or run with --auto-confirm)"
+        )
+    return lines
+
+
+def is_running(data_dir: Path) -> dict[str, Any] | None:
+    """What runtime.json says, if a live runtime wrote it."""
+    path = Path(data_dir) / "runtime.json"
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info

@@ -1,0 +1,209 @@
+"""The orders blueprint end to end: real HTTP in, real SMTP out, drained deterministically."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+from conftest import EngineFactory
+from sluiceway.blueprints.orders import app
+from sluiceway.clock import VirtualClock
+from sluiceway.local import Admin
+from support import Mailbox, SmtpServer, free_port, gateway, smtp_server
+
+SEED_ORDER = {"item": "latex gloves", "customerID": "12345"}
+
+
+def orders_in(engine: object) -> list[dict[str, object]]:
+    with Admin(engine.settings.data_dir) as admin:  # type: ignore[attr-defined]
+        return list(admin.scan("orders"))
+
+
+def test_the_seed_order_is_stored_and_emailed_once(
+    make_engine: EngineFactory, smtp: SmtpServer
+) -> None:
+    engine = make_engine(app, smtp=smtp.url, auto_confirm=True)
+    with gateway(engine) as url:
+        answer = httpx.post(f"{url}/orders", json=SEED_ORDER)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == {"MessageId", "MD5OfMessageBody"}
+    engine.drain()
+
+    (order,) = orders_in(engine)
+    assert order["orderID"] == body["MessageId"]
+    assert json.loads(str(order["order"])) == SEED_ORDER
+    (mail,) = smtp.mailbox.wait_for(1)
+    assert mail["To"] == "ops@example.com"
+    assert mail["Subject"] == f"New order {body['MessageId']}"
+    text = str(mail.get_content())
+    assert "item: latex gloves" in text
+    assert "customerID: 12345" in text
+    assert "/_sluiceway/sns/unsubscribe?" in text
+
+
+def test_the_notification_address_comes_from_a_parameter(
+    make_engine: EngineFactory, smtp: SmtpServer
+) -> None:
+    engine = make_engine(
+        app, smtp=smtp.url, auto_confirm=True, params={"notify_email": "me@shop.test"}
+    )
+    with gateway(engine) as url:
+        httpx.post(f"{url}/orders", json=SEED_ORDER)
+    engine.drain()
+    assert smtp.mailbox.wait_for(1)[0]["To"] == "me@shop.test"
+
+
+def test_an_idempotency_key_makes_a_repeated_order_a_no_op(
+    make_engine: EngineFactory, smtp: SmtpServer
+) -> None:
+    engine = make_engine(app, smtp=smtp.url, auto_confirm=True)
+    with gateway(engine) as url:
+        for _ in range(3):
+            answer = httpx.post(
+                f"{url}/orders", json=SEED_ORDER, headers={"Idempotency-Key": "order-77"}
+            )
+            assert answer.status_code == 200
+    engine.drain()
+    assert [o["orderID"] for o in orders_in(engine)] == ["order-77"]
+    assert len(smtp.mailbox.wait_for(1)) == 1
+    assert smtp.mailbox.subjects() == ["New order order-77"]
+
+
+def test_email_subscriptions_wait_for_confirmation(
+    make_engine: EngineFactory, smtp: SmtpServer
+) -> None:
+    engine = make_engine(app, smtp=smtp.url)
+    with gateway(engine) as url:
+        engine.links.base_url = url
+        engine.drain()
+        (confirmation,) = smtp.mailbox.wait_for(1)
+        assert confirmation["Subject"] == "AWS Notification - Subscription Confirmation"
+        link = re.search(
+            r"http://\S+/_sluiceway/sns/confirm\?Token=\w+", str(confirmation.get_content())
+        )
+        assert link is not None
+
+        httpx.post(f"{url}/orders", json={"item": "before confirmation"})
+        engine.drain()
+        with Admin(engine.settings.data_dir) as admin:
+            statuses = [(d.kind, d.status) for d in admin.deliveries()]
+        assert statuses == [("confirmation", "delivered"), ("notification", "unconfirmed")]
+
+        page = httpx.get(link.group())
+        assert page.status_code == 200
+        assert "Subscription confirmed!" in page.text
+        httpx.post(f"{url}/orders", json={"item": "after confirmation"})
+        engine.drain()
+    mails = smtp.mailbox.wait_for(2)
+    assert "item: after confirmation" in str(mails[1].get_content())
+    assert len(mails) == 2
+
+
+def test_emails_wait_while_smtp_is_down_and_go_out_once_it_returns(
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
+    port = free_port()
+    engine = make_engine(app, smtp=f"smtp://127.0.0.1:{port}", auto_confirm=True)
+    with gateway(engine) as url:
+        for i in range(3):
+            assert httpx.post(f"{url}/orders", json={"item": f"gloves {i}"}).status_code == 200
+    engine.drain()
+    with Admin(engine.settings.data_dir) as admin:
+        waiting = admin.deliveries()
+    assert [d.status for d in waiting] == ["pending"] * 3
+    assert all("unreachable" in (d.last_error or "") for d in waiting)
+
+    clock.advance(1)
+    engine.drain()  # still down: another attempt, a longer wait
+    mailbox = Mailbox()
+    with smtp_server(port, mailbox):
+        engine.drain()
+        assert mailbox.messages == []  # not due yet: backoff
+        clock.advance(60)
+        engine.drain()
+        mails = mailbox.wait_for(3)
+    assert sorted(m["Subject"] for m in mails) == sorted(
+        f"New order {o['orderID']}" for o in orders_in(engine)
+    )
+    assert len(mails) == 3
+    with Admin(engine.settings.data_dir) as admin:
+        assert [d.status for d in admin.deliveries()] == ["delivered"] * 3
+
+
+def test_without_smtp_mail_goes_to_a_maildir(make_engine: EngineFactory, data_dir: object) -> None:
+    engine = make_engine(app, auto_confirm=True)
+    with gateway(engine) as url:
+        httpx.post(f"{url}/orders", json=SEED_ORDER)
+    engine.drain()
+    files = list((engine.settings.data_dir / "maildir" / "new").iterdir())  # type: ignore[operator]
+    assert len(files) == 1
+    assert "latex gloves" in files[0].read_text()
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "code"),
+    [
+        ({"content-type": "application/json"}, b"not json", 400, "InvalidJson"),
+        ({"content-type": "application/json"}, b"[1, 2]", 400, "NotAnObject"),
+        ({"content-type": "application/json"}, b'"text"', 400, "NotAnObject"),
+        ({"content-type": "application/json"}, b"", 400, "EmptyBody"),
+        ({"content-type": "application/json"}, b'{"a": NaN}', 400, "InvalidJson"),
+        ({"content-type": "application/json"}, b'{"a": "\xff"}', 400, "InvalidEncoding"),
+        ({"content-type": "application/json"}, b"[" * 100_000, 400, "InvalidJson"),
+        ({"content-type": "text/plain"}, b"{}", 415, "UnsupportedMediaType"),
+        ({}, b"{}", 415, "UnsupportedMediaType"),
+        ({"content-type": "application/json; charset=latin-1"}, b"{}", 415, "UnsupportedMediaType"),
+        (
+            {"content-type": "application/json"},
+            b'{"a": "' + b"x" * 1_048_577 + b'"}',
+            413,
+            "PayloadTooLarge",
+        ),
+        (
+            {"content-type": "application/json", "idempotency-key": "k" * 1025},
+            b"{}",
+            400,
+            "InvalidHeader",
+        ),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx_and_store_nothing(
+    make_engine: EngineFactory, headers: dict[str, str], content: bytes, status: int, code: str
+) -> None:
+    engine = make_engine(app, auto_confirm=True)
+    with gateway(engine) as url:
+        answer = httpx.post(f"{url}/orders", content=content, headers=headers)
+        assert answer.status_code == status
+        assert answer.json()["code"] == code
+        assert answer.json()["message"]
+        assert httpx.post(f"{url}/orders", json=SEED_ORDER).status_code == 200  # still serving
+    assert engine.store.query("SELECT COUNT(*) AS n FROM messages")[0]["n"] == 1
+
+
+def test_unknown_paths_and_methods_are_answered_plainly(make_engine: EngineFactory) -> None:
+    engine = make_engine(app, auto_confirm=True)
+    with gateway(engine) as url:
+        missing = httpx.post(f"{url}/nope", json={})
+        wrong = httpx.get(f"{url}/orders")
+        health = httpx.get(f"{url}/_sluiceway/health")
+    assert (missing.status_code, missing.json()["code"]) == (404, "NotFound")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert health.json() == {"status": "ok", "app": "orders"}
+    assert missing.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_cli_send_command_takes_the_same_path_as_http(make_engine: EngineFactory) -> None:
+    from sluiceway.local.ingest import Rejection
+
+    engine = make_engine(app, auto_confirm=True)
+    with Admin(engine.settings.data_dir, clock=engine.clock) as admin:
+        answer = admin.send("/orders", json.dumps(SEED_ORDER).encode())
+        with pytest.raises(Rejection) as refused:
+            admin.send("/orders", b"[]")
+    assert refused.value.status == 400
+    engine.drain()
+    assert [o["orderID"] for o in orders_in(engine)] == [answer["MessageId"]]
