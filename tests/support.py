@@ -3,6 +3,7 @@ HTTP in a thread, and a way to wait for things without sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -24,6 +25,17 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self._cond = threading.Condition()
+        self._held: threading.Event | None = None
+        self.holding = threading.Event()
+
+    def hold(self) -> None:
+        """Keep the next message's reply (the ``250``) back until `release()`: the instant a
+        sender has handed over a message but not yet heard that it was accepted."""
+        self._held = threading.Event()
+
+    def release(self) -> None:
+        assert self._held is not None
+        self._held.set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -31,6 +43,11 @@ class Mailbox:
         with self._cond:
             self.messages.append(message)
             self._cond.notify_all()
+        held = self._held
+        if held is not None:
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, held.wait)
+            self._held = None
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:

@@ -96,3 +96,28 @@ def test_a_kill_mid_load_loses_and_doubles_nothing(tmp_path: Path, smtp: SmtpSer
     )
     assert (lost, doubled_items, doubled_emails, unemailed) == ([], [], [], [])
     assert all(order_ids[ref] == message_id for ref, message_id in acked.items())
+
+
+def test_a_kill_while_the_smtp_server_accepts_an_email_sends_it_once(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    data = tmp_path / "data"
+    args = ["--smtp", smtp.url, "--auto-confirm"]
+    runtime = RuntimeProcess(data, args).start()
+    smtp.mailbox.hold()
+    assert httpx.post(f"{runtime.url}/orders", json={"item": "gloves"}).status_code == 200
+    assert smtp.mailbox.holding.wait(15)
+    # The server has the whole message; its "250" is not sent yet. The runtime dies now.
+    runtime.kill()
+    smtp.mailbox.release()
+    runtime.start()
+    try:
+        wait_until(lambda: _statuses(data) == ["delivered"], timeout=30)
+    finally:
+        runtime.stop()
+    assert len(smtp.mailbox.messages) == 1
+
+
+def _statuses(data: Path) -> list[str]:
+    with Admin(data) as admin:
+        return [d.status for d in admin.deliveries()]

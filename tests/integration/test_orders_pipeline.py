@@ -78,7 +78,7 @@ def test_email_subscriptions_wait_for_confirmation(
 ) -> None:
     engine = make_engine(app, smtp=smtp.url)
     with gateway(engine) as url:
-        engine.links.base_url = url
+        engine.set_base_url(url)
         engine.drain()
         (confirmation,) = smtp.mailbox.wait_for(1)
         assert confirmation["Subject"] == "AWS Notification - Subscription Confirmation"

@@ -1,9 +1,9 @@
-"""The delivery worker: takes due rows from the outbox and hands them to a transport.
+"""The delivery worker: takes due rows from the outbox and hands them to a carrier.
 
-At-least-once: a row is marked delivered only after the peer accepted it. If the runtime
-dies in the instant between the two, the delivery is attempted again after restart (an email
-then carries the same Message-ID). A peer that cannot be reached delays delivery; it never
-drops it.
+A row is marked delivered only after the peer accepted it, and each outcome is recorded as
+soon as it is known. In the runtime the carrier is the delivery process (`sender.py`), which
+records the outcome itself if the runtime dies before doing so, so a crash sends nothing
+twice. A peer that cannot be reached delays delivery; it never drops it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import partial
+from typing import Protocol
 
 from sluiceway.clock import Clock
 from sluiceway.local import topics
@@ -21,7 +23,13 @@ from sluiceway.local.work import Step
 
 log = logging.getLogger("sluiceway.deliveries")
 
-Deliver = Callable[[Job], None]
+
+class Carrier(Protocol):
+    """What carries a delivery to its peer. `recorded` says its outcome is on disk."""
+
+    def deliver(self, job: Job) -> None: ...
+
+    def recorded(self, job_id: int) -> None: ...
 
 
 class DeliveryWorker:
@@ -29,7 +37,7 @@ class DeliveryWorker:
         self,
         name: str,
         protocols: Sequence[str],
-        deliver: Deliver,
+        carrier: Carrier,
         *,
         store: Store,
         clock: Clock,
@@ -37,7 +45,7 @@ class DeliveryWorker:
     ) -> None:
         self.name = name
         self.protocols = tuple(protocols)
-        self.deliver = deliver
+        self.carrier = carrier
         self.store = store
         self.clock = clock
         self.batch_size = batch_size
@@ -58,7 +66,7 @@ class DeliveryWorker:
             error = unreachable
             if error is None:
                 try:
-                    self.deliver(job)
+                    self.carrier.deliver(job)
                 except DeliveryError as failure:
                     log.warning(
                         "%s delivery %d to %s failed (attempt %d): %s",
@@ -71,10 +79,17 @@ class DeliveryWorker:
                     error = failure
                     if failure.connection:
                         unreachable = failure
-            pending.append(self.store.submit(_outcome(job.id, error)))
+            future = self.store.submit(_outcome(job.id, error))
+            future.add_done_callback(partial(_tell_recorded, self.carrier, job.id))
+            pending.append(future)
         for future in pending:
             future.result()
         return Step(True)
+
+
+def _tell_recorded(carrier: Carrier, job_id: int, future: Future[None]) -> None:
+    if future.exception() is None:
+        carrier.recorded(job_id)
 
 
 def _outcome(job_id: int, error: DeliveryError | None) -> Callable[[Tx], None]:

@@ -213,3 +213,21 @@ def redact(url: str) -> str:
         f":{parts.port}" if parts.port else ""
     )
     return parts._replace(netloc=netloc).geturl()
+
+
+class MailCarrier:
+    """Carries email deliveries in this process (what `drain()` and tests use)."""
+
+    def __init__(self, mailer: Mailer, *, sender: str, links: Links) -> None:
+        self.mailer = mailer
+        self.sender = sender
+        self.links = links
+
+    def deliver(self, job: Job) -> None:
+        self.mailer.send(compose(job, sender=self.sender, links=self.links))
+
+    def recorded(self, job_id: int) -> None:
+        return None
+
+    def close(self) -> None:
+        self.mailer.close()

@@ -15,7 +15,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, assert_never
 
@@ -26,13 +26,13 @@ from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
 from sluiceway.local import queues, tables, topics
 from sluiceway.local.deliveries import DeliveryWorker
-from sluiceway.local.email import Links, MaildirMailer, Mailer, SmtpMailer, compose
+from sluiceway.local.email import Links, MailCarrier, Mailer
 from sluiceway.local.invoke import Invoker, current
 from sluiceway.local.mappings import Mapping as SourceMapping
 from sluiceway.local.mappings import QueueMapping, StreamMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
+from sluiceway.local.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.local.store import Op, Store, Tx
-from sluiceway.local.topics import Job
 from sluiceway.local.work import Step, Work, Worker
 from sluiceway.settings import Settings
 from sluiceway.specs import FunctionSpec, QueueSource, QueueSpec, StreamSource, TableSpec, TopicSpec
@@ -40,6 +40,18 @@ from sluiceway.specs import FunctionSpec, QueueSource, QueueSpec, StreamSource, 
 log = logging.getLogger("sluiceway.engine")
 
 SWEEP_SECONDS = 60.0
+ORPHAN_WAIT_STEPS = 600  # x 50 ms: how long to wait for a dead runtime's delivery process
+
+
+def _alive(owner: str) -> bool:
+    """Is the process named in the lock file ("pid 123") running?"""
+    try:
+        os.kill(int(owner.removeprefix("pid ")), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DataDirBusy(SluicewayError):
@@ -83,11 +95,12 @@ class LocalEngine:
         self.new_subscriptions: list[NewSubscription] = []
         self.mappings: list[SourceMapping] = []
         self.deliverers: list[DeliveryWorker] = []
-        self.mailer: Mailer | None = None
-        self.links = Links(self.settings.base_url)
+        self.email: MailCarrier | None = None
+        self.sender: ChildSender | None = None
         self._lock_file: IO[str] | None = None
         self._workers: list[Worker] = []
         self._stop = threading.Event()
+        self._unlisten: Callable[[], None] = lambda: None
         self._watch_version = 0
         self._sweep_due = 0.0
         self._opened = False
@@ -111,11 +124,14 @@ class LocalEngine:
             for mapping in self.mappings:
                 if isinstance(mapping, StreamMapping):
                     mapping.start()
-            self.mailer = self._mailer_override or self._make_mailer()
+            self.email = MailCarrier(
+                self._mailer_override
+                or make_mailer(Path(self.settings.data_dir), self.settings.smtp),
+                sender=self.settings.smtp_from,
+                links=Links(self.settings.base_url),
+            )
             self.deliverers = [
-                DeliveryWorker(
-                    "email", ("email",), self._deliver_email, store=self.store, clock=self.clock
-                )
+                DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock)
             ]
         except BaseException:
             self.store.close()
@@ -130,8 +146,8 @@ class LocalEngine:
             return
         self.stop()
         self.app.bind(None)
-        if self.mailer is not None:
-            self.mailer.close()
+        if self.email is not None:
+            self.email.close()
         self.store.close()
         self._unlock_data_dir()
         self._opened = False
@@ -146,15 +162,24 @@ class LocalEngine:
         directory = Path(self.settings.data_dir)
         directory.mkdir(parents=True, exist_ok=True)
         handle = open(directory / "engine.lock", "a+")  # noqa: SIM115 - held while open
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
+        waited = threading.Event()
+        for _ in range(ORPHAN_WAIT_STEPS):
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                if _alive(owner):
+                    handle.close()
+                    raise DataDirBusy(
+                        f"{directory} is in use by {owner}; stop it or choose another --data-dir"
+                    ) from None
+                # Its runtime is dead but its delivery process is finishing a delivery.
+                waited.wait(0.05)
+        else:
             handle.close()
-            raise DataDirBusy(
-                f"{directory} is in use by {owner}; stop it or choose another --data-dir"
-            ) from None
+            raise DataDirBusy(f"{directory} stays locked by a process that is not running")
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
@@ -166,11 +191,6 @@ class LocalEngine:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
-
-    def _make_mailer(self) -> Mailer:
-        if self.settings.smtp:
-            return SmtpMailer(self.settings.smtp)
-        return MaildirMailer(Path(self.settings.data_dir) / "maildir")
 
     def _mapping(self, function: FunctionSpec) -> SourceMapping:
         registry = self._registry()
@@ -202,9 +222,12 @@ class LocalEngine:
             raise RuntimeError("the engine is not open")
         return self.registry
 
-    def _deliver_email(self, job: Job) -> None:
-        assert self.mailer is not None
-        self.mailer.send(compose(job, sender=self.settings.smtp_from, links=self.links))
+    def set_base_url(self, url: str) -> None:
+        """Where links in notifications point (the runtime learns its port late)."""
+        if self.email is not None:
+            self.email.links = Links(url)
+        if self.sender is not None:
+            self.sender.set_links(url)
 
     # -- running the background work ----------------------------------------------------
 
@@ -256,6 +279,22 @@ class LocalEngine:
         if self._workers:
             return
         self._stop.clear()
+        if self._mailer_override is None and self.email is not None:
+            # Email leaves through the delivery process (see sender.py): it inherits the
+            # data directory's lock, so a restart waits for it to record its last delivery.
+            assert self._lock_file is not None
+            self.sender = ChildSender(
+                SenderConfig(
+                    data_dir=str(self.settings.data_dir),
+                    durability=self.settings.durability,
+                    smtp=self.settings.smtp,
+                    sender=self.settings.smtp_from,
+                    base_url=self.email.links.base_url,
+                ),
+                keep_fds=(self._lock_file.fileno(),),
+            )
+            for deliverer in self.deliverers:
+                deliverer.carrier = self.sender
         by_channel: dict[str, list[Worker]] = {}
         for unit in self.work():
             worker = Worker(unit.name, unit.step, self.clock, self._stop)
@@ -268,7 +307,7 @@ class LocalEngine:
                 for worker in by_channel.get(channel, ()):
                     worker.wake()
 
-        self.store.on_commit(wake)
+        self._unlisten = self.store.on_commit(wake)
         watcher = Worker("watcher", self._watch_external_writes, self.clock, self._stop)
         self._workers.append(watcher)
         for worker in self._workers:
@@ -293,6 +332,13 @@ class LocalEngine:
         for worker in self._workers:
             worker.join()
         self._workers.clear()
+        self._unlisten()
+        if self.sender is not None:
+            self.sender.close()
+            self.sender = None
+            assert self.email is not None
+            for deliverer in self.deliverers:
+                deliverer.carrier = self.email
 
     # -- the Backend the handles call ---------------------------------------------------
 

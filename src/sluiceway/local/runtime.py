@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from sluiceway.app import App
-from sluiceway.local.email import Links, SmtpMailer, redact
+from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.gateway import Gateway
 from sluiceway.settings import Settings
@@ -83,7 +83,7 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
         def ready(port: int) -> None:
             url = f"http://{settings.host}:{port}"
             if settings.public_url is None:
-                engine.links = Links(settings.replace(port=port).base_url)
+                engine.set_base_url(settings.replace(port=port).base_url)
             runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "app": app.name}))
             for line in _banner(engine, url):
                 say(line)
@@ -98,7 +98,7 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
     settings = engine.settings
     mail = (
         f"SMTP {redact(settings.smtp)}"
-        if isinstance(engine.mailer, SmtpMailer) and settings.smtp
+        if settings.smtp
         else f"Maildir {Path(settings.data_dir) / 'maildir'}"
     )
     lines = [

@@ -159,9 +159,11 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------
 
-    def on_commit(self, listener: Callable[[set[str]], None]) -> None:
-        """Call `listener(channels)` in the writer thread after each commit."""
+    def on_commit(self, listener: Callable[[set[str]], None]) -> Callable[[], None]:
+        """Call `listener(channels)` in the writer thread after each commit; returns the
+        function that stops it."""
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def submit(self, op: Op[T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()

@@ -222,17 +222,21 @@ def claim(tx: Tx, protocols: Sequence[str], limit: int) -> list[Job]:
 def delivered(tx: Tx, job_id: int) -> None:
     tx.execute(
         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, "
-        "last_error = NULL WHERE id = ?",
+        "last_error = NULL WHERE id = ? AND status = 'sending'",
         (tx.now_ms, job_id),
     )
 
 
 def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
     """Record a failed attempt: permanent errors stop; transient ones retry with backoff
-    (1 s doubling, at most 60 s apart), for as long as it takes."""
-    attempts = (
-        tx.execute("SELECT attempts FROM deliveries WHERE id = ?", (job_id,)).fetchone()[0] + 1
-    )
+    (1 s doubling, at most 60 s apart), for as long as it takes. Only a delivery being sent
+    can fail: recording the same outcome twice changes nothing."""
+    row = tx.execute(
+        "SELECT attempts FROM deliveries WHERE id = ? AND status = 'sending'", (job_id,)
+    ).fetchone()
+    if row is None:
+        return
+    attempts = int(row[0]) + 1
     delay = min(RETRY_CAP_SECONDS, 2 ** (attempts - 1))
     tx.execute(
         "UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
