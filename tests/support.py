@@ -67,8 +67,8 @@ class Mailbox:
 class SmtpServer(Controller):  # type: ignore[misc]
     """aiosmtpd on a free port (port 0 is resolved once bound); restartable on that port."""
 
-    def __init__(self, mailbox: Mailbox, port: int = 0) -> None:
-        super().__init__(mailbox, hostname="127.0.0.1", port=port)
+    def __init__(self, mailbox: Mailbox, port: int = 0, **options: Any) -> None:
+        super().__init__(mailbox, hostname="127.0.0.1", port=port, **options)
         self.mailbox = mailbox
 
     def _trigger_server(self) -> None:
@@ -81,8 +81,11 @@ class SmtpServer(Controller):  # type: ignore[misc]
 
 
 @contextmanager
-def smtp_server(port: int = 0, mailbox: Mailbox | None = None) -> Iterator[SmtpServer]:
-    server = SmtpServer(mailbox or Mailbox(), port)
+def smtp_server(
+    port: int = 0, mailbox: Mailbox | None = None, **options: Any
+) -> Iterator[SmtpServer]:
+    """aiosmtpd in a thread; `options` go to aiosmtpd (ssl_context, authenticator, ...)."""
+    server = SmtpServer(mailbox or Mailbox(), port, **options)
     server.start()
     try:
         yield server

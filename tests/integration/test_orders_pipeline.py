@@ -126,6 +126,7 @@ def test_emails_wait_while_smtp_is_down_and_go_out_once_it_returns(
         clock.advance(60)
         engine.drain()
         mails = mailbox.wait_for(3)
+        engine.close()  # hang up before the server stops
     assert sorted(m["Subject"] for m in mails) == sorted(
         f"New order {o['orderID']}" for o in orders_in(engine)
     )
@@ -207,3 +208,18 @@ def test_the_cli_send_command_takes_the_same_path_as_http(make_engine: EngineFac
     assert refused.value.status == 400
     engine.drain()
     assert [o["orderID"] for o in orders_in(engine)] == [answer["MessageId"]]
+
+
+def test_the_notification_address_can_come_from_the_environment(
+    data_dir: object, clock: VirtualClock, smtp: SmtpServer
+) -> None:
+    from sluiceway.local import LocalEngine, Settings
+
+    settings = Settings(data_dir=data_dir, smtp=smtp.url, auto_confirm=True)  # type: ignore[arg-type]
+    with LocalEngine(
+        app, settings, clock=clock, env={"SLUICEWAY_NOTIFY_EMAIL": "env@shop.test"}
+    ) as engine:
+        with Admin(engine.settings.data_dir, clock=clock) as admin:
+            admin.send("/orders", json.dumps(SEED_ORDER).encode())
+        engine.drain()
+        assert smtp.mailbox.wait_for(1)[0]["To"] == "env@shop.test"

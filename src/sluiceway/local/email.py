@@ -138,15 +138,24 @@ class SmtpMailer:
                 )
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-            if self.username is not None:
-                smtp.login(self.username, self.password or "")
-        except smtplib.SMTPAuthenticationError as error:
-            raise DeliveryError(f"SMTP login refused by {self.display}: {error}") from error
         except (OSError, smtplib.SMTPException) as error:
             raise DeliveryError(
                 f"SMTP server {self.display} unreachable: {error}", connection=True
+            ) from error
+        try:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username is not None:
+                smtp.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            smtp.close()
+            raise DeliveryError(
+                f"SMTP login refused by {self.display}: {error}", connection=True
+            ) from error
+        except (OSError, smtplib.SMTPException) as error:
+            smtp.close()
+            raise DeliveryError(
+                f"SMTP server {self.display} failed at hello: {error}", connection=True
             ) from error
         return smtp
 

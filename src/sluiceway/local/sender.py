@@ -22,7 +22,6 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,7 +130,7 @@ class ChildSender:
 
     def _spawn(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "sluiceway.local.sender"],
+            [sys.executable, "-m", "sluiceway.local.delivery_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -196,10 +195,3 @@ class ChildSender:
         if process.stdout is not None:
             process.stdout.close()
         self._process = None
-
-
-Deliver = Callable[[Job], None]
-
-
-if __name__ == "__main__":
-    main()
