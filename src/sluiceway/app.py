@@ -6,13 +6,10 @@ run` binds the app to the local engine; the Lambda shim binds it to boto3.
 
 from __future__ import annotations
 
-import inspect
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sluiceway import naming
+from sluiceway import naming, validation
 from sluiceway.attrvalue import KeyType
 from sluiceway.backend import Backend
 from sluiceway.errors import DeclarationError, NotBound
@@ -22,10 +19,10 @@ from sluiceway.specs import (
     STARTING_POSITIONS,
     STREAM_VIEW_TYPES,
     AppGraph,
+    Destination,
     Endpoint,
     EventSource,
     FunctionSpec,
-    KeySpec,
     ParameterRef,
     Permission,
     QueueSource,
@@ -43,9 +40,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Paths the runtime serves itself; an app route may not take them.
 RESERVED_PATHS = ("/_sluiceway", "/console", "/metrics", "/oauth2", "/.well-known")
 _METHODS = ("POST", "PUT", "PATCH")
-_PATH = re.compile(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?")
-_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 
 
 class App:
@@ -127,15 +121,23 @@ class App:
         maximum_message_size: int = 1_048_576,
         dead_letter: Queue | None = None,
         max_receive_count: int | None = None,
+        content_based_deduplication: bool = False,
     ) -> Queue:
-        """Declare an SQS queue (options are SQS's attributes, in snake_case)."""
+        """Declare an SQS queue (options are SQS's attributes, in snake_case). A name ending
+        in ``.fifo`` makes a FIFO queue: ordered per message group, deduplicated for 5 minutes
+        (by the sender's deduplication id, or the body's SHA-256 with
+        ``content_based_deduplication=True``)."""
         naming.check_queue_name(name)
         self._unique(self._queues, name, "queue")
         where = f"queue {name!r}"
-        _range(where, "visibility_timeout", visibility_timeout, 0, 43_200, " seconds")
-        _range(where, "delay_seconds", delay_seconds, 0, 900, " seconds")
-        _range(where, "message_retention_period", message_retention_period, 60, 1_209_600, " s")
-        _range(where, "maximum_message_size", maximum_message_size, 1_024, 1_048_576, " bytes")
+        validation.in_range(where, "visibility_timeout", visibility_timeout, 0, 43_200, " seconds")
+        validation.in_range(where, "delay_seconds", delay_seconds, 0, 900, " seconds")
+        validation.in_range(
+            where, "message_retention_period", message_retention_period, 60, 1_209_600, " s"
+        )
+        validation.in_range(
+            where, "maximum_message_size", maximum_message_size, 1_024, 1_048_576, " bytes"
+        )
         dlq_name: str | None = None
         if dead_letter is not None or max_receive_count is not None:
             if dead_letter is None or max_receive_count is None:
@@ -145,7 +147,7 @@ class App:
                     "pass dead_letter=<queue> together with max_receive_count=<1..1000>",
                 )
             dlq = self._own(dead_letter, Queue, where, "dead_letter")
-            _range(where, "max_receive_count", max_receive_count, 1, 1_000, "")
+            validation.in_range(where, "max_receive_count", max_receive_count, 1, 1_000, "")
             if dlq.spec.fifo != name.endswith(".fifo"):
                 raise DeclarationError(
                     where,
@@ -157,6 +159,12 @@ class App:
                     where, "a queue cannot be its own dead-letter queue", "declare a separate queue"
                 )
             dlq_name = dlq.name
+        if content_based_deduplication and not name.endswith(".fifo"):
+            raise DeclarationError(
+                where,
+                "content_based_deduplication applies to FIFO queues only",
+                "name the queue '<name>.fifo' or drop the option",
+            )
         spec = QueueSpec(
             name=name,
             visibility_timeout=visibility_timeout,
@@ -165,6 +173,7 @@ class App:
             maximum_message_size=maximum_message_size,
             dead_letter=dlq_name,
             max_receive_count=max_receive_count,
+            content_based_deduplication=content_based_deduplication,
         )
         handle = Queue(self, spec)
         self._queues[name] = handle
@@ -176,13 +185,16 @@ class App:
         partition_key: str | tuple[str, KeyType],
         sort_key: str | tuple[str, KeyType] | None = None,
         stream: str | None = None,
+        ttl_attribute: str | None = None,
     ) -> Table:
-        """Declare a DynamoDB table. Keys are strings unless given as ``("id", "N")``."""
+        """Declare a DynamoDB table. Keys are strings unless given as ``("id", "N")``.
+        `ttl_attribute` names a number attribute holding an epoch-seconds expiry: expired
+        items are deleted (with a REMOVE stream record marked as a TTL delete)."""
         naming.check_table_name(name)
         self._unique(self._tables, name, "table")
         where = f"table {name!r}"
-        pk = _key(where, "partition_key", partition_key)
-        sk = None if sort_key is None else _key(where, "sort_key", sort_key)
+        pk = validation.key_spec(where, "partition_key", partition_key)
+        sk = None if sort_key is None else validation.key_spec(where, "sort_key", sort_key)
         if sk is not None and sk.name == pk.name:
             raise DeclarationError(
                 where, "sort_key repeats the partition key", "choose another attribute"
@@ -193,7 +205,21 @@ class App:
                 f"unknown stream view type {stream!r}",
                 "use one of " + ", ".join(STREAM_VIEW_TYPES) + " (or stream=None)",
             )
-        spec = TableSpec(name=name, partition_key=pk, sort_key=sk, stream=stream)
+        if ttl_attribute is not None and (
+            not isinstance(ttl_attribute, str) or not 1 <= len(ttl_attribute.encode()) <= 255
+        ):
+            raise DeclarationError(
+                where,
+                f"ttl_attribute={ttl_attribute!r} is not an attribute name",
+                "e.g. 'expiresAt'",
+            )
+        if ttl_attribute is not None and ttl_attribute in (pk.name, sk.name if sk else pk.name):
+            raise DeclarationError(
+                where, "ttl_attribute cannot be a key attribute", "use a separate attribute"
+            )
+        spec = TableSpec(
+            name=name, partition_key=pk, sort_key=sk, stream=stream, ttl_attribute=ttl_attribute
+        )
         handle = Table(self, spec)
         self._tables[name] = handle
         return handle
@@ -222,9 +248,9 @@ class App:
                     "declare it with app.parameter(...)",
                 )
             if endpoint.default is not None:
-                check_endpoint(where, protocol, endpoint.default, self)
+                validation.check_endpoint(where, protocol, endpoint.default, self._queues)
         else:
-            check_endpoint(where, protocol, endpoint, self)
+            validation.check_endpoint(where, protocol, endpoint, self._queues)
         spec = SubscriptionSpec(topic.name, protocol, endpoint)
         if spec in self._subscriptions:
             raise DeclarationError(where, "declared twice", "subscribe each endpoint once")
@@ -248,7 +274,7 @@ class App:
             raise DeclarationError(
                 where, f"method {method!r} cannot carry a body to a queue", "use POST, PUT or PATCH"
             )
-        if not isinstance(path, str) or not _PATH.fullmatch(path):
+        if not isinstance(path, str) or not validation.PATH.fullmatch(path):
             raise DeclarationError(
                 where,
                 "a path starts with '/' and has segments of letters, digits and -._~",
@@ -265,7 +291,7 @@ class App:
         queue = self._own(to, Queue, where, "to")
         headers = tuple(forward_headers)
         for header in headers:
-            if not isinstance(header, str) or not _HEADER.fullmatch(header):
+            if not isinstance(header, str) or not validation.HEADER.fullmatch(header):
                 raise DeclarationError(
                     where,
                     f"{header!r} is not a valid header name",
@@ -284,6 +310,8 @@ class App:
         batch_size: int = 10,
         maximum_batching_window_in_seconds: int = 0,
         report_batch_item_failures: bool = True,
+        filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        maximum_concurrency: int | None = None,
         uses: Sequence[Permission] = (),
         name: str | None = None,
         timeout: int = 3,
@@ -291,17 +319,19 @@ class App:
     ) -> Callable[[F], F]:
         """Run the decorated function on batches from `queue` (a Lambda SQS event source
         mapping). The function gets the AWS SQS event unchanged and may return
-        ``{"batchItemFailures": [{"itemIdentifier": messageId}]}``."""
+        ``{"batchItemFailures": [{"itemIdentifier": messageId}]}``. `filter` patterns apply
+        to each record (a JSON body is matched as JSON); messages that match none are deleted,
+        as Lambda deletes them. `maximum_concurrency` caps the batches in flight at once."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
             where = f"function '{fname}' (on_queue)"
             q = self._own(queue, Queue, where, "queue")
             if q.spec.fifo:
-                _range(where, "batch_size", batch_size, 1, 10, " for a FIFO queue")
+                validation.in_range(where, "batch_size", batch_size, 1, 10, " for a FIFO queue")
             else:
-                _range(where, "batch_size", batch_size, 1, 10_000, "")
-            _range(
+                validation.in_range(where, "batch_size", batch_size, 1, 10_000, "")
+            validation.in_range(
                 where,
                 "maximum_batching_window_in_seconds",
                 maximum_batching_window_in_seconds,
@@ -325,8 +355,15 @@ class App:
                     f"raise the queue's visibility_timeout to at least {6 * timeout} "
                     "(AWS advises 6x the timeout) or lower the timeout",
                 )
+            if maximum_concurrency is not None:
+                validation.in_range(where, "maximum_concurrency", maximum_concurrency, 2, 1_000, "")
             source = QueueSource(
-                q.name, batch_size, maximum_batching_window_in_seconds, report_batch_item_failures
+                q.name,
+                batch_size,
+                maximum_batching_window_in_seconds,
+                report_batch_item_failures,
+                validation.filter_patterns(where, filter),
+                maximum_concurrency,
             )
             self._add_function(handler, fname, source, uses, timeout, memory_size, where)
             return handler
@@ -342,6 +379,12 @@ class App:
         starting_position: str = "LATEST",
         filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         report_batch_item_failures: bool = True,
+        maximum_retry_attempts: int = -1,
+        maximum_record_age_in_seconds: int = -1,
+        bisect_batch_on_function_error: bool = False,
+        on_failure: Queue | Topic | None = None,
+        parallelization_factor: int = 1,
+        tumbling_window_in_seconds: int = 0,
         uses: Sequence[Permission] = (),
         name: str | None = None,
         timeout: int = 3,
@@ -349,7 +392,9 @@ class App:
     ) -> Callable[[F], F]:
         """Run the decorated function on batches of a table's stream records (a Lambda
         DynamoDB Streams event source mapping). `filter` is an event pattern (or a list of
-        them, OR-ed) applied to each record, as Lambda's FilterCriteria."""
+        them, OR-ed) applied to each record, as Lambda's FilterCriteria. A failing batch is
+        retried (`maximum_retry_attempts`, -1 = until it succeeds or expires), optionally
+        split in two on each error; what is discarded is reported to `on_failure`."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
@@ -361,8 +406,8 @@ class App:
                     f"table '{t.name}' has no stream",
                     f"declare app.table('{t.name}', ..., stream='NEW_IMAGE') or another view type",
                 )
-            _range(where, "batch_size", batch_size, 1, 10_000, "")
-            _range(
+            validation.in_range(where, "batch_size", batch_size, 1, 10_000, "")
+            validation.in_range(
                 where,
                 "maximum_batching_window_in_seconds",
                 maximum_batching_window_in_seconds,
@@ -377,7 +422,33 @@ class App:
                     "use 'TRIM_HORIZON' or 'LATEST'",
                 )
             self._function_options(where, timeout, memory_size)
-            filters = _filters(where, filter)
+            filters = validation.filter_patterns(where, filter)
+            validation.in_range(
+                where, "maximum_retry_attempts", maximum_retry_attempts, -1, 10_000, ""
+            )
+            if maximum_record_age_in_seconds != -1:
+                validation.in_range(
+                    where,
+                    "maximum_record_age_in_seconds",
+                    maximum_record_age_in_seconds,
+                    60,
+                    604_800,
+                    " seconds (or -1)",
+                )
+            validation.in_range(where, "parallelization_factor", parallelization_factor, 1, 10, "")
+            validation.in_range(
+                where, "tumbling_window_in_seconds", tumbling_window_in_seconds, 0, 900, " s"
+            )
+            destination = None
+            if on_failure is not None:
+                if isinstance(on_failure, Queue):
+                    destination = Destination(
+                        "queue", self._own(on_failure, Queue, where, "on_failure").name
+                    )
+                else:
+                    destination = Destination(
+                        "topic", self._own(on_failure, Topic, where, "on_failure").name
+                    )
             source = StreamSource(
                 t.name,
                 batch_size,
@@ -385,6 +456,12 @@ class App:
                 starting_position,
                 filters,
                 report_batch_item_failures,
+                maximum_retry_attempts,
+                maximum_record_age_in_seconds,
+                bisect_batch_on_function_error,
+                destination,
+                parallelization_factor,
+                tumbling_window_in_seconds,
             )
             self._add_function(handler, fname, source, uses, timeout, memory_size, where)
             return handler
@@ -403,8 +480,8 @@ class App:
         return fname
 
     def _function_options(self, where: str, timeout: int, memory_size: int) -> None:
-        _range(where, "timeout", timeout, 1, 900, " seconds")
-        _range(where, "memory_size", memory_size, 128, 10_240, " MB")
+        validation.in_range(where, "timeout", timeout, 1, 900, " seconds")
+        validation.in_range(where, "memory_size", memory_size, 128, 10_240, " MB")
 
     def _add_function(
         self,
@@ -416,7 +493,7 @@ class App:
         memory_size: int,
         where: str,
     ) -> None:
-        _check_handler(where, handler)
+        validation.check_handler(where, handler)
         for permission in uses:
             if not isinstance(permission, Permission):
                 raise DeclarationError(
@@ -473,93 +550,3 @@ class App:
 
     def __repr__(self) -> str:
         return f"App({self.name!r})"
-
-
-def _range(where: str, option: str, value: Any, low: int, high: int, unit: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise DeclarationError(
-            where,
-            f"{option}={value!r} is outside {low}..{high}{unit}",
-            f"choose an integer {option} between {low} and {high}",
-        )
-
-
-def _key(where: str, option: str, key: str | tuple[str, KeyType]) -> KeySpec:
-    name, kind = (key, "S") if isinstance(key, str) else key
-    if not isinstance(name, str) or not 1 <= len(name.encode()) <= 255:
-        raise DeclarationError(
-            where,
-            f"{option} name {name!r} must be 1-255 bytes",
-            "name the key attribute, e.g. 'orderID'",
-        )
-    if kind in ("S", "N", "B"):
-        return KeySpec(name, cast(KeyType, kind))
-    raise DeclarationError(
-        where, f"{option} type {kind!r} is not a key type", "use 'S', 'N' or 'B'"
-    )
-
-
-def _filters(
-    where: str, filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-) -> tuple[str, ...]:
-    from sluiceway.patterns import PatternError, compile_filters
-
-    if filter is None:
-        return ()
-    patterns = [filter] if isinstance(filter, Mapping) else list(filter)
-    try:
-        compiled = compile_filters(patterns, context="esm")
-    except PatternError as error:
-        raise DeclarationError(
-            where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
-        ) from None
-    return tuple(p.source for p in compiled.patterns)
-
-
-def _check_handler(where: str, handler: Callable[..., Any]) -> None:
-    if not callable(handler):
-        raise DeclarationError(
-            where,
-            "the decorated object is not callable",
-            "decorate a function def handler(event, context)",
-        )
-    try:
-        inspect.signature(handler).bind(None, None)
-    except TypeError:
-        raise DeclarationError(
-            where,
-            "a handler takes two arguments (event, context)",
-            "define it as def handler(event, context)",
-        ) from None
-    except ValueError:
-        return
-
-
-def check_endpoint(where: str, protocol: str, endpoint: str, app: App | None = None) -> None:
-    """Check a subscription endpoint as SNS would for its protocol."""
-    if not isinstance(endpoint, str) or not endpoint:
-        raise DeclarationError(where, "the endpoint is empty", "give an address")
-    if protocol in ("email", "email-json") and not _EMAIL.fullmatch(endpoint):
-        raise DeclarationError(
-            where, f"{endpoint!r} is not an email address", "use e.g. 'ops@example.com'"
-        )
-    if protocol in ("http", "https") and not re.fullmatch(
-        rf"{protocol}://[^\s/]+(/\S*)?", endpoint
-    ):
-        raise DeclarationError(
-            where,
-            f"{endpoint!r} is not an {protocol}:// URL",
-            f"use e.g. '{protocol}://example.com/hook'",
-        )
-    if protocol == "sqs":
-        name = endpoint.rsplit(":", 1)[-1]
-        if app is not None and name not in app._queues:
-            raise DeclarationError(
-                where,
-                f"queue '{name}' is not declared in app '{app.name}'",
-                "subscribe a queue of this app by its name",
-            )
-
-
-def dumps_compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -93,7 +93,7 @@ def serialize(value: Any, *, where: str = "value") -> AttributeValue:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": _utf8(value, where)}
     if isinstance(value, int | float | Decimal):
         return {"N": _number(value, where)}
     if isinstance(value, bytes | bytearray | memoryview):
@@ -108,6 +108,16 @@ def serialize(value: Any, *, where: str = "value") -> AttributeValue:
         f"{where}: a {type(value).__name__} cannot be stored in DynamoDB "
         "(use str, int, Decimal, float, bytes, bool, None, list, dict or set)"
     )
+
+
+def _utf8(text: str, where: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{where}: the string is not valid UTF-8 (an unpaired surrogate)"
+        ) from None
+    return text
 
 
 def serialize_item(item: Mapping[str, Any], *, where: str = "item") -> Item:
@@ -133,7 +143,7 @@ def _serialize_set(values: Set[Any], where: str) -> AttributeValue:
     if not values:
         raise ValidationError(f"{where}: DynamoDB does not store empty sets")
     if all(isinstance(v, str) for v in values):
-        return {"SS": sorted(values)}
+        return {"SS": sorted(_utf8(v, where) for v in values)}
     if all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values):
         numbers = {_number(v, where) for v in values}
         return {"NS": sorted(numbers, key=Decimal)}

@@ -63,7 +63,13 @@ class Backend(Protocol):
         *,
         delay_seconds: int | None,
         message_attributes: Mapping[str, Mapping[str, Any]] | None,
+        message_group_id: str | None,
+        message_deduplication_id: str | None,
     ) -> dict[str, str]: ...
+
+    def change_message_visibility(
+        self, queue: QueueSpec, receipt_handle: str, visibility_timeout: int
+    ) -> None: ...
 
     def put_item(
         self, table: TableSpec, item: Mapping[str, Any], *, if_not_exists: bool

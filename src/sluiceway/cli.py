@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,14 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def data_dir_option(command: F) -> F:
+    # No default here: Settings.from_env is the one place that reads the environment.
     return click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        envvar="SLUICEWAY_DATA_DIR",
-        default=Path(".sluiceway"),
-        show_default=True,
-        help="Where the app's data lives.",
+        help="Where the app's data lives [default: $SLUICEWAY_DATA_DIR or ./.sluiceway].",
     )(command)
+
+
+def _data_dir(flag: Path | None) -> Path:
+    from sluiceway.settings import Settings
+
+    return Settings.from_env(data_dir=flag).data_dir
 
 
 def json_option(command: F) -> F:
@@ -46,11 +51,11 @@ def main() -> None:
 
 
 @contextmanager
-def _admin(data_dir: Path) -> Iterator[Any]:
+def _admin(data_dir: Path | None) -> Iterator[Any]:
     from sluiceway.local.admin import Admin
 
     try:
-        with Admin(data_dir) as admin:
+        with Admin(_data_dir(data_dir)) as admin:
             yield admin
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
@@ -80,23 +85,18 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
 @main.command()
 @click.argument("app", default="orders")
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="SLUICEWAY_HOST")
+@click.option("--host", help="Listen address [default: $SLUICEWAY_HOST or 127.0.0.1].")
 @click.option(
     "--port",
-    default=8080,
-    show_default=True,
     type=int,
-    envvar="SLUICEWAY_PORT",
-    help="0 picks a free port (printed when ready).",
+    help="0 picks a free port, printed when ready [default: $SLUICEWAY_PORT or 8080].",
 )
 @click.option(
     "--smtp",
-    envvar="SLUICEWAY_SMTP",
-    help="smtp://[user:password@]host:port or smtps://...; without it, mail goes to a Maildir.",
+    help="smtp://[user:password@]host:port or smtps://... [default: $SLUICEWAY_SMTP]; "
+    "without it, mail goes to a Maildir.",
 )
-@click.option(
-    "--smtp-from", envvar="SLUICEWAY_SMTP_FROM", help="The From address of notifications."
-)
+@click.option("--smtp-from", help="The From address of notifications.")
 @click.option(
     "--auto-confirm", is_flag=True, help="Confirm email subscriptions without the email round trip."
 )
@@ -111,19 +111,19 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
 @click.option(
     "--public-url", help="Base URL for links in notifications (default: the listen address)."
 )
-@click.option("--log-format", type=click.Choice(["auto", "json", "pretty"]), default="auto")
+@click.option("--log-format", type=click.Choice(["auto", "json", "pretty"]))
 def run(
     app: str,
-    data_dir: Path,
-    host: str,
-    port: int,
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
     smtp: str | None,
     smtp_from: str | None,
     auto_confirm: bool,
     params: tuple[str, ...],
     durability: str | None,
     public_url: str | None,
-    log_format: str,
+    log_format: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
     from sluiceway import logs
@@ -137,7 +137,6 @@ def run(
         if not sep or not key:
             raise click.BadParameter(f"{param!r} is not KEY=VALUE", param_hint="--set")
         values[key] = value
-    logs.configure(log_format)  # type: ignore[arg-type]
     try:
         settings = Settings.from_env(
             data_dir=data_dir,
@@ -151,6 +150,7 @@ def run(
             public_url=public_url,
             log_format=log_format,
         )
+        logs.configure(settings.log_format)
         serve(load_app(app), settings)
     except (SluicewayError, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -162,7 +162,7 @@ def run(
 @main.command()
 @data_dir_option
 @json_option
-def queues(data_dir: Path, as_json: bool) -> None:
+def queues(data_dir: Path | None, as_json: bool) -> None:
     """Queues and their messages: visible, in flight, delayed."""
     with _admin(data_dir) as admin:
         stats = admin.queue_stats()
@@ -185,12 +185,91 @@ def queues(data_dir: Path, as_json: bool) -> None:
 @main.command()
 @click.argument("dlq")
 @click.option("--to", "to", help="Move to this queue instead of each message's source queue.")
+@click.option("--rate", type=click.IntRange(1, 500), help="At most this many messages a second.")
+@click.option("--cancel", is_flag=True, help="Cancel the task running on DLQ.")
+@click.option("--status", is_flag=True, help="Show DLQ's recent move tasks.")
 @data_dir_option
-def redrive(dlq: str, to: str | None, data_dir: Path) -> None:
-    """Move DLQ's messages back to their source queue (as new messages)."""
+@json_option
+def redrive(
+    dlq: str,
+    to: str | None,
+    rate: int | None,
+    cancel: bool,
+    status: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Move DLQ's messages back to their source queue, as new messages (a move task)."""
+    from sluiceway.local.admin import running_runtime
+
     with _admin(data_dir) as admin:
-        moved = admin.redrive(dlq, to=to)
-    click.echo(f"moved {moved} message{'s' * (moved != 1)} out of {dlq}")
+        if status:
+            tasks = admin.move_tasks(dlq)
+            if as_json:
+                click.echo(json.dumps([dataclasses.asdict(t) for t in tasks], indent=2))
+            else:
+                rows = [
+                    [
+                        t.handle,
+                        t.status,
+                        f"{t.moved}/{t.to_move}",
+                        t.destination or "(sources)",
+                        str(t.rate or "-"),
+                        _time(t.started_at),
+                        t.failure or "",
+                    ]
+                    for t in tasks
+                ]
+                _table(rows, ["TASK", "STATUS", "MOVED", "TO", "RATE", "STARTED", "FAILURE"])
+            return
+        if cancel:
+            click.echo(f"cancelled {admin.cancel_redrive(dlq)}")
+            return
+        handle = admin.start_redrive(dlq, to=to, rate=rate)
+        show = _progress(dlq)
+        if running_runtime(_data_dir(data_dir)) is not None:
+            # The runtime carries the task out; follow its progress.
+            pause = threading.Event()
+            task = admin.move_task(handle)
+            while not task.done:
+                show(task)
+                pause.wait(0.2)
+                task = admin.move_task(handle)
+        else:
+            task = admin.run_move(handle, on_progress=show)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    if task.status != "COMPLETED":
+        raise click.ClickException(f"the move task ended {task.status}: {task.failure or ''}")
+    click.echo(f"moved {task.moved} message{'s' * (task.moved != 1)} out of {dlq}")
+
+
+def _progress(dlq: str) -> Callable[[Any], None]:
+    """Show a task's progress on one updating line when stderr is a terminal."""
+
+    def show(task: Any) -> None:
+        if sys.stderr.isatty():
+            total = max(task.to_move, task.moved, 1)
+            click.echo(
+                f"\rredriving {dlq}: {task.moved}/{total} ({100 * task.moved // total}%)",
+                nl=False,
+                err=True,
+            )
+
+    return show
+
+
+@main.command()
+@click.argument("queue")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@data_dir_option
+def purge(queue: str, yes: bool, data_dir: Path | None) -> None:
+    """Delete every message in QUEUE (in flight too), as SQS's PurgeQueue does."""
+    if not yes:
+        click.confirm(f"Delete every message in {queue}?", abort=True)
+    with _admin(data_dir) as admin:
+        count = admin.purge(queue)
+    click.echo(f"purged {count} message{'s' * (count != 1)} from {queue}")
 
 
 @main.command()
@@ -199,7 +278,9 @@ def redrive(dlq: str, to: str | None, data_dir: Path) -> None:
 @click.option("--method", default="POST", show_default=True)
 @click.option("--header", "headers", multiple=True, metavar="NAME:VALUE")
 @data_dir_option
-def send(path: str, body: str, method: str, headers: tuple[str, ...], data_dir: Path) -> None:
+def send(
+    path: str, body: str, method: str, headers: tuple[str, ...], data_dir: Path | None
+) -> None:
     """Send BODY (JSON text, or @file) to the route PATH, as a POST to it would."""
     raw = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
     parsed: dict[str, str] = {}
@@ -221,7 +302,7 @@ def send(path: str, body: str, method: str, headers: tuple[str, ...], data_dir: 
 @click.option("--limit", type=int)
 @data_dir_option
 @json_option
-def scan(table: str, limit: int | None, data_dir: Path, as_json: bool) -> None:
+def scan(table: str, limit: int | None, data_dir: Path | None, as_json: bool) -> None:
     """A table's items as plain JSON, one per line (--json: one array)."""
     with _admin(data_dir) as admin:
         items = list(admin.scan(table, limit=limit))
@@ -236,6 +317,34 @@ def scan(table: str, limit: int | None, data_dir: Path, as_json: bool) -> None:
 
 
 @main.command()
+@data_dir_option
+@json_option
+def mappings(data_dir: Path | None, as_json: bool) -> None:
+    """Stream mappings: each lane's position, how far behind it is, and its retry state."""
+    with _admin(data_dir) as admin:
+        views = admin.stream_mappings()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(v) for v in views], indent=2))
+        return
+    rows = [
+        [
+            v.function,
+            str(v.lane),
+            v.table,
+            str(v.position),
+            str(v.behind),
+            str(v.attempts),
+            _time(v.next_attempt_at),
+            (v.last_error or "")[:70],
+        ]
+        for v in views
+    ]
+    _table(
+        rows, ["FUNCTION", "LANE", "TABLE", "POSITION", "BEHIND", "ATTEMPTS", "RETRY AT", "ERROR"]
+    )
+
+
+@main.command()
 @click.option(
     "--status",
     help="Only deliveries in this status (pending, delivered, failed, unconfirmed, ...).",
@@ -243,14 +352,17 @@ def scan(table: str, limit: int | None, data_dir: Path, as_json: bool) -> None:
 @click.option("--retry", "retry", is_flag=True, help="Make waiting and failed deliveries due now.")
 @data_dir_option
 @json_option
-def deliveries(status: str | None, retry: bool, data_dir: Path, as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=1), help="Only the most recent N.")
+def deliveries(
+    status: str | None, retry: bool, limit: int | None, data_dir: Path | None, as_json: bool
+) -> None:
     """Every notification delivery and its status."""
     with _admin(data_dir) as admin:
         if retry:
             count = admin.retry_deliveries()
             click.echo(f"{count} deliver{'ies' if count != 1 else 'y'} due now")
             return
-        views = admin.deliveries(status=status)
+        views = admin.deliveries(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(v) for v in views], indent=2))
         return

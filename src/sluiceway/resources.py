@@ -62,11 +62,25 @@ class Queue(_Handle):
         *,
         delay_seconds: int | None = None,
         message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
     ) -> dict[str, str]:
-        """Send one message; returns ``{"MessageId", "MD5OfMessageBody", ...}`` like SQS."""
+        """Send one message; returns ``{"MessageId", "MD5OfMessageBody", ...}`` like SQS.
+        FIFO queues need `message_group_id` (and a deduplication id unless the queue
+        deduplicates by content)."""
         return self._backend().send_message(
-            self.spec, body, delay_seconds=delay_seconds, message_attributes=message_attributes
+            self.spec,
+            body,
+            delay_seconds=delay_seconds,
+            message_attributes=message_attributes,
+            message_group_id=message_group_id,
+            message_deduplication_id=message_deduplication_id,
         )
+
+    def change_message_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
+        """Extend or end the invisibility of a message you received (its record's
+        ``receiptHandle``); 0 makes it visible again at once."""
+        self._backend().change_message_visibility(self.spec, receipt_handle, visibility_timeout)
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"

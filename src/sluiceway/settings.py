@@ -33,6 +33,16 @@ class Settings:
     public_url: str | None = None
     log_format: Literal["auto", "json", "pretty"] = "auto"
 
+    def __post_init__(self) -> None:
+        if self.durability not in ("full", "relaxed"):
+            raise ValueError(f"durability must be 'full' or 'relaxed', not {self.durability!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is not 0..65535")
+        if any(c in self.smtp_from for c in "\r\n") or "@" not in self.smtp_from:
+            raise ValueError(f"--smtp-from {self.smtp_from!r} is not an email address")
+        if self.log_format not in ("auto", "json", "pretty"):
+            raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
+
     @property
     def base_url(self) -> str:
         """Where links in notifications point (confirmation, unsubscribe)."""
@@ -70,13 +80,4 @@ class Settings:
         if "SLUICEWAY_LOG_FORMAT" in env:
             values["log_format"] = env["SLUICEWAY_LOG_FORMAT"]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        if settings.durability not in ("full", "relaxed"):
-            raise ValueError(f"durability must be 'full' or 'relaxed', not {settings.durability!r}")
-        return settings
-
-
-def data_dir_from_env(flag: str | Path | None) -> Path:
-    if flag is not None:
-        return Path(flag)
-    return Path(os.environ.get("SLUICEWAY_DATA_DIR", ".sluiceway"))
+        return cls(**values)

@@ -63,6 +63,7 @@ class QueueSpec:
     maximum_message_size: int = 1_048_576
     dead_letter: str | None = None
     max_receive_count: int | None = None
+    content_based_deduplication: bool = False
 
     @property
     def fifo(self) -> bool:
@@ -75,6 +76,13 @@ class TableSpec:
     partition_key: KeySpec
     sort_key: KeySpec | None = None
     stream: StreamViewType | None = None
+    ttl_attribute: str | None = None
+
+    @property
+    def key_schema(self) -> str:
+        """The keys in words: 'id (S) + roll (S)'."""
+        keys = [self.partition_key, *([self.sort_key] if self.sort_key else [])]
+        return " + ".join(f"{k.name} ({k.type})" for k in keys)
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -126,11 +134,21 @@ class Permission:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where a stream mapping sends a record of what it had to discard (OnFailure)."""
+
+    kind: Literal["queue", "topic"]
+    name: str
+
+
+@dataclass(frozen=True)
 class QueueSource:
     queue: str
     batch_size: int = 10
     maximum_batching_window_in_seconds: int = 0
     report_batch_item_failures: bool = True
+    filters: tuple[str, ...] = ()
+    maximum_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,12 @@ class StreamSource:
     starting_position: StartingPosition = "LATEST"
     filters: tuple[str, ...] = ()
     report_batch_item_failures: bool = True
+    maximum_retry_attempts: int = -1
+    maximum_record_age_in_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    on_failure: Destination | None = None
+    parallelization_factor: int = 1
+    tumbling_window_in_seconds: int = 0
 
 
 EventSource: TypeAlias = QueueSource | StreamSource

@@ -38,6 +38,7 @@ def test_the_seed_order_flows_from_http_to_email(tmp_path: Path, smtp: SmtpServe
         queues = cli("queues", "--json", data_dir=data)
         assert {q["name"]: q["visible"] + q["in_flight"] for q in json.loads(queues.stdout)} == {
             "POC-DLQ": 0,
+            "POC-Notify-Failures": 0,
             "POC-Queue": 0,
         }
         deliveries = json.loads(cli("deliveries", "--json", data_dir=data).stdout)

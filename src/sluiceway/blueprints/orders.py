@@ -13,6 +13,8 @@ What differs from the seed, on purpose:
   mates are not retried; after 5 receives it waits in POC-DLQ for `sluiceway redrive`.
 - The email names the order in its subject and lists the order's fields, instead of a raw
   DynamoDB image.
+- A stream record that keeps failing is retried 10 times (its batch split to isolate it),
+  then reported to POC-Notify-Failures instead of blocking every later notification.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ notify_email = app.parameter(
 )
 
 dead_letters = app.queue("POC-DLQ", message_retention_period=1_209_600)
-queue = app.queue("POC-Queue", visibility_timeout=30, dead_letter=dead_letters, max_receive_count=5)
+# 256 KiB: an order must fit a DynamoDB item (400 KB) with room to spare; larger POSTs get 413.
+queue = app.queue(
+    "POC-Queue",
+    visibility_timeout=30,
+    maximum_message_size=262_144,
+    dead_letter=dead_letters,
+    max_receive_count=5,
+)
+# Where POC-Lambda-2 reports stream records it gave up on (a pointer, not the data).
+notify_failures = app.queue("POC-Notify-Failures", message_retention_period=1_209_600)
 orders = app.table("orders", partition_key="orderID", stream="NEW_IMAGE")
 topic = app.topic("POC-Topic")
 topic.subscribe("email", notify_email)
@@ -65,11 +76,21 @@ def store_orders(event: dict[str, Any], context: Any) -> dict[str, Any]:
             )
         except ConditionalCheckFailed:
             print(f"order {key or record['messageId']} is already stored (a redelivery)")
+        except Exception as error:
+            # Only this message is retried (and dead-lettered in time); its batch mates are not.
+            print(f"order {key or record['messageId']} could not be stored: {error}")
+            failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 
 
 @app.on_stream(
-    orders, filter={"eventName": ["INSERT"]}, uses=[topic.publishes], name="POC-Lambda-2"
+    orders,
+    filter={"eventName": ["INSERT"]},
+    bisect_batch_on_function_error=True,
+    maximum_retry_attempts=10,
+    on_failure=notify_failures,
+    uses=[topic.publishes],
+    name="POC-Lambda-2",
 )
 def notify(event: dict[str, Any], context: Any) -> None:
     """Email each new order to the operator."""

@@ -7,18 +7,33 @@ writes (see `LocalEngine._watch_external_writes`). Nothing here needs the app's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sluiceway import naming
 from sluiceway.clock import Clock, SystemClock
-from sluiceway.errors import ValidationError
-from sluiceway.local import ingest, queues, tables, topics
-from sluiceway.local.registry import QueueInfo, Registry
+from sluiceway.local import ingest, moves, queues, tables, topics
+from sluiceway.local.registry import Registry
 from sluiceway.local.store import Store
 
-REDRIVE_BATCH = 500
+
+@dataclass(frozen=True)
+class MappingView:
+    function: str
+    lane: int
+    table: str
+    position: int
+    behind: int
+    oldest_waiting: int | None
+    attempts: int
+    next_attempt_at: int | None
+    last_error: str | None
+    updated_at: int
 
 
 class Admin:
@@ -62,29 +77,48 @@ class Admin:
             for q in sorted(self.registry.queues.values(), key=lambda q: q.name)
         ]
 
-    def dead_letter_sources(self, dlq: QueueInfo) -> list[QueueInfo]:
-        return [q for q in self.registry.queues.values() if q.spec.dead_letter == dlq.name]
-
-    def redrive(self, dlq_name: str, *, to: str | None = None) -> int:
-        """Move every message out of a dead-letter queue (StartMessageMoveTask): each goes
-        back to the queue it came from, or to `to`, as a new message. Returns the count."""
+    def start_redrive(
+        self, dlq_name: str, *, to: str | None = None, rate: int | None = None
+    ) -> str:
+        """StartMessageMoveTask on a dead-letter queue; returns the task's handle. The task
+        is run by the runtime if one is up, else by `run_move` here."""
         dlq = self.registry.queue(dlq_name)
-        sources = self.dead_letter_sources(dlq)
-        if to is None and not sources:
-            raise ValidationError(
-                f"queue '{dlq_name}' is not the dead-letter queue of any queue; "
-                "pass --to QUEUE to move its messages somewhere"
-            )
         target = None if to is None else self.registry.queue(to)
-        by_source = {q.id: q for q in self.registry.queues.values()}
-        moved = 0
+        return self.store.write(
+            lambda tx: moves.start(tx, self.registry, dlq, destination=target, rate=rate)
+        )
+
+    def run_move(
+        self, handle: str, *, on_progress: Callable[[moves.MoveTask], None] | None = None
+    ) -> moves.MoveTask:
+        """Carry out move tasks here until `handle` is done (when no runtime would)."""
+        owner = f"cli-{os.getpid()}"
+        pause = threading.Event()
         while True:
-            count = self.store.write(
-                lambda tx: queues.redrive(tx, dlq, by_source, REDRIVE_BATCH, target=target)
-            )
-            moved += count
-            if count < REDRIVE_BATCH:
-                return moved
+            due = self.store.write(lambda tx: moves.step(tx, self.registry, owner))
+            task = self.move_task(handle)
+            if on_progress is not None:
+                on_progress(task)
+            if task.done or due is None:
+                return task
+            pause.wait(max(0.0, due - self.clock.now()))
+
+    def move_task(self, handle: str) -> moves.MoveTask:
+        return moves.task(self.store.reader(), handle)
+
+    def move_tasks(self, queue_name: str | None = None) -> list[moves.MoveTask]:
+        queue = None if queue_name is None else self.registry.queue(queue_name)
+        return moves.tasks(self.store.reader(), queue)
+
+    def cancel_redrive(self, dlq_name: str) -> str:
+        dlq = self.registry.queue(dlq_name)
+        return self.store.write(lambda tx: moves.cancel(tx, dlq))
+
+    def redrive(self, dlq_name: str, *, to: str | None = None, rate: int | None = None) -> int:
+        """Move every message out of a dead-letter queue and wait for it; returns how many
+        moved. (The CLI starts the task and, if a runtime is up, lets it do the work.)"""
+        handle = self.start_redrive(dlq_name, to=to, rate=rate)
+        return self.run_move(handle).moved
 
     def purge(self, queue_name: str) -> int:
         queue = self.registry.queue(queue_name)
@@ -109,8 +143,7 @@ class Admin:
             body=body,
             headers=lowered,
         )
-        self.store.write(lambda tx: queues.send(tx, queue, message))
-        return message.response()
+        return self.store.write(lambda tx: queues.send(tx, queue, message))
 
     # -- tables -------------------------------------------------------------------------
 
@@ -122,12 +155,53 @@ class Admin:
     # -- deliveries ---------------------------------------------------------------------
 
     def deliveries(
-        self, *, status: str | None = None, limit: int = 1000
+        self, *, status: str | None = None, limit: int | None = None
     ) -> list[topics.DeliveryView]:
         return topics.list_deliveries(self.store.reader(), status=status, limit=limit)
+
+    def stream_mappings(self) -> list[MappingView]:
+        """Each stream mapping's lanes: where they stand and what holds them up."""
+        cx = self.store.reader()
+        views = []
+        for name, lane, source, position, attempts, due, last_error, updated in cx.execute(
+            "SELECT name, lane, source, position, attempts, next_attempt_at, last_error, "
+            "updated_at FROM mappings ORDER BY name, lane"
+        ).fetchall():
+            table = self.registry.table(source.removeprefix("table:"))
+            behind = cx.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM stream_records "
+                "WHERE table_id = ? AND seq > ?",
+                (table.id, position),
+            ).fetchone()
+            views.append(
+                MappingView(
+                    name,
+                    lane,
+                    table.name,
+                    position,
+                    behind[0],
+                    behind[1],
+                    attempts,
+                    due or None,
+                    last_error,
+                    updated,
+                )
+            )
+        return views
 
     def retry_deliveries(self, ids: list[int] | None = None) -> int:
         return self.store.write(lambda tx: topics.retry_now(tx, ids))
 
     def confirm(self, token: str) -> str:
         return self.store.write(lambda tx: topics.confirm(tx, token))
+
+
+def running_runtime(data_dir: Path) -> dict[str, Any] | None:
+    """What runtime.json says about the runtime using `data_dir`, if it is alive."""
+    path = Path(data_dir) / "runtime.json"
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info

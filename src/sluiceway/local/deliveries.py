@@ -79,6 +79,11 @@ class DeliveryWorker:
                     error = failure
                     if failure.connection:
                         unreachable = failure
+                except Exception as bug:
+                    # Not the peer's doing: record it where an operator sees it, and stop
+                    # retrying a delivery that fails the same way every time.
+                    log.exception("%s delivery %d could not be attempted", job.protocol, job.id)
+                    error = DeliveryError(f"internal error: {bug!r}", permanent=True)
             future = self.store.submit(_outcome(job.id, error))
             future.add_done_callback(partial(_tell_recorded, self.carrier, job.id))
             pending.append(future)

@@ -12,32 +12,43 @@ mappings and the delivery workers, and runs them either in background threads (`
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, assert_never
+from typing import IO, Any, TypeVar, assert_never
 
 from sluiceway import attrvalue, naming, permissions
 from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
-from sluiceway.local import queues, tables, topics
+from sluiceway.local import messages, moves, queues, tables, topics
 from sluiceway.local.deliveries import DeliveryWorker
 from sluiceway.local.email import Links, MailCarrier, Mailer
-from sluiceway.local.invoke import Invoker, current
-from sluiceway.local.mappings import Mapping as SourceMapping
-from sluiceway.local.mappings import QueueMapping, StreamMapping
+from sluiceway.local.invoke import Invoker, TaskTimedOut, current
+from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.local.sender import ChildSender, SenderConfig, make_mailer
-from sluiceway.local.store import Op, Store, Tx
+from sluiceway.local.store import EXTERNAL, Op, Store, Tx
+from sluiceway.local.stream_mapping import FailureSink, StreamMapping
 from sluiceway.local.work import Step, Work, Worker
 from sluiceway.settings import Settings
-from sluiceway.specs import FunctionSpec, QueueSource, QueueSpec, StreamSource, TableSpec, TopicSpec
+from sluiceway.specs import (
+    Destination,
+    FunctionSpec,
+    QueueSource,
+    QueueSpec,
+    StreamSource,
+    TableSpec,
+    TopicSpec,
+)
 
 log = logging.getLogger("sluiceway.engine")
+SourceMapping = QueueMapping | StreamMapping
+T = TypeVar("T")
 
 SWEEP_SECONDS = 60.0
 ORPHAN_WAIT_STEPS = 600  # x 50 ms: how long to wait for a dead runtime's delivery process
@@ -101,8 +112,9 @@ class LocalEngine:
         self._workers: list[Worker] = []
         self._stop = threading.Event()
         self._unlisten: Callable[[], None] = lambda: None
-        self._watch_version = 0
+        self._strict = False  # set while the runtime's workers run (see _authorize)
         self._sweep_due = 0.0
+        self._owner = f"runtime-{os.getpid()}-{id(self):x}"
         self._opened = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -145,6 +157,7 @@ class LocalEngine:
         if not self._opened:
             return
         self.stop()
+        self.invoker.close()
         self.app.bind(None)
         if self.email is not None:
             self.email.close()
@@ -212,10 +225,29 @@ class LocalEngine:
                     store=self.store,
                     clock=self.clock,
                     invoker=self.invoker,
-                    region=self.region.region,
+                    region=self.region,
+                    on_failure=None if source.on_failure is None else self._sink(source.on_failure),
                 )
             case _:
                 assert_never(source)
+
+    def _sink(self, destination: Destination) -> FailureSink:
+        """How a stream mapping reports what it discarded: a message to a queue or a
+        publish to a topic, committed with the checkpoint that skips the records."""
+        registry = self._registry()
+        sender = naming.principal_id("lambda")
+
+        def deliver(notice: dict[str, Any]) -> Op[Any]:
+            text = json.dumps(notice)
+            if destination.kind == "queue":
+                queue = registry.queue(destination.name)
+                message = messages.prepare(queue, text, sender_id=sender)
+                return lambda tx: queues.send(tx, queue, message)
+            topic = registry.topic(destination.name)
+            publication = topics.prepare(text, subject=None, attributes=None, structure=None)
+            return lambda tx: topics.publish(tx, topic, publication)
+
+        return deliver
 
     def _registry(self) -> Registry:
         if self.registry is None:
@@ -233,10 +265,32 @@ class LocalEngine:
 
     def work(self) -> list[Work]:
         """Every unit of background work."""
-        units = [Work(f"mapping:{m.name}", m.step, m.channel) for m in self.mappings]
+        units: list[Work] = []
+        for mapping in self.mappings:
+            if isinstance(mapping, QueueMapping):
+                units += [
+                    Work(f"mapping:{mapping.name}:{n}", mapping.step, mapping.channel)
+                    for n in range(mapping.pollers)
+                ]
+            else:
+                units += [
+                    Work(f"mapping:{mapping.name}:lane{n}", step, mapping.channel)
+                    for n, step in enumerate(mapping.steps())
+                ]
         units += [Work(f"delivery:{d.name}", d.step, d.channel) for d in self.deliverers]
+        units.append(Work("mover", self.move_messages, "moves"))
         units.append(Work("sweeper", self.sweep, None, periodic=True))
         return units
+
+    def move_messages(self) -> Step:
+        """Carry out DLQ redrive tasks (StartMessageMoveTask), a chunk per step."""
+        registry = self._registry()
+        due = self.store.write(lambda tx: moves.step(tx, registry, self._owner))
+        if due is None:
+            return Step(False)
+        if due <= self.clock.now():
+            return Step(True)
+        return Step(False, due)
 
     def drain(self, *, advance_time: bool = False, max_steps: int = 100_000) -> int:
         """Run every mapping and delivery until none has anything to do; return how many
@@ -268,7 +322,11 @@ class LocalEngine:
 
         def expire(tx: Tx) -> int:
             dropped = sum(queues.sweep_expired(tx, q) for q in registry.queues.values())
-            return dropped + sum(tables.trim_stream(tx, t) for t in registry.tables.values())
+            for table in registry.tables.values():
+                dropped += tables.trim_stream(tx, table)
+                if table.spec.ttl_attribute:
+                    dropped += tables.expire(tx, table)
+            return dropped
 
         self.store.write(expire)
         self._sweep_due = now + SWEEP_SECONDS
@@ -303,25 +361,18 @@ class LocalEngine:
                 by_channel.setdefault(unit.channel, []).append(worker)
 
         def wake(touched: set[str]) -> None:
+            if EXTERNAL in touched:  # another process wrote: anything may have work
+                for worker in self._workers:
+                    worker.wake()
+                return
             for channel in touched:
                 for worker in by_channel.get(channel, ()):
                     worker.wake()
 
         self._unlisten = self.store.on_commit(wake)
-        watcher = Worker("watcher", self._watch_external_writes, self.clock, self._stop)
-        self._workers.append(watcher)
+        self._strict = True
         for worker in self._workers:
             worker.start()
-
-    def _watch_external_writes(self) -> Step:
-        # Writes from another process (the CLI) do not pass through this writer, so nothing
-        # wakes the workers; SQLite's data_version reveals them. Checked twice a second.
-        version = self.store.data_version()
-        if version != self._watch_version:
-            self._watch_version = version
-            for worker in self._workers:
-                worker.wake()
-        return Step(False, self.clock.now() + 0.5)
 
     def stop(self) -> None:
         if not self._workers:
@@ -332,6 +383,7 @@ class LocalEngine:
         for worker in self._workers:
             worker.join()
         self._workers.clear()
+        self._strict = False
         self._unlisten()
         if self.sender is not None:
             self.sender.close()
@@ -347,7 +399,23 @@ class LocalEngine:
         principal the call is made as."""
         invocation = current()
         if invocation is None:
+            if self._strict:
+                # In the runtime only handlers call handles. A call with no invocation comes
+                # from a thread a handler started, which does not inherit the invocation.
+                raise AccessDenied(
+                    "(unknown)",
+                    permissions.ACTION_OF_METHOD[method][1],
+                    f"'{name}'",
+                    "call resource handles from the handler's own thread, or start threads "
+                    "with contextvars.copy_context().run so they carry the invocation",
+                )
             return "sluiceway-admin"
+        if invocation.expired:
+            function = invocation.function
+            raise TaskTimedOut(
+                f"function '{function.name}' ran past its {function.timeout}s timeout; "
+                "its invocation is over"
+            )
         kind, action, verb = permissions.ACTION_OF_METHOD[method]
         if not permissions.allows(invocation.grants, kind, name, action):
             raise AccessDenied(
@@ -358,14 +426,14 @@ class LocalEngine:
             )
         return invocation.function.name
 
-    def _effect(self, op: Op[Any]) -> None:
+    def _effect(self, op: Op[T]) -> T | None:
         """Run a write that a handler cannot read back: deferred to the invocation's
-        acknowledgement inside a handler, immediate outside one."""
+        acknowledgement inside a handler (None then), immediate outside one."""
         invocation = current()
         if invocation is not None:
             invocation.deferred.append(op)
-        else:
-            self.store.write(op)
+            return None
+        return self.store.write(op)
 
     def send_message(
         self,
@@ -374,18 +442,31 @@ class LocalEngine:
         *,
         delay_seconds: int | None,
         message_attributes: Mapping[str, Mapping[str, Any]] | None,
+        message_group_id: str | None = None,
+        message_deduplication_id: str | None = None,
     ) -> dict[str, str]:
         principal = self._authorize("send_message", queue.name)
         info = self._registry().queue(queue.name)
-        message = queues.prepare(
+        message = messages.prepare(
             info,
             body,
             sender_id=naming.principal_id(principal),
             delay_seconds=delay_seconds,
             attributes=message_attributes,
+            group_id=message_group_id,
+            dedup_id=message_deduplication_id,
         )
-        self._effect(lambda tx: queues.send(tx, info, message))
-        return message.response()
+        answer = self._effect(lambda tx: queues.send(tx, info, message))
+        return message.response() if answer is None else answer
+
+    def change_message_visibility(
+        self, queue: QueueSpec, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        self._authorize("change_message_visibility", queue.name)
+        info = self._registry().queue(queue.name)
+        self.store.write(
+            lambda tx: queues.change_visibility(tx, info, receipt_handle, visibility_timeout)
+        )
 
     def put_item(self, table: TableSpec, item: Mapping[str, Any], *, if_not_exists: bool) -> None:
         self._authorize("put_item", table.name)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from sluiceway import naming
 from sluiceway.errors import ValidationError
-from sluiceway.local import queues
+from sluiceway.local import messages
 from sluiceway.local.registry import QueueInfo, RouteInfo
 
 SENDER_ID = naming.principal_id("apigateway")
@@ -80,6 +80,16 @@ def parse_object(raw: bytes) -> str:
         reject(400, "InvalidJson", f"the body is not valid JSON: {error}")
     if not isinstance(value, dict):
         reject(400, "NotAnObject", f"the body must be a JSON object, not {_json_type(value)}")
+    if "\\u" in text:
+        # An escape may spell a lone surrogate ("\ud800"): valid JSON text, but not a string
+        # any consumer can store or send (DynamoDB and SNS refuse it). Only then is it worth
+        # the extra pass.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            reject(
+                400, "InvalidJson", "the body holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)"
+            )
     return text
 
 
@@ -116,7 +126,7 @@ def prepare(
     content_type: str | None,
     body: bytes,
     headers: Mapping[str, str],
-) -> queues.Outgoing:
+) -> messages.Outgoing:
     """Check a request for `route` and return the message to store (or raise `Rejection`).
     `headers` are keyed by lower-case name."""
     check_content_type(content_type)
@@ -129,8 +139,8 @@ def prepare(
     text = parse_object(body)
     attributes = forwarded_attributes(route, headers)
     try:
-        return queues.prepare(queue, text, sender_id=SENDER_ID, attributes=attributes)
-    except queues.MessageTooLarge as error:
+        return messages.prepare(queue, text, sender_id=SENDER_ID, attributes=attributes)
+    except messages.MessageTooLarge as error:
         reject(413, "PayloadTooLarge", str(error))
     except ValidationError as error:
         reject(400, error.code, str(error))

@@ -20,10 +20,12 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from sluiceway import naming
+from sluiceway.errors import SluicewayError
 from sluiceway.events import LambdaContext
 from sluiceway.local.store import Op
 from sluiceway.permissions import Grant, grants_for
@@ -32,12 +34,21 @@ from sluiceway.specs import FunctionSpec
 log = logging.getLogger("sluiceway.invoke")
 
 
+class TaskTimedOut(SluicewayError):
+    """The handler ran past its function's timeout (Lambda: "Task timed out")."""
+
+    code = "TaskTimedOut"
+
+
 @dataclass
 class Invocation:
     function: FunctionSpec
     grants: tuple[Grant, ...]
     request_id: str
     deferred: list[Op[Any]] = field(default_factory=list)
+    # Set when the handler overran its timeout: Lambda would have stopped it; Python cannot
+    # stop a thread, so every later handle call from it fails instead.
+    expired: bool = False
 
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
@@ -64,12 +75,20 @@ class Outcome:
 
 
 class Invoker:
-    """Calls handlers with an AWS event and a Lambda context."""
+    """Calls handlers with an AWS event and a Lambda context, within their timeout.
 
-    def __init__(self, *, region: naming.Region, now: Callable[[], float]) -> None:
+    Handlers run on a pool of handler threads, so the caller can stop waiting when the
+    timeout passes. A handler that overruns keeps its thread until it returns (Python cannot
+    stop it), hence a generous pool.
+    """
+
+    def __init__(
+        self, *, region: naming.Region, now: Callable[[], float], threads: int = 64
+    ) -> None:
         self.region = region
         self.now = now
         self._grants: dict[str, tuple[Grant, ...]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
 
     def grants(self, function: FunctionSpec) -> tuple[Grant, ...]:
         grants = self._grants.get(function.name)
@@ -88,26 +107,28 @@ class Invoker:
             deadline=self.now() + function.timeout,
             now=self.now,
         )
-        token = _current.set(invocation)
         started = time.perf_counter()
+        future = self._pool.submit(_run, function, invocation, event, context)
         error: BaseException | None = None
         result: Any = None
         try:
-            result = function.handler(event, context)
-            # Lambda serializes the answer as JSON; an answer that cannot be is an error.
-            if result is not None:
-                json.dumps(result)
+            result = future.result(timeout=function.timeout)
+        except TimeoutError as caught:
+            if future.done():  # the handler itself raised TimeoutError
+                error = caught
+            else:
+                invocation.expired = True
+                error = TaskTimedOut(f"Task timed out after {function.timeout:.2f} seconds")
         except Exception as caught:
             error = caught
+        if error is not None:
             log.warning(
                 "function %s failed (request %s): %s",
                 function.name,
                 request_id,
-                "".join(traceback.format_exception_only(type(caught), caught)).strip(),
+                "".join(traceback.format_exception_only(type(error), error)).strip(),
                 extra={"function": function.name, "request_id": request_id},
             )
-        finally:
-            _current.reset(token)
         return Outcome(
             request_id,
             result,
@@ -115,3 +136,18 @@ class Invoker:
             tuple(invocation.deferred) if error is None else (),
             time.perf_counter() - started,
         )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run(function: FunctionSpec, invocation: Invocation, event: Any, context: LambdaContext) -> Any:
+    token = _current.set(invocation)
+    try:
+        result = function.handler(event, context)
+        # Lambda serializes the answer as JSON; an answer that cannot be is an error.
+        if result is not None:
+            json.dumps(result)
+        return result
+    finally:
+        _current.reset(token)

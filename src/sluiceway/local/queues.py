@@ -1,5 +1,7 @@
 """SQS semantics on SQLite: ops run by the store's writer, plus read-side queries.
 
+What a message must be is checked in `messages.py`; this module keeps the queue.
+
 A message is visible when ``visible_at <= now``. Receiving ("claiming") hides it for the
 visibility timeout, counts the receive and gives it a fresh receipt handle; a message whose
 receive count already reached ``max_receive_count`` is moved to the dead-letter queue instead
@@ -10,182 +12,39 @@ when met and by the sweeper.
 from __future__ import annotations
 
 import base64
-import json
-import re
 import secrets
 import sqlite3
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sluiceway.errors import ValidationError
-from sluiceway.events import md5_hex, md5_of_message_attributes
+from sluiceway.local.messages import Message, Outgoing, decode_attributes
 from sluiceway.local.registry import QueueInfo
 from sluiceway.local.store import Tx
 
-# Characters SQS accepts in a body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF
-_INVALID_BODY = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
-_DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,200})?")
-
-
-class MessageTooLarge(ValidationError):
-    """The body and attributes exceed the queue's maximum_message_size."""
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message as one receive sees it."""
-
-    seq: int
-    message_id: str
-    receipt: str
-    body: str
-    attributes: dict[str, dict[str, Any]] | None
-    sender_id: str
-    sent_at: int
-    first_received_at: int
-    receive_count: int
-
-    def system_attributes(self) -> dict[str, str]:
-        return {
-            "ApproximateReceiveCount": str(self.receive_count),
-            "SentTimestamp": str(self.sent_at),
-            "SenderId": self.sender_id,
-            "ApproximateFirstReceiveTimestamp": str(self.first_received_at),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A validated message ready to be stored."""
-
-    message_id: str
-    body: str
-    attributes: str | None
-    sender_id: str
-    delay_seconds: int
-
-    def response(self) -> dict[str, str]:
-        answer = {"MessageId": self.message_id, "MD5OfMessageBody": md5_hex(self.body)}
-        if self.attributes is not None:
-            answer["MD5OfMessageAttributes"] = md5_of_message_attributes(
-                json.loads(self.attributes)
-            )
-        return answer
-
-
-# -- validation (shared by every sender: handles, the gateway, the CLI) -------------------
-
-
-def prepare(
-    queue: QueueInfo,
-    body: str,
-    *,
-    sender_id: str,
-    delay_seconds: int | None = None,
-    attributes: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Outgoing:
-    """Check a message as SQS's SendMessage does and return it ready to store."""
-    if not isinstance(body, str):
-        raise ValidationError("MessageBody must be a string", code="InvalidParameterValue")
-    if not body:
-        raise ValidationError("MessageBody must not be empty", code="MissingParameter")
-    bad = _INVALID_BODY.search(body)
-    if bad is not None:
-        raise ValidationError(
-            f"MessageBody contains a character SQS does not allow (U+{ord(bad.group()):04X})",
-            code="InvalidMessageContents",
-        )
-    encoded = _encode_attributes(attributes) if attributes else None
-    size = len(body.encode()) + (_attributes_size(attributes) if attributes else 0)
-    limit = queue.spec.maximum_message_size
-    if size > limit:
-        raise MessageTooLarge(
-            f"message of {size} bytes is larger than queue '{queue.name}' allows ({limit} bytes)",
-            code="InvalidParameterValue",
-        )
-    delay = queue.spec.delay_seconds if delay_seconds is None else delay_seconds
-    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 900:
-        raise ValidationError(
-            "DelaySeconds must be an integer 0..900", code="InvalidParameterValue"
-        )
-    return Outgoing(str(uuid.uuid4()), body, encoded, sender_id, delay)
-
-
-def _encode_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> str:
-    if len(attributes) > 10:
-        raise ValidationError(
-            "a message has at most 10 message attributes", code="InvalidParameterValue"
-        )
-    clean: dict[str, dict[str, str]] = {}
-    for name, attribute in attributes.items():
-        if (
-            not isinstance(name, str)
-            or not _ATTRIBUTE_NAME.fullmatch(name)
-            or name.startswith(".")
-            or name.endswith(".")
-            or ".." in name
-            or name.lower().startswith(("aws.", "amazon."))
-        ):
-            raise ValidationError(
-                f"invalid message attribute name {name!r}", code="InvalidParameterValue"
-            )
-        data_type = attribute.get("DataType") if isinstance(attribute, Mapping) else None
-        if not isinstance(data_type, str) or not _DATA_TYPE.fullmatch(data_type):
-            raise ValidationError(
-                f"message attribute {name!r} needs DataType String, Number or Binary",
-                code="InvalidParameterValue",
-            )
-        if data_type.startswith("Binary"):
-            value = attribute.get("BinaryValue")
-            if not isinstance(value, bytes | bytearray):
-                raise ValidationError(f"message attribute {name!r} needs a BinaryValue (bytes)")
-            clean[name] = {"DataType": data_type, "BinaryValue": base64.b64encode(value).decode()}
-        else:
-            text = attribute.get("StringValue")
-            if not isinstance(text, str) or not text:
-                raise ValidationError(f"message attribute {name!r} needs a non-empty StringValue")
-            if data_type.startswith("Number"):
-                try:
-                    float(text)
-                except ValueError:
-                    raise ValidationError(f"message attribute {name!r} is not a number") from None
-            if _INVALID_BODY.search(text):
-                raise ValidationError(
-                    f"message attribute {name!r} has characters SQS does not allow"
-                )
-            clean[name] = {"DataType": data_type, "StringValue": text}
-    return json.dumps(clean, separators=(",", ":"), sort_keys=True)
-
-
-def _attributes_size(attributes: Mapping[str, Mapping[str, Any]]) -> int:
-    size = 0
-    for name, attribute in attributes.items():
-        value = attribute.get("StringValue") or attribute.get("BinaryValue") or ""
-        size += len(name.encode()) + len(str(attribute.get("DataType", "")).encode())
-        size += len(value) if isinstance(value, bytes) else len(str(value).encode())
-    return size
-
-
-def decode_attributes(text: str | None) -> dict[str, dict[str, Any]] | None:
-    if text is None:
-        return None
-    data: dict[str, dict[str, Any]] = json.loads(text)
-    for attribute in data.values():
-        if "BinaryValue" in attribute:
-            attribute["BinaryValue"] = base64.b64decode(attribute["BinaryValue"])
-    return data
-
-
 # -- ops ----------------------------------------------------------------------------------
 
+DEDUP_INTERVAL_MS = 5 * 60 * 1000
+MAX_INVISIBLE_MS = 12 * 3600 * 1000
+PURGE_INTERVAL_MS = 60 * 1000
+# FIFO sequence numbers are large decimal strings; ours grow with the message's row.
+_SEQUENCE_BASE = 10**19
 
-def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> None:
-    tx.execute(
+
+def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> dict[str, str]:
+    """SendMessage. On a FIFO queue, a deduplication id seen in the last 5 minutes makes the
+    send a success that delivers nothing (the answer names the original message)."""
+    if message.group_id is not None:
+        row = tx.execute(
+            "SELECT message_id, sequence_number FROM dedup "
+            "WHERE queue_id = ? AND dedup_id = ? AND expires_at > ?",
+            (queue.id, message.dedup_id, tx.now_ms),
+        ).fetchone()
+        if row is not None:
+            return message.response(row[0], row[1])
+    cursor = tx.execute(
         "INSERT INTO messages (queue_id, message_id, body, attributes, sender_id, sent_at, "
-        "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             queue.id,
             message.message_id,
@@ -194,15 +53,36 @@ def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> None:
             message.sender_id,
             tx.now_ms,
             tx.now_ms + message.delay_seconds * 1000,
+            message.group_id,
+            message.dedup_id,
         ),
     )
     tx.touch(queue.channel)
+    if message.group_id is None:
+        return message.response()
+    sequence = str(_SEQUENCE_BASE + int(cursor.lastrowid or 0))
+    tx.execute(
+        "UPDATE messages SET sequence_number = ? WHERE seq = ?", (sequence, cursor.lastrowid)
+    )
+    tx.execute(
+        "INSERT OR REPLACE INTO dedup (queue_id, dedup_id, message_id, sequence_number, "
+        "expires_at) VALUES (?, ?, ?, ?, ?)",
+        (queue.id, message.dedup_id, message.message_id, sequence, tx.now_ms + DEDUP_INTERVAL_MS),
+    )
+    return message.response(sequence_number=sequence)
 
 
+_COLUMNS = (
+    "seq, message_id, body, attributes, sender_id, sent_at, receive_count, first_received_at, "
+    "group_id, dedup_id, sequence_number, visible_at"
+)
 _CLAIM = (
-    "SELECT seq, message_id, body, attributes, sender_id, sent_at, receive_count, "
-    "first_received_at FROM messages WHERE queue_id = ? AND visible_at <= ? "
+    f"SELECT {_COLUMNS} FROM messages WHERE queue_id = ? AND visible_at <= ? "
     "ORDER BY visible_at LIMIT ?"
+)
+_FIFO_HEAD = (
+    f"SELECT {_COLUMNS} FROM messages WHERE queue_id = ? AND group_id IS NOT NULL AND seq > ? "
+    "ORDER BY seq LIMIT ?"
 )
 
 
@@ -215,56 +95,118 @@ def claim(
     max_bytes: int | None = None,
     invoking: bool = False,
 ) -> list[Message]:
-    """Receive up to `limit` visible messages (SQS ReceiveMessage); with `max_bytes`, stop
-    before the bodies would exceed it (Lambda's 6 MB invocation payload), taking at least one."""
-    timeout_ms = (
-        queue.spec.visibility_timeout if visibility_timeout is None else visibility_timeout
-    ) * 1000
-    expires_before = tx.now_ms - queue.spec.message_retention_period * 1000
-    received: list[Message] = []
-    size = 0
-    while len(received) < limit:
-        rows = tx.execute(_CLAIM, (queue.id, tx.now_ms, limit - len(received))).fetchall()
+    """ReceiveMessage: up to `limit` visible messages, hidden for the visibility timeout.
+
+    With `max_bytes`, stop before the bodies would exceed it (Lambda's 6 MB payload), taking
+    at least one. A FIFO queue gives each message group's messages in send order and none of
+    a group while one of its messages is in flight.
+    """
+    timeout = queue.spec.visibility_timeout if visibility_timeout is None else visibility_timeout
+    taker = _Taker(tx, queue, limit, timeout * 1000, max_bytes, invoking)
+    if queue.spec.fifo:
+        _claim_fifo(tx, queue, taker)
+    else:
+        while not taker.full:
+            rows = tx.execute(_CLAIM, (queue.id, tx.now_ms, limit - len(taker.taken))).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                if not taker.offer(row):
+                    break
+    return taker.taken
+
+
+def _claim_fifo(tx: Tx, queue: QueueInfo, taker: _Taker) -> None:
+    blocked: set[str] = set()
+    after = 0
+    while not taker.full:
+        rows = tx.execute(_FIFO_HEAD, (queue.id, after, 100)).fetchall()
         if not rows:
-            break
-        for seq, message_id, body, attributes, sender, sent_at, count, first in rows:
-            if sent_at <= expires_before:
-                tx.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            return
+        for row in rows:
+            after = row[0]
+            group = row[8]
+            if group in blocked:
                 continue
-            if queue.dead_letter_id is not None and count >= (queue.spec.max_receive_count or 0):
-                _move_to_dead_letter(tx, queue, seq)
+            if row[11] > tx.now_ms:  # in flight or delayed: the rest of its group waits
+                blocked.add(group)
                 continue
-            size += len(body) + (len(attributes) if attributes else 0)
-            if max_bytes is not None and received and size > max_bytes:
-                return received
-            receipt = _receipt(seq)
-            first = first if first is not None else tx.now_ms
-            tx.execute(
-                "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
-                "receipt = ?, first_received_at = ?, invoking = ? WHERE seq = ?",
-                (tx.now_ms + timeout_ms, receipt, first, int(invoking), seq),
+            if not taker.offer(row) or taker.full:
+                return
+
+
+class _Taker:
+    """Decides, message by message, what one receive takes."""
+
+    def __init__(
+        self,
+        tx: Tx,
+        queue: QueueInfo,
+        limit: int,
+        timeout_ms: int,
+        max_bytes: int | None,
+        invoking: bool,
+    ) -> None:
+        self.tx = tx
+        self.queue = queue
+        self.limit = limit
+        self.timeout_ms = timeout_ms
+        self.max_bytes = max_bytes
+        self.invoking = invoking
+        self.taken: list[Message] = []
+        self.size = 0
+        self.full = False
+        self._expires_before = tx.now_ms - queue.spec.message_retention_period * 1000
+
+    def offer(self, row: tuple[Any, ...]) -> bool:
+        """Take the message, or dispose of it (expired: deleted; received too often: moved
+        to the dead-letter queue). False once the receive is full."""
+        if self.full:
+            return False
+        seq, message_id, body, attributes, sender, sent_at, count, first = row[:8]
+        tx, queue = self.tx, self.queue
+        if sent_at <= self._expires_before:
+            tx.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            return True
+        if queue.dead_letter_id is not None and count >= (queue.spec.max_receive_count or 0):
+            _move_to_dead_letter(tx, queue, seq)
+            return True
+        self.size += len(body) + (len(attributes) if attributes else 0)
+        if self.max_bytes is not None and self.taken and self.size > self.max_bytes:
+            self.full = True
+            return False
+        receipt = _receipt(seq)
+        first = first if first is not None else tx.now_ms
+        tx.execute(
+            "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, receipt = ?, "
+            "received_at = ?, first_received_at = ?, invoking = ? WHERE seq = ?",
+            (tx.now_ms + self.timeout_ms, receipt, tx.now_ms, first, int(self.invoking), seq),
+        )
+        self.taken.append(
+            Message(
+                seq,
+                message_id,
+                receipt,
+                body,
+                decode_attributes(attributes),
+                sender,
+                sent_at,
+                first,
+                count + 1,
+                row[8],
+                row[9],
+                row[10],
             )
-            received.append(
-                Message(
-                    seq,
-                    message_id,
-                    receipt,
-                    body,
-                    decode_attributes(attributes),
-                    sender,
-                    sent_at,
-                    first,
-                    count + 1,
-                )
-            )
-    return received
+        )
+        self.full = len(self.taken) >= self.limit
+        return True
 
 
 def _move_to_dead_letter(tx: Tx, queue: QueueInfo, seq: int) -> None:
     # The message keeps its id, SentTimestamp and receive count; retention keeps counting
     # from the original send, so a DLQ should retain longer than its source.
     tx.execute(
-        "UPDATE messages SET queue_id = ?, visible_at = ?, receipt = NULL, "
+        "UPDATE messages SET queue_id = ?, visible_at = ?, receipt = NULL, invoking = 0, "
         "source_queue_id = COALESCE(source_queue_id, ?) WHERE seq = ?",
         (queue.dead_letter_id, tx.now_ms, queue.id, seq),
     )
@@ -299,12 +241,13 @@ def release_interrupted(tx: Tx) -> int:
     """At start-up: messages whose invocation was cut short by a crash become visible at
     once. The data directory is locked to one runtime, so no consumer can still hold them;
     waiting out their visibility timeout would only delay them."""
+    queue_ids = [
+        row[0] for row in tx.execute("SELECT DISTINCT queue_id FROM messages WHERE invoking = 1")
+    ]
     cursor = tx.execute(
         "UPDATE messages SET visible_at = ?, invoking = 0 WHERE invoking = 1", (tx.now_ms,)
     )
-    for (queue_id,) in tx.execute(
-        "SELECT DISTINCT queue_id FROM messages WHERE visible_at = ?", (tx.now_ms,)
-    ).fetchall():
+    for queue_id in queue_ids:
         tx.touch(f"queue:{queue_id}")
     return cursor.rowcount
 
@@ -320,55 +263,52 @@ def delete(tx: Tx, queue: QueueInfo, receipt: str) -> bool:
 
 
 def change_visibility(tx: Tx, queue: QueueInfo, receipt: str, timeout: int) -> None:
+    """ChangeMessageVisibility: the new timeout counts from now; 0 makes the message visible
+    at once. One receive may keep a message invisible for at most 12 hours in all."""
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= 43_200:
         raise ValidationError(
             "VisibilityTimeout must be an integer 0..43200", code="InvalidParameterValue"
         )
-    cursor = tx.execute(
-        "UPDATE messages SET visible_at = ? WHERE seq = ? AND queue_id = ? AND receipt = ? "
-        "AND visible_at > ?",
-        (tx.now_ms + timeout * 1000, _seq_of(receipt), queue.id, receipt, tx.now_ms),
-    )
-    if cursor.rowcount == 0:
+    row = tx.execute(
+        "SELECT received_at, visible_at FROM messages "
+        "WHERE seq = ? AND queue_id = ? AND receipt = ?",
+        (_seq_of(receipt), queue.id, receipt),
+    ).fetchone()
+    if row is None or row[1] <= tx.now_ms:
         raise ValidationError(
             "the message is not in flight with this receipt handle", code="MessageNotInflight"
         )
+    visible_at = tx.now_ms + timeout * 1000
+    if visible_at > row[0] + MAX_INVISIBLE_MS:
+        left = (row[0] + MAX_INVISIBLE_MS - tx.now_ms) // 1000
+        raise ValidationError(
+            f"VisibilityTimeout {timeout}s would keep the message invisible beyond 12 hours "
+            f"from its receive; at most {left}s remain",
+            code="InvalidParameterValue",
+        )
+    tx.execute("UPDATE messages SET visible_at = ? WHERE seq = ?", (visible_at, _seq_of(receipt)))
     tx.touch(queue.channel)
 
 
-def redrive(
-    tx: Tx,
-    dlq: QueueInfo,
-    queues_by_id: Mapping[int, QueueInfo],
-    limit: int,
-    *,
-    target: QueueInfo | None = None,
-) -> int:
-    """Move up to `limit` messages out of a dead-letter queue, as StartMessageMoveTask does:
-    each becomes a new message (new id, receive count 0) in `target`, or else in the queue
-    it was dead-lettered from. Messages whose source is unknown stay put."""
-    rows = tx.execute(
-        "SELECT seq, body, attributes, sender_id, source_queue_id FROM messages "
-        "WHERE queue_id = ? ORDER BY seq LIMIT ?",
-        (dlq.id, limit),
-    ).fetchall()
-    moved = 0
-    for seq, body, attributes, sender, source in rows:
-        destination = target or queues_by_id.get(source)
-        if destination is None:
-            continue
-        tx.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-        send(tx, destination, Outgoing(str(uuid.uuid4()), body, attributes, sender, 0))
-        moved += 1
-    return moved
-
-
 def purge(tx: Tx, queue: QueueInfo) -> int:
+    """PurgeQueue: delete every message, in flight or not. SQS allows one purge a minute."""
+    row = tx.execute("SELECT purged_at FROM queues WHERE id = ?", (queue.id,)).fetchone()
+    if row is not None and row[0] is not None and tx.now_ms - row[0] < PURGE_INTERVAL_MS:
+        raise ValidationError(
+            f"queue '{queue.name}' was purged less than 60 seconds ago",
+            code="PurgeQueueInProgress",
+        )
+    tx.execute("UPDATE queues SET purged_at = ? WHERE id = ?", (tx.now_ms, queue.id))
+    tx.execute("DELETE FROM dedup WHERE queue_id = ?", (queue.id,))
     return tx.execute("DELETE FROM messages WHERE queue_id = ?", (queue.id,)).rowcount
 
 
 def sweep_expired(tx: Tx, queue: QueueInfo) -> int:
     cutoff = tx.now_ms - queue.spec.message_retention_period * 1000
+    if queue.spec.fifo:
+        tx.execute(
+            "DELETE FROM dedup WHERE queue_id = ? AND expires_at <= ?", (queue.id, tx.now_ms)
+        )
     return tx.execute(
         "DELETE FROM messages WHERE queue_id = ? AND sent_at <= ?", (queue.id, cutoff)
     ).rowcount

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sluiceway import naming
-from sluiceway.app import check_endpoint
 from sluiceway.errors import DeclarationError, NotFound
 from sluiceway.local.store import Store, Tx
 from sluiceway.naming import Region
 from sluiceway.specs import AppGraph, KeySpec, ParameterRef, QueueSpec, TableSpec
+from sluiceway.validation import check_endpoint
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,6 @@ class Registry:
             if info.id == queue_id:
                 return info
         raise NotFound(f"no queue with id {queue_id}")
-
-    def table_by_id(self, table_id: int) -> TableInfo:
-        for info in self.tables.values():
-            if info.id == table_id:
-                return info
-        raise NotFound(f"no table with id {table_id}")
 
     def route(self, method: str, path: str) -> RouteInfo:
         try:
@@ -268,8 +262,8 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
     if (stored.partition_key, stored.sort_key) != (table.partition_key, table.sort_key):
         raise DeclarationError(
             f"table '{table.name}'",
-            f"the data directory holds it with key schema {_keys(stored)}, the app declares "
-            f"{_keys(table)}; a table's keys cannot change",
+            f"the data directory holds it with key schema {stored.key_schema}, the app declares "
+            f"{table.key_schema}; a table's keys cannot change",
             "keep the old key schema, or use a new table name or a fresh --data-dir",
         )
     # A stream keeps its label (its ARN) while enabled; re-enabling makes a new one, as on AWS.
@@ -277,13 +271,6 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
     tx.execute(
         "UPDATE tables SET config = ?, stream_label = ? WHERE name = ?", (config, keep, table.name)
     )
-
-
-def _keys(table: TableSpec) -> str:
-    keys = [f"{table.partition_key.name} ({table.partition_key.type})"]
-    if table.sort_key:
-        keys.append(f"{table.sort_key.name} ({table.sort_key.type})")
-    return " + ".join(keys)
 
 
 def _stream_label(now: float) -> str:

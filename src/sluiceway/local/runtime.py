@@ -14,7 +14,6 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import uvicorn
 
@@ -78,12 +77,13 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     engine = LocalEngine(app, settings).open()
     runtime_file = Path(settings.data_dir) / "runtime.json"
     try:
-        engine.start()
 
         def ready(port: int) -> None:
             url = f"http://{settings.host}:{port}"
             if settings.public_url is None:
                 engine.set_base_url(settings.replace(port=port).base_url)
+            # Workers start once the port is known, so the first email already links to it.
+            engine.start()
             runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "app": app.name}))
             for line in _banner(engine, url):
                 say(line)
@@ -113,14 +113,3 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
             "confirmation: open the link in the confirmation email (or run with --auto-confirm)"
         )
     return lines
-
-
-def is_running(data_dir: Path) -> dict[str, Any] | None:
-    """What runtime.json says, if a live runtime wrote it."""
-    path = Path(data_dir) / "runtime.json"
-    try:
-        info: dict[str, Any] = json.loads(path.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return info

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS queues (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
     config     TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    purged_at  INTEGER
 );
 CREATE TABLE IF NOT EXISTS tables (
     id           INTEGER PRIMARY KEY,
@@ -51,20 +52,57 @@ CREATE TABLE IF NOT EXISTS messages (
     receive_count     INTEGER NOT NULL DEFAULT 0,
     first_received_at INTEGER,
     receipt           TEXT,
+    received_at       INTEGER,
     source_queue_id   INTEGER,
     -- 1 while an invocation holds the message; still 1 at start-up = cut short by a crash
-    invoking          INTEGER NOT NULL DEFAULT 0
+    invoking          INTEGER NOT NULL DEFAULT 0,
+    -- FIFO queues only
+    group_id          TEXT,
+    dedup_id          TEXT,
+    sequence_number   TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue_id, visible_at);
+-- FIFO order: a queue's messages in send order
+CREATE INDEX IF NOT EXISTS messages_fifo ON messages (queue_id, seq) WHERE group_id IS NOT NULL;
+-- FIFO deduplication ids, remembered for 5 minutes
+CREATE TABLE IF NOT EXISTS dedup (
+    queue_id        INTEGER NOT NULL,
+    dedup_id        TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    sequence_number TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, dedup_id)
+) WITHOUT ROWID;
+-- DLQ redrives (StartMessageMoveTask): one running task per source queue
+CREATE TABLE IF NOT EXISTS move_tasks (
+    id             INTEGER PRIMARY KEY,
+    handle         TEXT NOT NULL UNIQUE,
+    source_id      INTEGER NOT NULL,
+    destination_id INTEGER,
+    rate           INTEGER,
+    status         TEXT NOT NULL,
+    moved          INTEGER NOT NULL DEFAULT 0,
+    to_move        INTEGER NOT NULL,
+    failure        TEXT,
+    until_seq      INTEGER NOT NULL,
+    started_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    owner          TEXT,
+    lease_until    INTEGER NOT NULL
+);
 
 -- DynamoDB: items keyed by order-preserving key bytes; the stream in the same transaction
 CREATE TABLE IF NOT EXISTS items (
-    table_id INTEGER NOT NULL,
-    pk       BLOB NOT NULL,
-    sk       BLOB NOT NULL,
-    item     TEXT NOT NULL,
+    table_id   INTEGER NOT NULL,
+    pk         BLOB NOT NULL,
+    sk         BLOB NOT NULL,
+    item       TEXT NOT NULL,
+    -- epoch ms from the table's TTL attribute, if it has one and the item sets it
+    expires_at INTEGER,
     PRIMARY KEY (table_id, pk, sk)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_expiring ON items (table_id, expires_at)
+    WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS stream_records (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     table_id      INTEGER NOT NULL,
@@ -75,19 +113,26 @@ CREATE TABLE IF NOT EXISTS stream_records (
     new_image     TEXT,
     old_image     TEXT,
     size_bytes    INTEGER NOT NULL,
-    user_identity TEXT
+    user_identity TEXT,
+    -- a stable hash of the item's key: parallel lanes of a mapping split on it
+    key_hash      INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS stream_by_table ON stream_records (table_id, seq);
 
--- event source mappings: a stream position per mapping, retry state
+-- stream mappings: per mapping and lane, the checkpoint and the retry, bisect and window state
 CREATE TABLE IF NOT EXISTS mappings (
-    name            TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    lane            INTEGER NOT NULL,
     source          TEXT NOT NULL,
     position        INTEGER NOT NULL DEFAULT 0,
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    batch_limit     INTEGER,
+    window_start    INTEGER,
+    window_state    TEXT,
     last_error      TEXT,
-    updated_at      INTEGER NOT NULL
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (name, lane)
 );
 
 -- SNS: subscriptions, published notifications and the delivery outbox

@@ -29,6 +29,7 @@ from sluiceway.local import topics
 from sluiceway.local.email import DeliveryError, Links, MaildirMailer, Mailer, SmtpMailer, compose
 from sluiceway.local.store import Store, Tx
 from sluiceway.local.topics import Job
+from sluiceway.settings import Durability
 
 log = logging.getLogger("sluiceway.sender")
 
@@ -36,7 +37,7 @@ log = logging.getLogger("sluiceway.sender")
 @dataclasses.dataclass(frozen=True)
 class SenderConfig:
     data_dir: str
-    durability: str
+    durability: Durability
     smtp: str | None
     sender: str
     base_url: str
@@ -87,11 +88,18 @@ def _send(mailer: Mailer, job: Job, sender: str, links: Links) -> dict[str, Any]
             "permanent": error.permanent,
             "connection": error.connection,
         }
+    except Exception as bug:  # a message that cannot even be composed will never go
+        return {
+            "id": job.id,
+            "error": f"internal error: {bug!r}",
+            "permanent": True,
+            "connection": False,
+        }
     return {"id": job.id, "error": None, "permanent": False, "connection": False}
 
 
 def _record_orphaned(config: SenderConfig, outcomes: list[dict[str, Any]]) -> None:
-    store = Store(Path(config.data_dir), durability=config.durability, create=False)  # type: ignore[arg-type]
+    store = Store(Path(config.data_dir), durability=config.durability, create=False)
     store.open()
     try:
         store.write(lambda tx: record_outcomes(tx, outcomes))
@@ -174,10 +182,11 @@ class ChildSender:
 
     def recorded(self, job_id: int) -> None:
         # If the child is gone, it recorded what it had before exiting.
-        with contextlib.suppress(BrokenPipeError, OSError, AssertionError):
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError, AssertionError):
             self._send_line(json.dumps({"recorded": job_id}))
 
     def set_links(self, base_url: str) -> None:
+        self.config = dataclasses.replace(self.config, base_url=base_url)
         self._send_line(json.dumps({"links": base_url}))
 
     def close(self, timeout: float = 30.0) -> None:

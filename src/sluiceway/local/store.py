@@ -25,16 +25,18 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.local.schema import SCHEMA, SCHEMA_VERSION
+from sluiceway.settings import Durability
 
 T = TypeVar("T")
 log = logging.getLogger("sluiceway.store")
 
-Durability = Literal["full", "relaxed"]
 MAX_GROUP = 4096
+WATCH_SECONDS = 0.5
+EXTERNAL = "*"  # the channel listeners hear when another process committed
 
 
 class Tx:
@@ -101,6 +103,7 @@ class Store:
         self._listeners: list[Callable[[set[str]], None]] = []
         self.commits = 0
         self.committed_ops = 0
+        self._data_version: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Store:
             cx.executescript(SCHEMA)
             cx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._writer = cx
+        self._data_version = int(cx.execute("PRAGMA data_version").fetchone()[0])
         self._thread = threading.Thread(target=self._run, name="sluiceway-writer", daemon=True)
         self._thread.start()
         return self
@@ -193,13 +197,39 @@ class Store:
         while True:
             with self._cond:
                 while not self._pending and not self._closing:
-                    self._cond.wait()
-                if not self._pending:
+                    if not self._cond.wait(WATCH_SECONDS):
+                        break
+                if not self._pending and self._closing:
                     return
                 batch = self._pending[:MAX_GROUP]
                 del self._pending[:MAX_GROUP]
-            self._commit(batch)
-            self._answer(batch)
+            if not batch:
+                self._notice_external_commits()
+                continue
+            # A caller that cancelled its future no longer waits: drop its op.
+            batch = [
+                p for p in batch if p.future is None or p.future.set_running_or_notify_cancel()
+            ]
+            try:
+                self._commit(batch)
+                self._answer(batch)
+            except BaseException as error:  # never let the writer die: fail this batch instead
+                log.exception("the writer failed")
+                for pending in batch:
+                    pending.error = pending.error or error
+                self._answer(batch)
+
+    def _notice_external_commits(self) -> None:
+        """While idle, notice commits made by another process (the CLI): only those change
+        the writer's own `data_version`. Listeners then hear the channel "*"."""
+        cx = self._writer
+        if cx is None:
+            return
+        version = int(cx.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:
+            self._data_version = version
+            for listener in self._listeners:
+                listener({EXTERNAL})
 
     def _commit(self, batch: list[_Pending]) -> None:
         cx = self._writer
@@ -254,6 +284,8 @@ class Store:
         for pending in batch:
             touched |= pending.touched
             if pending.future is not None:
+                if pending.future.done():
+                    continue
                 if pending.error is None:
                     pending.future.set_result(pending.result)
                 else:
@@ -288,11 +320,6 @@ class Store:
         cursor = self.reader().execute(sql, tuple(params))
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()
-
-    def data_version(self) -> int:
-        """Changes whenever another connection (this process's writer or another process)
-        commits; used to notice writes made by the CLI while the runtime runs."""
-        return int(self.reader().execute("PRAGMA data_version").fetchone()[0])
 
 
 def _resolve(items: list[_Pending]) -> None:

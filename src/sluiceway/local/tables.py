@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sluiceway import attrvalue, events
-from sluiceway.attrvalue import Item, KeyType
+from sluiceway.attrvalue import Item
 from sluiceway.backend import SortKeyCondition
 from sluiceway.errors import ConditionalCheckFailed, ValidationError
 from sluiceway.local.registry import TableInfo
@@ -48,7 +50,7 @@ def _key_part(table: TableInfo, key: KeySpec, item: Mapping[str, Any]) -> bytes:
     if value is None:
         raise ValidationError(
             f"table '{table.name}': the item has no key attribute '{key.name}' "
-            f"(its key schema needs {_schema(table)})"
+            f"(its key schema needs {table.spec.key_schema})"
         )
     if not isinstance(value, dict) or key.type not in value:
         kind = next(iter(value), "?") if isinstance(value, dict) else type(value).__name__
@@ -63,17 +65,6 @@ def _key_part(table: TableInfo, key: KeySpec, item: Mapping[str, Any]) -> bytes:
     ):
         raise ValidationError(f"table '{table.name}': key attribute '{key.name}' is too long")
     return attrvalue.key_bytes(value, key.type)
-
-
-def _schema(table: TableInfo) -> str:
-    return " + ".join(f"{k} ({t})" for k, t in _key_types(table))
-
-
-def _key_types(table: TableInfo) -> list[tuple[str, KeyType]]:
-    keys = [(table.spec.partition_key.name, table.spec.partition_key.type)]
-    if table.spec.sort_key is not None:
-        keys.append((table.spec.sort_key.name, table.spec.sort_key.type))
-    return keys
 
 
 def encode_key(table: TableInfo, item: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -126,10 +117,38 @@ def put(tx: Tx, table: TableInfo, item: Item, *, if_not_exists: bool) -> None:
     if old == item:
         return  # a write that changes nothing leaves no stream record
     tx.execute(
-        "INSERT OR REPLACE INTO items (table_id, pk, sk, item) VALUES (?, ?, ?, ?)",
-        (table.id, pk, sk, text),
+        "INSERT OR REPLACE INTO items (table_id, pk, sk, item, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (table.id, pk, sk, text, _expiry(table, item)),
     )
     _record(tx, table, "INSERT" if old is None else "MODIFY", keys_of(table, item), item, old)
+
+
+def _expiry(table: TableInfo, item: Item) -> int | None:
+    """The item's TTL in epoch ms: its TTL attribute, if a number (DynamoDB ignores other
+    types there, and so do we)."""
+    name = table.spec.ttl_attribute
+    value = item.get(name) if name else None
+    if not isinstance(value, dict) or "N" not in value:
+        return None
+    try:
+        return int(Decimal(value["N"]) * 1000)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def expire(tx: Tx, table: TableInfo, limit: int = 1000) -> int:
+    """Delete items whose TTL has passed, each with a REMOVE stream record that names the
+    DynamoDB service as its `userIdentity`, as TTL deletes do."""
+    rows = tx.execute(
+        "SELECT pk, sk, item FROM items WHERE table_id = ? AND expires_at IS NOT NULL "
+        "AND expires_at <= ? LIMIT ?",
+        (table.id, tx.now_ms, limit),
+    ).fetchall()
+    for pk, sk, text in rows:
+        tx.execute("DELETE FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, pk, sk))
+        old: Item = json.loads(text)
+        _record(tx, table, "REMOVE", keys_of(table, old), None, old, events.TTL_IDENTITY)
+    return len(rows)
 
 
 def delete(
@@ -164,9 +183,11 @@ def _record(
     size = attrvalue.item_size(keys)
     size += attrvalue.item_size(new_image) if new_image else 0
     size += attrvalue.item_size(old_image) if old_image else 0
+    key_text = json.dumps(keys, separators=(",", ":"), sort_keys=True)
     tx.execute(
         "INSERT INTO stream_records (table_id, event_id, event_name, created_at, keys, "
-        "new_image, old_image, size_bytes, user_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "new_image, old_image, size_bytes, user_identity, key_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             table.id,
             uuid.uuid4().hex,
@@ -177,6 +198,7 @@ def _record(
             None if old_image is None else _dumps(old_image),
             size,
             None if user_identity is None else _dumps(user_identity),
+            zlib.crc32(key_text.encode()),
         ),
     )
     tx.touch(table.channel)
@@ -267,12 +289,6 @@ def scan(cx: sqlite3.Connection, table: TableInfo, *, limit: int | None = None) 
         yield json.loads(text)
 
 
-def count(cx: sqlite3.Connection, table: TableInfo) -> int:
-    return int(
-        cx.execute("SELECT COUNT(*) FROM items WHERE table_id = ?", (table.id,)).fetchone()[0]
-    )
-
-
 # -- stream reads -------------------------------------------------------------------------
 
 
@@ -280,6 +296,7 @@ def count(cx: sqlite3.Connection, table: TableInfo) -> int:
 class StreamRecord:
     seq: int
     record: dict[str, Any]
+    created_ms: int
 
     @property
     def sequence_number(self) -> str:
@@ -287,13 +304,26 @@ class StreamRecord:
 
 
 def read_stream(
-    cx: sqlite3.Connection, table: TableInfo, after: int, limit: int, region: str
+    cx: sqlite3.Connection,
+    table: TableInfo,
+    after: int,
+    limit: int,
+    region: str,
+    *,
+    lanes: int = 1,
+    lane: int = 0,
 ) -> list[StreamRecord]:
-    rows = cx.execute(
+    """Records after position `after`, oldest first; with `lanes`, only the records of the
+    items hashed to `lane` (each item's records stay together, hence in order)."""
+    sql = (
         "SELECT seq, event_id, event_name, created_at, keys, new_image, old_image, size_bytes, "
-        "user_identity FROM stream_records WHERE table_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        (table.id, after, limit),
-    ).fetchall()
+        "user_identity FROM stream_records WHERE table_id = ? AND seq > ?"
+    )
+    params: tuple[Any, ...] = (table.id, after)
+    if lanes > 1:
+        sql += " AND key_hash % ? = ?"
+        params += (lanes, lane)
+    rows = cx.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
     return [_stream_record(table, row, region) for row in rows]
 
 
@@ -315,7 +345,7 @@ def _stream_record(table: TableInfo, row: tuple[Any, ...], region: str) -> Strea
         view_type=table.spec.stream,
         user_identity=None if identity is None else json.loads(identity),
     )
-    return StreamRecord(seq, record)
+    return StreamRecord(seq, record, created_at)
 
 
 def latest_seq(cx: sqlite3.Connection, table: TableInfo) -> int:

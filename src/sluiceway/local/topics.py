@@ -20,9 +20,9 @@ from typing import Any
 from sluiceway.errors import NotFound, ValidationError
 from sluiceway.local.registry import TopicInfo
 from sluiceway.local.store import Tx
+from sluiceway.local.work import backoff_ms
 
 MAX_MESSAGE_BYTES = 262_144
-RETRY_CAP_SECONDS = 60
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,99}")
 
 
@@ -45,6 +45,12 @@ def prepare(
     """Check a publish as SNS does."""
     if not isinstance(message, str) or not message:
         raise ValidationError("Message must be a non-empty string", code="InvalidParameter")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "Message is not valid UTF-8 (an unpaired surrogate)", code="InvalidParameter"
+        ) from None
     encoded = None
     if attributes:
         encoded = json.dumps(_check_attributes(attributes), separators=(",", ":"), sort_keys=True)
@@ -237,7 +243,6 @@ def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
     if row is None:
         return
     attempts = int(row[0]) + 1
-    delay = min(RETRY_CAP_SECONDS, 2 ** (attempts - 1))
     tx.execute(
         "UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
         "WHERE id = ?",
@@ -245,7 +250,7 @@ def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
             "failed" if permanent else "pending",
             attempts,
             error[:1000],
-            tx.now_ms + delay * 1000,
+            tx.now_ms + backoff_ms(attempts),
             job_id,
         ),
     )
@@ -304,8 +309,9 @@ class DeliveryView:
 
 
 def list_deliveries(
-    cx: sqlite3.Connection, *, status: str | None = None, limit: int = 1000
+    cx: sqlite3.Connection, *, status: str | None = None, limit: int | None = None
 ) -> list[DeliveryView]:
+    """Deliveries, oldest first; with `limit`, the most recent `limit` of them."""
     sql = (
         "SELECT d.id, d.kind, d.protocol, d.endpoint, t.name, d.status, d.attempts, d.last_error, "
         "n.subject, n.message_id, d.created_at, d.delivered_at FROM deliveries d "
@@ -317,5 +323,5 @@ def list_deliveries(
         sql += " WHERE d.status = ?"
         params.append(status)
     sql += " ORDER BY d.id DESC LIMIT ?"
-    params.append(limit)
+    params.append(-1 if limit is None else limit)
     return [DeliveryView(*row) for row in cx.execute(sql, params)][::-1]

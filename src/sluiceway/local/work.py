@@ -25,6 +25,13 @@ class Step:
 
 
 IDLE = Step(False)
+RETRY_CAP_SECONDS = 60
+
+
+def backoff_ms(attempts: int) -> int:
+    """Wait before retry number `attempts` (of a delivery, a stream batch): 1 s, doubling,
+    at most a minute."""
+    return int(min(RETRY_CAP_SECONDS, 2 ** max(0, attempts - 1)) * 1000)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""An SQS queue feeding a function, with Lambda's event source mapping semantics.
+
+Each step receives a batch (respecting the batching window and the 6 MB payload), drops
+the records no filter matches (Lambda deletes them), invokes the function, then in ONE
+transaction deletes what succeeded, releases what failed, and commits the invocation's
+deferred effects. A raised error, a timeout or a malformed partial response fails the whole
+batch: nothing is deleted, the messages reappear after the visibility timeout, and the
+queue's redrive policy moves them to the DLQ in time. On a FIFO queue, a failed message
+also fails every later message of its group in the batch, so a group's order holds even if
+the handler reports only the first failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sluiceway import events
+from sluiceway.clock import Clock
+from sluiceway.local import queues
+from sluiceway.local.invoke import Invoker, Outcome
+from sluiceway.local.mappings import (
+    MAX_PAYLOAD_BYTES,
+    BadResponse,
+    commit_deferred,
+    failed_identifiers,
+)
+from sluiceway.local.messages import Message
+from sluiceway.local.registry import QueueInfo
+from sluiceway.local.store import Op, Store, Tx
+from sluiceway.local.work import Step
+from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
+from sluiceway.specs import FunctionSpec, QueueSource
+
+log = logging.getLogger("sluiceway.mappings")
+
+DEFAULT_POLLERS = 2
+
+
+class QueueMapping:
+    def __init__(
+        self,
+        function: FunctionSpec,
+        queue: QueueInfo,
+        *,
+        store: Store,
+        clock: Clock,
+        invoker: Invoker,
+        region: str,
+    ) -> None:
+        assert isinstance(function.source, QueueSource)
+        self.function = function
+        self.source: QueueSource = function.source
+        self.queue = queue
+        self.store = store
+        self.clock = clock
+        self.invoker = invoker
+        self.region = region
+        self.channel = queue.channel
+        self.name = function.name
+        self.filters: FilterSet | None = (
+            compile_filters(list(self.source.filters), context="esm")
+            if self.source.filters
+            else None
+        )
+        self.invocations = 0
+        self.filtered_out = 0
+        self.last_error: str | None = None
+
+    @property
+    def pollers(self) -> int:
+        """How many batches may be in flight at once (`maximum_concurrency`)."""
+        return self.source.maximum_concurrency or DEFAULT_POLLERS
+
+    def step(self) -> Step:
+        now_ms = int(self.clock.now() * 1000)
+        cx = self.store.reader()
+        window = self.source.maximum_batching_window_in_seconds
+        if window:
+            waiting = queues.count_visible(cx, self.queue, now_ms, self.source.batch_size)
+            if waiting == 0:
+                return self._idle(cx, now_ms)
+            if waiting < self.source.batch_size:
+                oldest = queues.oldest_visible_since(cx, self.queue, now_ms)
+                closes = (oldest or now_ms) + window * 1000
+                if now_ms < closes:
+                    return Step(False, closes / 1000)
+        batch = self.store.write(
+            lambda tx: queues.claim(
+                tx, self.queue, self.source.batch_size, max_bytes=MAX_PAYLOAD_BYTES, invoking=True
+            )
+        )
+        if not batch:
+            return self._idle(cx, now_ms)
+        records = [self._record(m) for m in batch]
+        dropped = [m for m, r in zip(batch, records, strict=True) if not self._wanted(r)]
+        kept = [(m, r) for m, r in zip(batch, records, strict=True) if self._wanted(r)]
+        self.filtered_out += len(dropped)
+        if not kept:
+            self._acknowledge(dropped, [], ())
+            return Step(True)
+        outcome = self.invoker.invoke(self.function, {"Records": [r for _, r in kept]})
+        self.invocations += 1
+        invoked = [m for m, _ in kept]
+        failed, deferred = self._failures(outcome, invoked)
+        self._acknowledge(
+            dropped + [m for m in invoked if m.message_id not in failed],
+            [m for m in invoked if m.message_id in failed],
+            deferred,
+        )
+        return Step(True)
+
+    def _record(self, message: Message) -> dict[str, Any]:
+        return events.sqs_record(
+            message_id=message.message_id,
+            receipt_handle=message.receipt,
+            body=message.body,
+            attributes=message.system_attributes(),
+            message_attributes=message.attributes,
+            queue_arn=self.queue.arn,
+            region=self.region,
+        )
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        return self.filters is None or self.filters.matches(esm_view_of_sqs_record(record))
+
+    def _acknowledge(
+        self, done: list[Message], failed: list[Message], deferred: Sequence[Op[Any]]
+    ) -> None:
+        def acknowledge(tx: Tx) -> None:
+            for message in done:
+                queues.delete(tx, self.queue, message.receipt)
+            for message in failed:
+                queues.invocation_ended(tx, self.queue, message.receipt)
+            commit_deferred(tx, deferred)
+
+        self.store.write(acknowledge)
+
+    def _failures(
+        self, outcome: Outcome, batch: list[Message]
+    ) -> tuple[set[str], Sequence[Op[Any]]]:
+        """Which messages failed, and the effects to commit with the acknowledgement (none
+        when the whole batch failed: the retry will make them again)."""
+        ids = [m.message_id for m in batch]
+        if not outcome.ok:
+            self.last_error = repr(outcome.error)
+            return set(ids), ()
+        try:
+            failed = failed_identifiers(
+                outcome, ids, enabled=self.source.report_batch_item_failures
+            )
+        except BadResponse as error:
+            self.last_error = f"invalid batch response: {error}"
+            log.warning("function %s: %s; the whole batch fails", self.name, self.last_error)
+            return set(ids), ()
+        if failed and self.queue.spec.fifo:
+            failed = _stop_at_first_failure(batch, failed)
+        self.last_error = f"{len(failed)} of {len(ids)} records failed" if failed else None
+        return failed, outcome.deferred
+
+    def _idle(self, cx: sqlite3.Connection, now_ms: int) -> Step:
+        due = queues.next_visible_at(cx, self.queue, now_ms)
+        return Step(False, None if due is None else due / 1000)
+
+
+def _stop_at_first_failure(batch: list[Message], failed: set[str]) -> set[str]:
+    """FIFO: from a group's first failed message on, the rest of that group fails too."""
+    stopped: set[str] = set()
+    result = set(failed)
+    for message in batch:
+        if message.group_id in stopped:
+            result.add(message.message_id)
+        elif message.message_id in failed:
+            stopped.add(str(message.group_id))
+    return result

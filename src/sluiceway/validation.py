@@ -1,0 +1,104 @@
+"""Checks every declaration goes through; each failure names the resource and the fix."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, cast
+
+from sluiceway.attrvalue import KeyType
+from sluiceway.errors import DeclarationError
+from sluiceway.specs import KeySpec
+
+PATH = re.compile(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?")
+HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+
+
+def in_range(where: str, option: str, value: Any, low: int, high: int, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DeclarationError(
+            where,
+            f"{option}={value!r} is outside {low}..{high}{unit}",
+            f"choose an integer {option} between {low} and {high}",
+        )
+
+
+def key_spec(where: str, option: str, key: str | tuple[str, KeyType]) -> KeySpec:
+    name, kind = (key, "S") if isinstance(key, str) else key
+    if not isinstance(name, str) or not 1 <= len(name.encode()) <= 255:
+        raise DeclarationError(
+            where,
+            f"{option} name {name!r} must be 1-255 bytes",
+            "name the key attribute, e.g. 'orderID'",
+        )
+    if kind in ("S", "N", "B"):
+        return KeySpec(name, cast(KeyType, kind))
+    raise DeclarationError(
+        where, f"{option} type {kind!r} is not a key type", "use 'S', 'N' or 'B'"
+    )
+
+
+def filter_patterns(
+    where: str, filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+) -> tuple[str, ...]:
+    from sluiceway.patterns import PatternError, compile_filters
+
+    if filter is None:
+        return ()
+    patterns = [filter] if isinstance(filter, Mapping) else list(filter)
+    try:
+        compiled = compile_filters(patterns, context="esm")
+    except PatternError as error:
+        raise DeclarationError(
+            where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
+        ) from None
+    return tuple(p.source for p in compiled.patterns)
+
+
+def check_handler(where: str, handler: Callable[..., Any]) -> None:
+    if not callable(handler):
+        raise DeclarationError(
+            where,
+            "the decorated object is not callable",
+            "decorate a function def handler(event, context)",
+        )
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError:
+        raise DeclarationError(
+            where,
+            "a handler takes two arguments (event, context)",
+            "define it as def handler(event, context)",
+        ) from None
+    except ValueError:
+        return
+
+
+def check_endpoint(
+    where: str, protocol: str, endpoint: str, queues: Collection[str] | None = None
+) -> None:
+    """Check a subscription endpoint as SNS would for its protocol."""
+    if not isinstance(endpoint, str) or not endpoint:
+        raise DeclarationError(where, "the endpoint is empty", "give an address")
+    if protocol in ("email", "email-json") and not EMAIL.fullmatch(endpoint):
+        raise DeclarationError(
+            where, f"{endpoint!r} is not an email address", "use e.g. 'ops@example.com'"
+        )
+    if protocol in ("http", "https") and not re.fullmatch(
+        rf"{protocol}://[^\s/]+(/\S*)?", endpoint
+    ):
+        raise DeclarationError(
+            where,
+            f"{endpoint!r} is not an {protocol}:// URL",
+            f"use e.g. '{protocol}://example.com/hook'",
+        )
+    if protocol == "sqs":
+        name = endpoint.rsplit(":", 1)[-1]
+        if queues is not None and name not in queues:
+            raise DeclarationError(
+                where,
+                f"queue '{name}' is not declared in this app",
+                "subscribe a queue of this app by its name",
+            )
