@@ -266,3 +266,33 @@ def test_a_table_keeps_its_key_schema_across_runs(make_engine: EngineFactory) ->
     second.table("orders", partition_key="id")
     with pytest.raises(Exception, match="a table's keys cannot change"):
         make_engine(second)
+
+
+def test_the_registry_keeps_every_declared_option(make_engine: EngineFactory) -> None:
+    """What the engine works from (read back from the database) equals what was declared."""
+    app = App("r")
+    dlq = app.queue("dead.fifo", message_retention_period=1_209_600)
+    app.queue(
+        "work.fifo",
+        visibility_timeout=45,
+        delay_seconds=5,
+        message_retention_period=600,
+        maximum_message_size=2048,
+        dead_letter=dlq,
+        max_receive_count=3,
+        content_based_deduplication=True,
+    )
+    app.table(
+        "t_full",
+        partition_key=("id", "N"),
+        sort_key=("at", "B"),
+        stream="NEW_AND_OLD_IMAGES",
+        ttl_attribute="expiresAt",
+    )
+    engine = make_engine(app)
+    registry = engine.registry
+    assert registry is not None
+    for queue in app.graph.queues:
+        assert registry.queue(queue.name).spec == queue
+    for table in app.graph.tables:
+        assert registry.table(table.name).spec == table

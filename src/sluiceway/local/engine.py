@@ -279,7 +279,7 @@ class LocalEngine:
                 ]
         units += [Work(f"delivery:{d.name}", d.step, d.channel) for d in self.deliverers]
         units.append(Work("mover", self.move_messages, "moves"))
-        units.append(Work("sweeper", self.sweep, None, periodic=True))
+        units.append(Work("sweeper", self._sweep_step, None, periodic=True))
         return units
 
     def move_messages(self) -> Step:
@@ -313,11 +313,9 @@ class LocalEngine:
             return done
         raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
 
-    def sweep(self) -> Step:
-        """Drop expired messages and stream records older than 24 hours, once a minute."""
-        now = self.clock.now()
-        if now < self._sweep_due:
-            return Step(False, self._sweep_due)
+    def sweep(self) -> int:
+        """Drop expired messages, stream records older than 24 hours and items past their
+        TTL; returns how many went."""
         registry = self._registry()
 
         def expire(tx: Tx) -> int:
@@ -328,8 +326,14 @@ class LocalEngine:
                     dropped += tables.expire(tx, table)
             return dropped
 
-        self.store.write(expire)
-        self._sweep_due = now + SWEEP_SECONDS
+        return self.store.write(expire)
+
+    def _sweep_step(self) -> Step:
+        """`sweep`, once a minute."""
+        now = self.clock.now()
+        if now >= self._sweep_due:
+            self.sweep()
+            self._sweep_due = now + SWEEP_SECONDS
         return Step(False, self._sweep_due)
 
     def start(self) -> None:

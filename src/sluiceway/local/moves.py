@@ -77,11 +77,13 @@ def start(
             f"MaxNumberOfMessagesPerSecond must be 1..{MAX_RATE}", code="InvalidParameterValue"
         )
     running = tx.execute(
-        "SELECT handle, lease_until FROM move_tasks WHERE source_id = ? AND status = 'RUNNING'",
+        "SELECT handle, owner, lease_until FROM move_tasks "
+        "WHERE source_id = ? AND status = 'RUNNING'",
         (source.id,),
     ).fetchone()
     if running is not None:
-        if running[1] > tx.now_ms:
+        # Not yet taken by a runner, or its runner's lease still holds: it is running.
+        if running[1] is None or running[2] > tx.now_ms:
             raise ValidationError(
                 f"a message move task is already running on queue '{source.name}' "
                 f"({running[0]}); cancel it or wait for it",
@@ -135,7 +137,8 @@ def step(tx: Tx, registry: Registry, owner: str) -> float | None:
     seconds) to step again, or None when no task is left."""
     row = tx.execute(
         "SELECT id, handle, source_id, destination_id, rate, until_seq "
-        "FROM move_tasks WHERE status = 'RUNNING' AND (owner = ? OR lease_until <= ?) "
+        "FROM move_tasks WHERE status = 'RUNNING' "
+        "AND (owner IS NULL OR owner = ? OR lease_until <= ?) "
         "ORDER BY id LIMIT 1",
         (owner, tx.now_ms),
     ).fetchone()

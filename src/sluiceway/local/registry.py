@@ -151,6 +151,7 @@ def _table_spec(config: dict[str, Any]) -> TableSpec:
         partition_key=KeySpec(**config["partition_key"]),
         sort_key=KeySpec(**sort_key) if sort_key else None,
         stream=config.get("stream"),
+        ttl_attribute=config.get("ttl_attribute"),
     )
 
 
