@@ -12,7 +12,7 @@ declarations and the pure helpers a handler may use, so importing it stays cheap
 """
 
 from sluiceway.app import App
-from sluiceway.attrvalue import deserialize, deserialize_item, serialize, serialize_item
+from sluiceway.attrvalue import deserialize, deserialize_item, plain, serialize, serialize_item
 from sluiceway.backend import SortKey, SortKeyCondition
 from sluiceway.errors import (
     AccessDenied,
@@ -36,9 +36,10 @@ __all__ = [
     "SortKeyCondition",
     "Table",
     "Topic",
-    # DynamoDB AttributeValue codec (for stream images)
+    # DynamoDB AttributeValue codec (for stream images) and plain JSON for answers
     "deserialize",
     "deserialize_item",
+    "plain",
     "serialize",
     "serialize_item",
     # errors

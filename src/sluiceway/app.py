@@ -23,6 +23,7 @@ from sluiceway.specs import (
     Endpoint,
     EventSource,
     FunctionSpec,
+    HttpSource,
     ParameterRef,
     Permission,
     QueueSource,
@@ -32,13 +33,12 @@ from sluiceway.specs import (
     StreamSource,
     SubscriptionSpec,
     TableSpec,
+    TopicSource,
     TopicSpec,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Paths the runtime serves itself; an app route may not take them.
-RESERVED_PATHS = ("/_sluiceway", "/console", "/metrics", "/oauth2", "/.well-known")
 _METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -62,6 +62,7 @@ class App:
         self._topics: dict[str, Topic] = {}
         self._subscriptions: list[SubscriptionSpec] = []
         self._routes: list[RouteSpec] = []
+        self._shapes: dict[tuple[str, str], str] = {}  # (method, path shape) -> what took it
         self._functions: dict[str, FunctionSpec] = {}
         self._parameters: dict[str, ParameterRef] = {}
         self._backend: Backend | None = None
@@ -280,14 +281,7 @@ class App:
                 "a path starts with '/' and has segments of letters, digits and -._~",
                 "e.g. '/orders'",
             )
-        if any(path == p or path.startswith(p + "/") for p in RESERVED_PATHS):
-            raise DeclarationError(
-                where,
-                "the runtime serves this path itself",
-                "choose a path outside " + ", ".join(RESERVED_PATHS),
-            )
-        if any(r.method == method and r.path == path for r in self._routes):
-            raise DeclarationError(where, "declared twice", "declare each method and path once")
+        self._claim_route(where, method, path)
         queue = self._own(to, Queue, where, "to")
         headers = tuple(forward_headers)
         for header in headers:
@@ -301,7 +295,82 @@ class App:
         self._routes.append(spec)
         return spec
 
+    def _claim_route(self, where: str, method: str, path: str) -> None:
+        shape = validation.route_shape(where, path)
+        for other in ("ANY", method) if method != "ANY" else validation.HTTP_METHODS:
+            taken = self._shapes.get((other, shape))
+            if taken is not None:
+                raise DeclarationError(
+                    where, f"{taken} already answers {other} on this path", "use another path"
+                )
+        self._shapes[(method, shape)] = where
+
     # -- functions ------------------------------------------------------------------------
+
+    def on_topic(
+        self,
+        topic: Topic,
+        *,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+    ) -> Callable[[F], F]:
+        """Subscribe the decorated function to `topic` (SNS's lambda protocol). It gets the
+        SNS event, one record per invocation; a failing invocation is retried twice (1 and
+        2 minutes later), as Lambda retries asynchronous invocations."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            where = f"function '{fname}' (on_topic)"
+            t = self._own(topic, Topic, where, "topic")
+            self._function_options(where, timeout, memory_size)
+            self._add_function(
+                handler, fname, TopicSource(t.name), uses, timeout, memory_size, where
+            )
+            return handler
+
+        return record
+
+    def on_http(
+        self,
+        method: str,
+        path: str,
+        *,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+    ) -> Callable[[F], F]:
+        """Serve `method` `path` with the decorated function (API Gateway's Lambda proxy
+        integration). The function gets the API Gateway proxy event and returns
+        ``{"statusCode": 200, "headers": {...}, "body": "..."}``. `path` may hold
+        ``{name}`` segments (``event["pathParameters"]``) and a last greedy ``{name+}``."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            verb = method.upper() if isinstance(method, str) else method
+            where = f"function '{fname}' (on_http {verb} {path})"
+            if verb not in validation.HTTP_METHODS:
+                raise DeclarationError(
+                    where,
+                    f"method {method!r} is not an HTTP method API Gateway routes",
+                    "use one of " + ", ".join(validation.HTTP_METHODS),
+                )
+            self._function_options(where, timeout, memory_size)
+            if timeout > 29:
+                raise DeclarationError(
+                    where,
+                    f"timeout={timeout}s is longer than API Gateway waits (29 s)",
+                    "keep HTTP handlers under 29 seconds; hand long work to a queue",
+                )
+            self._claim_route(where, verb, path)
+            self._add_function(
+                handler, fname, HttpSource(verb, path), uses, timeout, memory_size, where
+            )
+            return handler
+
+        return record
 
     def on_queue(
         self,

@@ -187,7 +187,10 @@ def deserialize_item(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
 
 
 def to_plain_json(value: Any) -> Any:
-    """A deserialized value made JSON-ready: numbers to int/float, bytes to base64, sets sorted."""
+    """A deserialized value made JSON-ready: numbers to int/float, bytes to base64, sets sorted.
+
+    >>> json.dumps(plain(orders.get_item({"orderID": "o-1"})))     # doctest: +SKIP
+    """
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
@@ -329,3 +332,6 @@ def _number_key(number: Decimal) -> bytes:
         return b"\x02" + (scale + 1000).to_bytes(2, "big") + text
     inverted = bytes(48 + 9 - d for d in digits)
     return b"\x00" + (65535 - (scale + 1000)).to_bytes(2, "big") + inverted + b"\xff"
+
+
+plain = to_plain_json

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 # -- SQS ----------------------------------------------------------------------------------
@@ -177,3 +178,164 @@ class LambdaContext:
             f"LambdaContext(function_name={self.function_name!r}, "
             f"aws_request_id={self.aws_request_id!r})"
         )
+
+
+# -- SNS ----------------------------------------------------------------------------------
+
+
+def iso_millis(ms: int) -> str:
+    """SNS's timestamps: ISO-8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def sns_attributes(attributes: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """Publish-time attributes (``DataType``/``StringValue``) as envelopes spell them."""
+    return {
+        name: {"Type": str(a["DataType"]), "Value": str(a.get("StringValue", a.get("BinaryValue")))}
+        for name, a in (attributes or {}).items()
+    }
+
+
+def sns_envelope(
+    *,
+    message_type: str,
+    message_id: str,
+    topic_arn: str,
+    message: str,
+    timestamp: str,
+    signing_cert_url: str,
+    subject: str | None = None,
+    token: str | None = None,
+    subscribe_url: str | None = None,
+    unsubscribe_url: str | None = None,
+    attributes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON envelope SNS delivers to HTTP/S endpoints, SQS queues and email-json, still
+    unsigned (``Signature`` is empty; sign it over the canonical form, then set it)."""
+    envelope: dict[str, Any] = {"Type": message_type, "MessageId": message_id}
+    if token is not None:
+        envelope["Token"] = token
+    envelope["TopicArn"] = topic_arn
+    if subject is not None:
+        envelope["Subject"] = subject
+    envelope["Message"] = message
+    if subscribe_url is not None:
+        envelope["SubscribeURL"] = subscribe_url
+    envelope["Timestamp"] = timestamp
+    envelope["SignatureVersion"] = "1"
+    envelope["Signature"] = ""
+    envelope["SigningCertURL"] = signing_cert_url
+    if unsubscribe_url is not None:
+        envelope["UnsubscribeURL"] = unsubscribe_url
+    if attributes:
+        envelope["MessageAttributes"] = sns_attributes(attributes)
+    return envelope
+
+
+def sns_lambda_record(
+    *, subscription_arn: str, envelope: Mapping[str, Any], attributes: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One record of the SNS event Lambda receives: the signed envelope's fields with
+    Lambda's own spellings (``SigningCertUrl``, ``UnsubscribeUrl``), ``Subject`` null when
+    unset, and ``MessageAttributes`` always present."""
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": {
+            "Type": envelope["Type"],
+            "MessageId": envelope["MessageId"],
+            "TopicArn": envelope["TopicArn"],
+            "Subject": envelope.get("Subject"),
+            "Message": envelope["Message"],
+            "Timestamp": envelope["Timestamp"],
+            "SignatureVersion": envelope["SignatureVersion"],
+            "Signature": envelope["Signature"],
+            "SigningCertUrl": envelope["SigningCertURL"],
+            "UnsubscribeUrl": envelope.get("UnsubscribeURL"),
+            "MessageAttributes": sns_attributes(attributes),
+        },
+    }
+
+
+# -- API Gateway ----------------------------------------------------------------------------
+
+
+def apigw_proxy_event(
+    *,
+    method: str,
+    path: str,
+    resource: str,
+    path_parameters: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    request_id: str,
+    request_time_ms: int,
+    account_id: str,
+    api_id: str = "sluiceway",
+    stage: str = "local",
+) -> dict[str, Any]:
+    """The REST API Lambda proxy event (the console's "API Gateway AWS Proxy" template)."""
+    single_query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in query:
+        single_query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    single_headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        single_headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    text: str | None
+    encoded = False
+    if not body:
+        text = None
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+    user_agent = next((v for n, v in headers if n.lower() == "user-agent"), None)
+    moment = datetime.fromtimestamp(request_time_ms / 1000, UTC)
+    return {
+        "body": text,
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "isBase64Encoded": encoded,
+        "queryStringParameters": single_query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(path_parameters) or None,
+        "stageVariables": None,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "requestContext": {
+            "accountId": account_id,
+            "resourceId": hashlib.sha256(resource.encode()).hexdigest()[:6],
+            "stage": stage,
+            "requestId": request_id,
+            "requestTime": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": request_time_ms,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "accessKey": None,
+                "sourceIp": source_ip,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "path": f"/{stage}{path}",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "apiId": api_id,
+            "protocol": "HTTP/1.1",
+        },
+    }

@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
-from sluiceway.specs import FunctionSpec, Permission, QueueSource, StreamSource
+from sluiceway.specs import (
+    FunctionSpec,
+    HttpSource,
+    Permission,
+    QueueSource,
+    StreamSource,
+    TopicSource,
+)
 
 ResourceKind = Literal["queue", "table", "stream", "topic"]
 
@@ -73,13 +80,24 @@ class Grant:
 
 
 def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
-    """What a function's event source mapping needs (granted implicitly, like AWS's roles)."""
+    """What a function's event source needs (granted implicitly, like AWS's roles): reading
+    its queue or stream, and sending to its on-failure destination. Topics and HTTP routes
+    invoke the function; that right belongs to the caller, not the function."""
     source = function.source
     match source:
         case QueueSource():
             return (Grant("queue", source.queue, QUEUE_CONSUME_ACTIONS),)
         case StreamSource():
-            return (Grant("stream", source.table, STREAM_READ_ACTIONS),)
+            grants = [Grant("stream", source.table, STREAM_READ_ACTIONS)]
+            if source.on_failure is not None and source.on_failure.kind == "queue":
+                grants.append(
+                    Grant("queue", source.on_failure.name, frozenset({"sqs:SendMessage"}))
+                )
+            elif source.on_failure is not None:
+                grants.append(Grant("topic", source.on_failure.name, TOPIC_PUBLISH_ACTIONS))
+            return tuple(grants)
+        case TopicSource() | HttpSource():
+            return ()
         case _:
             assert_never(source)
 

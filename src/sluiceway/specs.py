@@ -167,7 +167,23 @@ class StreamSource:
     tumbling_window_in_seconds: int = 0
 
 
-EventSource: TypeAlias = QueueSource | StreamSource
+@dataclass(frozen=True)
+class TopicSource:
+    """A function subscribed to a topic (SNS's "lambda" protocol)."""
+
+    topic: str
+
+
+@dataclass(frozen=True)
+class HttpSource:
+    """A function behind an HTTP route (API Gateway's Lambda proxy integration). `path` may
+    hold ``{name}`` segments and a final greedy ``{name+}``."""
+
+    method: str
+    path: str
+
+
+EventSource: TypeAlias = QueueSource | StreamSource | TopicSource | HttpSource
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from sluiceway.clock import Clock
 from sluiceway.local import topics
 from sluiceway.local.email import DeliveryError
-from sluiceway.local.store import Store, Tx
+from sluiceway.local.store import Op, Store, Tx
 from sluiceway.local.topics import Job
 from sluiceway.local.work import Step
 
@@ -25,9 +25,11 @@ log = logging.getLogger("sluiceway.deliveries")
 
 
 class Carrier(Protocol):
-    """What carries a delivery to its peer. `recorded` says its outcome is on disk."""
+    """What carries a delivery to its peer. `deliver` may return effects to commit with the
+    delivery's outcome (a function's deferred sends); `recorded` says the outcome is on
+    disk."""
 
-    def deliver(self, job: Job) -> None: ...
+    def deliver(self, job: Job) -> Sequence[Op[Any]] | None: ...
 
     def recorded(self, job_id: int) -> None: ...
 
@@ -64,9 +66,10 @@ class DeliveryWorker:
         unreachable: DeliveryError | None = None
         for job in jobs:
             error = unreachable
+            effects: Sequence[Op[Any]] = ()
             if error is None:
                 try:
-                    self.carrier.deliver(job)
+                    effects = self.carrier.deliver(job) or ()
                 except DeliveryError as failure:
                     log.warning(
                         "%s delivery %d to %s failed (attempt %d): %s",
@@ -84,7 +87,7 @@ class DeliveryWorker:
                     # retrying a delivery that fails the same way every time.
                     log.exception("%s delivery %d could not be attempted", job.protocol, job.id)
                     error = DeliveryError(f"internal error: {bug!r}", permanent=True)
-            future = self.store.submit(_outcome(job.id, error))
+            future = self.store.submit(_outcome(job.id, error, effects))
             future.add_done_callback(partial(_tell_recorded, self.carrier, job.id))
             pending.append(future)
         for future in pending:
@@ -97,11 +100,17 @@ def _tell_recorded(carrier: Carrier, job_id: int, future: Future[None]) -> None:
         carrier.recorded(job_id)
 
 
-def _outcome(job_id: int, error: DeliveryError | None) -> Callable[[Tx], None]:
+def _outcome(
+    job_id: int, error: DeliveryError | None, effects: Sequence[Op[Any]]
+) -> Callable[[Tx], None]:
     def record(tx: Tx) -> None:
         if error is None:
             topics.delivered(tx, job_id)
+            for effect in effects:
+                effect(tx)
         else:
-            topics.failed(tx, job_id, str(error), permanent=error.permanent)
+            topics.failed(
+                tx, job_id, str(error), permanent=error.permanent, retry_in_ms=error.retry_in_ms
+            )
 
     return record

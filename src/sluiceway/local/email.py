@@ -29,11 +29,20 @@ DEFAULT_SUBJECT = "AWS Notification Message"
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, connection: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        connection: bool = False,
+        retry_in_ms: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         # The peer could not be reached at all: later jobs in the batch need not try.
         self.connection = connection
+        # When to try again, if not the usual backoff.
+        self.retry_in_ms = retry_in_ms
 
 
 class Links:
@@ -234,6 +243,7 @@ class MailCarrier:
 
     def deliver(self, job: Job) -> None:
         self.mailer.send(compose(job, sender=self.sender, links=self.links))
+        return
 
     def recorded(self, job_id: int) -> None:
         return None

@@ -28,10 +28,13 @@ from sluiceway.errors import AccessDenied, SluicewayError
 from sluiceway.local import messages, moves, queues, tables, topics
 from sluiceway.local.deliveries import DeliveryWorker
 from sluiceway.local.email import Links, MailCarrier, Mailer
-from sluiceway.local.invoke import Invoker, TaskTimedOut, current
+from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
+from sluiceway.local.mappings import commit_deferred
 from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.local.sender import ChildSender, SenderConfig, make_mailer
+from sluiceway.local.signing import Signer
+from sluiceway.local.sns_lambda import LambdaCarrier
 from sluiceway.local.store import EXTERNAL, Op, Store, Tx
 from sluiceway.local.stream_mapping import FailureSink, StreamMapping
 from sluiceway.local.work import Step, Work, Worker
@@ -39,10 +42,12 @@ from sluiceway.settings import Settings
 from sluiceway.specs import (
     Destination,
     FunctionSpec,
+    HttpSource,
     QueueSource,
     QueueSpec,
     StreamSource,
     TableSpec,
+    TopicSource,
     TopicSpec,
 )
 
@@ -108,6 +113,8 @@ class LocalEngine:
         self.deliverers: list[DeliveryWorker] = []
         self.email: MailCarrier | None = None
         self.sender: ChildSender | None = None
+        self.links = Links(self.settings.base_url)
+        self.signer = Signer(Path(self.settings.data_dir) / "keys")
         self._lock_file: IO[str] | None = None
         self._workers: list[Worker] = []
         self._stop = threading.Event()
@@ -132,7 +139,7 @@ class LocalEngine:
                 auto_confirm=self.settings.auto_confirm,
             )
             self.store.write(_recover)
-            self.mappings = [self._mapping(f) for f in self.graph.functions]
+            self.mappings = [m for m in map(self._mapping, self.graph.functions) if m is not None]
             for mapping in self.mappings:
                 if isinstance(mapping, StreamMapping):
                     mapping.start()
@@ -140,11 +147,27 @@ class LocalEngine:
                 self._mailer_override
                 or make_mailer(Path(self.settings.data_dir), self.settings.smtp),
                 sender=self.settings.smtp_from,
-                links=Links(self.settings.base_url),
+                links=self.links,
             )
             self.deliverers = [
                 DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock)
             ]
+            subscribed = {
+                f.name: f for f in self.graph.functions if isinstance(f.source, TopicSource)
+            }
+            if subscribed:
+                functions = LambdaCarrier(
+                    subscribed,
+                    invoker=self.invoker,
+                    signer=self.signer,
+                    region=self.region,
+                    links=lambda: self.links,
+                )
+                self.deliverers.append(
+                    DeliveryWorker(
+                        "lambda", ("lambda",), functions, store=self.store, clock=self.clock
+                    )
+                )
         except BaseException:
             self.store.close()
             self._unlock_data_dir()
@@ -205,7 +228,7 @@ class LocalEngine:
             self._lock_file.close()
             self._lock_file = None
 
-    def _mapping(self, function: FunctionSpec) -> SourceMapping:
+    def _mapping(self, function: FunctionSpec) -> SourceMapping | None:
         registry = self._registry()
         source = function.source
         match source:
@@ -228,8 +251,18 @@ class LocalEngine:
                     region=self.region,
                     on_failure=None if source.on_failure is None else self._sink(source.on_failure),
                 )
+            case TopicSource() | HttpSource():
+                return None  # invoked by the outbox and by the gateway, not by a mapping
             case _:
                 assert_never(source)
+
+    def invoke_http(self, function: FunctionSpec, event: dict[str, Any]) -> Outcome:
+        """Invoke an HTTP route's function (API Gateway waits for it); its deferred effects
+        commit before the answer goes out."""
+        outcome = self.invoker.invoke(function, event)
+        if outcome.ok and outcome.deferred:
+            self.store.write(lambda tx: commit_deferred(tx, outcome.deferred))
+        return outcome
 
     def _sink(self, destination: Destination) -> FailureSink:
         """How a stream mapping reports what it discarded: a message to a queue or a
@@ -256,8 +289,9 @@ class LocalEngine:
 
     def set_base_url(self, url: str) -> None:
         """Where links in notifications point (the runtime learns its port late)."""
+        self.links = Links(url)
         if self.email is not None:
-            self.email.links = Links(url)
+            self.email.links = self.links
         if self.sender is not None:
             self.sender.set_links(url)
 

@@ -8,18 +8,23 @@ transaction and one fsync.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
+from sluiceway import events
 from sluiceway.errors import NotFound
-from sluiceway.local import ingest, queues, topics
+from sluiceway.local import ingest, proxy, queues, topics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.ingest import Rejection
+from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.local.registry import QueueInfo, RouteInfo
+from sluiceway.local.signing import CERT_PATH
 
 log = logging.getLogger("sluiceway.gateway")
 
@@ -53,6 +58,7 @@ class Gateway:
         self.methods: dict[str, list[str]] = {}
         for method, path in self.routes:
             self.methods.setdefault(path, []).append(method)
+        self.router = proxy.Router(engine.graph.functions)
         self.requests = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,8 +72,10 @@ class Gateway:
                 await self._ingest(target[0], target[1], scope, receive, send)
             elif path.startswith("/_sluiceway/"):
                 await self._runtime_page(scope, send)
-            elif path in self.methods:
-                allow = ", ".join(sorted(self.methods[path]))
+            elif (found := self.router.find(scope["method"], path)) is not None:
+                await self._proxy(found[0], found[1], scope, receive, send)
+            elif path in self.methods or self.router.allowed(path):
+                allow = ", ".join(sorted({*self.methods.get(path, ()), *self.router.allowed(path)}))
                 await _json(
                     send,
                     405,
@@ -112,12 +120,76 @@ class Gateway:
             return
         await _json(send, 200, message.response())
 
+    async def _proxy(
+        self,
+        route: proxy.FunctionRoute,
+        params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """API Gateway's Lambda proxy integration: the request as the proxy event, the
+        function's answer as the response."""
+        request_id = str(uuid.uuid4())
+        trace = [(b"x-amzn-requestid", request_id.encode())]
+        try:
+            headers = _headers(scope)
+            body = await _read_body(receive, headers, proxy.MAX_BODY_BYTES)
+        except Rejection as rejection:
+            await _json(send, rejection.status, rejection.body(), trace)
+            return
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = events.apigw_proxy_event(
+            method=scope["method"],
+            path=scope["path"],
+            resource=route.resource,
+            path_parameters=params,
+            query=parse_qsl(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+            ),
+            headers=[
+                (_title(k.decode("latin-1")), v.decode("latin-1")) for k, v in scope["headers"]
+            ],
+            body=body,
+            source_ip=client[0],
+            request_id=request_id,
+            request_time_ms=int(self.engine.clock.now() * 1000),
+            account_id=self.engine.region.account_id,
+        )
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(None, self.engine.invoke_http, route.function, event)
+        if not outcome.ok:
+            if isinstance(outcome.error, TaskTimedOut):
+                await _json(send, 504, {"message": "Endpoint request timed out"}, trace)
+            else:
+                await _json(send, 502, {"message": "Internal server error"}, trace)
+            return
+        try:
+            status, answer_headers, payload = proxy.answer(outcome.result)
+        except proxy.MalformedAnswer as error:
+            log.warning(
+                "function %s: malformed Lambda proxy response: %s", route.function.name, error
+            )
+            await _json(send, 502, {"message": "Internal server error"}, trace)
+            return
+        kept = [
+            (k, v) for k, v in answer_headers if k not in (b"content-length", b"transfer-encoding")
+        ]
+        if not any(k == b"content-type" for k, _ in kept):
+            kept.append((b"content-type", _JSON))
+        headers_out = [*kept, (b"content-length", str(len(payload)).encode()), *trace]
+        await send({"type": "http.response.start", "status": status, "headers": headers_out})
+        await send({"type": "http.response.body", "body": payload})
+
     async def _runtime_page(self, scope: Scope, send: Send) -> None:
         path = scope["path"]
         query = {
             k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
         }
-        if path == "/_sluiceway/health" and scope["method"] == "GET":
+        if path == CERT_PATH and scope["method"] == "GET":
+            pem = self.engine.signer.certificate()
+            await _respond(send, 200, pem, b"application/x-pem-file", None)
+        elif path == "/_sluiceway/health" and scope["method"] == "GET":
             await _json(send, 200, {"status": "ok", "app": self.engine.app.name})
         elif path == "/_sluiceway/sns/confirm" and scope["method"] == "GET":
             token = query.get("Token", "")
@@ -151,6 +223,12 @@ class Gateway:
             await _json(
                 send, 404, {"message": f"no route for {scope['method']} {path}", "code": "NotFound"}
             )
+
+
+def _title(name: str) -> str:
+    """ASGI lower-cases header names; API Gateway passes them as clients commonly send
+    them ("Content-Type")."""
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 def _headers(scope: Scope) -> dict[str, str]:

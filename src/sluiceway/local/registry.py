@@ -20,7 +20,7 @@ from sluiceway import naming
 from sluiceway.errors import DeclarationError, NotFound
 from sluiceway.local.store import Store, Tx
 from sluiceway.naming import Region
-from sluiceway.specs import AppGraph, KeySpec, ParameterRef, QueueSpec, TableSpec
+from sluiceway.specs import AppGraph, KeySpec, ParameterRef, QueueSpec, TableSpec, TopicSource
 from sluiceway.validation import check_endpoint
 
 
@@ -288,17 +288,27 @@ def _sync_subscriptions(
     topic_ids = dict(tx.execute("SELECT name, id FROM topics").fetchall())
     declared: set[tuple[int, str, str]] = set()
     pending: list[NewSubscription] = []
-    for sub in graph.subscriptions:
-        endpoint = endpoint_value(sub.endpoint, parameters)
-        topic_id = topic_ids[sub.topic]
-        declared.add((topic_id, sub.protocol, endpoint))
+    wanted = [
+        (sub.topic, sub.protocol, endpoint_value(sub.endpoint, parameters))
+        for sub in graph.subscriptions
+    ]
+    # A function on a topic is a "lambda" subscription named after the function.
+    wanted += [
+        (f.source.topic, "lambda", f.name)
+        for f in graph.functions
+        if isinstance(f.source, TopicSource)
+    ]
+    for topic, protocol, endpoint in wanted:
+        topic_id = topic_ids[topic]
+        declared.add((topic_id, protocol, endpoint))
         row = tx.execute(
             "SELECT id, status, arn FROM subscriptions "
             "WHERE topic_id = ? AND protocol = ? AND endpoint = ?",
-            (topic_id, sub.protocol, endpoint),
+            (topic_id, protocol, endpoint),
         ).fetchone()
-        # SNS confirms same-account SQS subscriptions at once; email and http wait for the owner.
-        confirm_now = auto_confirm or sub.protocol == "sqs"
+        # SNS confirms same-account SQS and Lambda subscriptions at once; email and http wait
+        # for the owner.
+        confirm_now = auto_confirm or protocol in ("sqs", "lambda")
         if row is not None and row[1] != "deleted":
             if row[1] == "pending" and confirm_now:
                 tx.execute(
@@ -306,7 +316,7 @@ def _sync_subscriptions(
                     (tx.now_ms, row[0]),
                 )
             continue
-        arn = row[2] if row is not None else f"{naming.topic_arn(region, sub.topic)}:{uuid.uuid4()}"
+        arn = row[2] if row is not None else f"{naming.topic_arn(region, topic)}:{uuid.uuid4()}"
         token = secrets.token_hex(32)
         status = "confirmed" if confirm_now else "pending"
         confirmed_at = tx.now_ms if confirm_now else None
@@ -314,7 +324,7 @@ def _sync_subscriptions(
             sid = tx.execute(
                 "INSERT INTO subscriptions (topic_id, protocol, endpoint, arn, status, token, "
                 "created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (topic_id, sub.protocol, endpoint, arn, status, token, tx.now_ms, confirmed_at),
+                (topic_id, protocol, endpoint, arn, status, token, tx.now_ms, confirmed_at),
             ).lastrowid
         else:
             sid = row[0]
@@ -327,10 +337,10 @@ def _sync_subscriptions(
             tx.execute(
                 "INSERT INTO deliveries (subscription_id, kind, protocol, endpoint, status, "
                 "next_attempt_at, created_at) VALUES (?, 'confirmation', ?, ?, 'pending', ?, ?)",
-                (sid, sub.protocol, endpoint, tx.now_ms, tx.now_ms),
+                (sid, protocol, endpoint, tx.now_ms, tx.now_ms),
             )
             tx.touch("deliveries")
-            pending.append(NewSubscription(sub.topic, sub.protocol, endpoint, arn, token))
+            pending.append(NewSubscription(topic, protocol, endpoint, arn, token))
     # Subscriptions no longer declared are removed, as CloudFormation would remove them.
     for sid, topic_id, protocol, endpoint in tx.execute(
         "SELECT id, topic_id, protocol, endpoint FROM subscriptions WHERE status != 'deleted'"

@@ -233,7 +233,9 @@ def delivered(tx: Tx, job_id: int) -> None:
     )
 
 
-def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
+def failed(
+    tx: Tx, job_id: int, error: str, *, permanent: bool, retry_in_ms: int | None = None
+) -> None:
     """Record a failed attempt: permanent errors stop; transient ones retry with backoff
     (1 s doubling, at most 60 s apart), for as long as it takes. Only a delivery being sent
     can fail: recording the same outcome twice changes nothing."""
@@ -250,7 +252,7 @@ def failed(tx: Tx, job_id: int, error: str, *, permanent: bool) -> None:
             "failed" if permanent else "pending",
             attempts,
             error[:1000],
-            tx.now_ms + backoff_ms(attempts),
+            tx.now_ms + (backoff_ms(attempts) if retry_in_ms is None else retry_in_ms),
             job_id,
         ),
     )
