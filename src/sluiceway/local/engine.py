@@ -28,6 +28,7 @@ from sluiceway.errors import AccessDenied, SluicewayError
 from sluiceway.local import messages, moves, queues, tables, topics
 from sluiceway.local.deliveries import DeliveryWorker
 from sluiceway.local.email import Links, MailCarrier, Mailer
+from sluiceway.local.faults import crash_point
 from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
 from sluiceway.local.mappings import commit_deferred
 from sluiceway.local.queue_mapping import QueueMapping
@@ -512,6 +513,7 @@ class LocalEngine:
         encoded = attrvalue.serialize_item(item)
         tables.check_item(info, encoded)
         self.store.write(lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists))
+        crash_point("mid-batch")
 
     def get_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
         self._authorize("get_item", table.name)

@@ -21,6 +21,7 @@ from sluiceway import events
 from sluiceway.errors import NotFound
 from sluiceway.local import ingest, proxy, queues, topics
 from sluiceway.local.engine import LocalEngine
+from sluiceway.local.faults import crash_point
 from sluiceway.local.ingest import Rejection
 from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.local.registry import QueueInfo, RouteInfo
@@ -109,6 +110,7 @@ class Gateway:
             return
         try:
             await self.engine.store.awrite(lambda tx: queues.send(tx, queue, message))
+            crash_point("after-commit-before-reply")
         except Exception:
             log.exception("could not store a message for %s %s", route.method, route.path)
             await _json(

@@ -20,6 +20,7 @@ from typing import Any
 from sluiceway import events
 from sluiceway.clock import Clock
 from sluiceway.local import queues
+from sluiceway.local.faults import crash_point
 from sluiceway.local.invoke import Invoker, Outcome
 from sluiceway.local.mappings import (
     MAX_PAYLOAD_BYTES,
@@ -105,6 +106,7 @@ class QueueMapping:
         self.invocations += 1
         invoked = [m for m, _ in kept]
         failed, deferred = self._failures(outcome, invoked)
+        crash_point("after-handler-before-delete")
         self._acknowledge(
             dropped + [m for m in invoked if m.message_id not in failed],
             [m for m in invoked if m.message_id in failed],

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from sluiceway.local import topics
 from sluiceway.local.email import DeliveryError, Links, MaildirMailer, Mailer, SmtpMailer, compose
+from sluiceway.local.faults import crash_point
 from sluiceway.local.store import Store, Tx
 from sluiceway.local.topics import Job
 from sluiceway.settings import Durability
@@ -167,6 +168,7 @@ class ChildSender:
         assert process.stdout is not None
         try:
             self._send_line(json.dumps({"job": dataclasses.asdict(job)}))
+            crash_point("mid-delivery")
             line = process.stdout.readline()
         except (BrokenPipeError, OSError) as error:
             raise DeliveryError(f"the delivery process failed: {error}") from error
