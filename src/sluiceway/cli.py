@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sluiceway.aws.cli import deploy, destroy, render
 from sluiceway.errors import SluicewayError
 from sluiceway.local.ingest import Rejection
 
@@ -396,6 +397,13 @@ def deliveries(
             "ERROR",
         ],
     )
+
+
+# -- AWS: render, deploy, destroy ---------------------------------------------------------
+
+main.add_command(render)
+main.add_command(deploy)
+main.add_command(destroy)
 
 
 if __name__ == "__main__":  # pragma: no cover

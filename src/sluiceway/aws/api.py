@@ -1,0 +1,219 @@
+"""The REST API: an OpenAPI definition with API Gateway's integrations, one per route.
+
+A queue route is API Gateway's SQS service integration, set up so the client sees what the
+local gateway answers:
+
+* only ``application/json`` is mapped and passthrough is ``never`` (anything else: 415), and a
+  request validator requires the body to be a JSON object (otherwise: 400);
+* the request template form-encodes ``Action=SendMessage`` with the body exactly as sent
+  (URL-encoded, so ``&``, ``+`` and ``=`` survive) and one ``MessageAttribute.N`` triple per
+  forwarded header that is present, matched case-insensitively, numbered without gaps;
+* the integration response turns SQS's ``SendMessageResponse`` into
+  ``{"MessageId", "MD5OfMessageBody"[, "MD5OfMessageAttributes"]}``; SQS's 4xx become a 400
+  and its 5xx a 503 with ``Retry-After``, with the local gateway's ``{"message", "code"}``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, assert_never
+from urllib.parse import quote
+
+from sluiceway.aws import names
+from sluiceway.aws.cfn import get_att, sub
+from sluiceway.aws.errors import RenderError
+from sluiceway.specs import FunctionSpec, HttpSource, QueueTarget, RouteSpec
+
+VALIDATOR = "body-is-a-json-object"
+OBJECT_SCHEMA = "JsonObject"
+_PARAMETER = re.compile(r"\{([A-Za-z0-9._~-]+)\+?\}")
+_SQS_ATTRIBUTE_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+SEND_MESSAGE_RESPONSE = (
+    "#set($result = $input.path('$.SendMessageResponse.SendMessageResult'))"
+    '{"MessageId": "$result.MessageId", "MD5OfMessageBody": "$result.MD5OfMessageBody"'
+    '#if("$!result.MD5OfMessageAttributes" != ""), '
+    '"MD5OfMessageAttributes": "$result.MD5OfMessageAttributes"#end}'
+)
+QUEUE_REFUSED_RESPONSE = (
+    "#set($error = $input.path('$.Error'))"
+    '#if("$!error.Code" == ""){"message": "the queue refused the message", '
+    '"code": "QueueRejected"}'
+    "#else{\"message\": $input.json('$.Error.Message'), "
+    "\"code\": $input.json('$.Error.Code')}#end"
+)
+UNAVAILABLE_RESPONSE = (
+    '{"message": "the message could not be stored; retry", "code": "Unavailable"}'
+)
+
+# API Gateway's own refusals, in the local gateway's {"message", "code"} shape.
+GATEWAY_RESPONSES = {
+    "UNSUPPORTED_MEDIA_TYPE": (415, "UnsupportedMediaType"),
+    "BAD_REQUEST_BODY": (400, "InvalidRequestBody"),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "NotFound"),
+}
+
+
+def operation(route: RouteSpec) -> dict[str, Any]:
+    """The OpenAPI operation for one route, with its integration."""
+    target = route.target
+    match target:
+        case QueueTarget():
+            return _queue_operation(route, target)
+        case _:
+            assert_never(target)
+
+
+def _queue_operation(route: RouteSpec, target: QueueTarget) -> dict[str, Any]:
+    queue = names.resource_id(target.queue)
+    return {
+        "operationId": names.route_id(route),
+        "summary": f"Put the request body on queue {target.queue}",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{OBJECT_SCHEMA}"}}
+            },
+        },
+        "x-amazon-apigateway-request-validator": VALIDATOR,
+        "responses": {
+            "200": {"description": "The message is stored"},
+            "400": {"description": "The request or the message was refused"},
+            "503": {
+                "description": "The queue is unavailable; retry",
+                "headers": {"Retry-After": {"schema": {"type": "string"}}},
+            },
+        },
+        "x-amazon-apigateway-integration": {
+            "type": "aws",
+            "httpMethod": "POST",
+            "uri": sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:sqs:path/${AWS::AccountId}/"
+                f"${{{queue}.QueueName}}"
+            ),
+            "credentials": get_att(names.route_role_id(route), "Arn"),
+            "requestParameters": {
+                "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'",
+                # SQS answers the query API in JSON when asked; the response template reads it.
+                "integration.request.header.Accept": "'application/json'",
+            },
+            "requestTemplates": {"application/json": request_template(route)},
+            "passthroughBehavior": "never",
+            "responses": {
+                "default": {
+                    "statusCode": "200",
+                    "responseTemplates": {"application/json": SEND_MESSAGE_RESPONSE},
+                },
+                r"4\d{2}": {
+                    "statusCode": "400",
+                    "responseTemplates": {"application/json": QUEUE_REFUSED_RESPONSE},
+                },
+                r"5\d{2}": {
+                    "statusCode": "503",
+                    "responseParameters": {"method.response.header.Retry-After": "'1'"},
+                    "responseTemplates": {"application/json": UNAVAILABLE_RESPONSE},
+                },
+            },
+        },
+    }
+
+
+def proxy_operation(function: FunctionSpec, source: HttpSource) -> dict[str, Any]:
+    """The OpenAPI operation of a function behind an HTTP route (Lambda proxy integration):
+    the request goes to the function as API Gateway's proxy event, its answer to the client."""
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in path_parameters(source.path)
+    ]
+    operation: dict[str, Any] = {
+        "operationId": names.resource_id(function.name),
+        "summary": f"Answered by function {function.name}",
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    operation["responses"] = {"default": {"description": "What the function answers"}}
+    operation["x-amazon-apigateway-integration"] = {
+        "type": "aws_proxy",
+        "httpMethod": "POST",
+        "uri": sub(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            f"${{{names.resource_id(function.name)}.Arn}}/invocations"
+        ),
+        "passthroughBehavior": "when_no_match",
+    }
+    return operation
+
+
+def method_key(method: str) -> str:
+    """The key of a method in an OpenAPI path item (API Gateway's own for ANY)."""
+    return "x-amazon-apigateway-any-method" if method == "ANY" else method.lower()
+
+
+def path_parameters(path: str) -> list[str]:
+    """The names of a path's ``{name}`` and greedy ``{name+}`` segments."""
+    return [m.group(1) for m in _PARAMETER.finditer(path)]
+
+
+def invoke_source_arn(api_logical: str, method: str, path: str) -> dict[str, str]:
+    """The execute-api ARN of one route of the API, for the permission that lets API
+    Gateway invoke the function behind it: any stage, the method, the path with each
+    parameter as ``*``."""
+    verb = "*" if method == "ANY" else method
+    resource = _PARAMETER.sub("*", path).lstrip("/")
+    return sub(
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+        f"${{{api_logical}}}/*/{verb}/{resource}"
+    )
+
+
+def request_template(route: RouteSpec) -> str:
+    """The mapping template, on one line: a line break would become part of the form."""
+    parts = ["Action=SendMessage&MessageBody=$util.urlEncode($input.body)"]
+    if route.forward_headers:
+        parts.append("#set($n = 0)#set($headers = $input.params().header)")
+    for header in route.forward_headers:
+        if not set(header) <= _SQS_ATTRIBUTE_NAME:
+            raise RenderError(
+                f"route {route.method} {route.path}: header {header!r} cannot be an SQS "
+                "message attribute name; forward headers whose names are letters, digits, "
+                "'_', '-' and '.' only"
+            )
+        name = quote(header, safe="")
+        parts.append(
+            '#set($value = "")'
+            "#foreach($name in $headers.keySet())"
+            f'#if($name.toLowerCase() == "{header.lower()}")#set($value = $headers.get($name))#end'
+            "#end"
+            '#if($value != "")#set($n = $n + 1)'
+            f"&MessageAttribute.${{n}}.Name={name}"
+            "&MessageAttribute.${n}.Value.DataType=String"
+            "&MessageAttribute.${n}.Value.StringValue=$util.urlEncode($value)"
+            "#end"
+        )
+    return "".join(parts)
+
+
+def definition(title: str, paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": title, "version": "1.0"},
+        "paths": paths,
+        "components": {
+            "schemas": {OBJECT_SCHEMA: {"type": "object"}},
+        },
+        "x-amazon-apigateway-request-validators": {
+            VALIDATOR: {"validateRequestBody": True, "validateRequestParameters": False}
+        },
+        "x-amazon-apigateway-gateway-responses": {
+            kind: {
+                "statusCode": str(status),
+                "responseTemplates": {
+                    "application/json": (
+                        f'{{"message": $context.error.messageString, "code": "{code}"}}'
+                    )
+                },
+            }
+            for kind, (status, code) in GATEWAY_RESPONSES.items()
+        },
+    }

@@ -1,0 +1,96 @@
+"""Every name the template uses, derived from the declared names.
+
+Each logical ID is a declared name (or a phrase built from it) passed through
+`sluiceway.naming.logical_id`, the one function that turns names into logical IDs, so
+``POC-Queue`` is ``POCQueue`` here, in the local registry and in the console. Physical names
+are the declared names themselves, where AWS lets a template choose them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, assert_never
+
+from sluiceway.naming import logical_id
+from sluiceway.specs import (
+    FunctionSpec,
+    ParameterRef,
+    QueueSource,
+    RouteSpec,
+    StreamSource,
+    SubscriptionSpec,
+)
+
+HandleKind = Literal["queue", "table", "topic"]
+
+# The two variables that tell the Lambda shim which app and which of its functions to run.
+APP_VARIABLE = "SLUICEWAY_APP"
+FUNCTION_VARIABLE = "SLUICEWAY_FUNCTION"
+
+
+def resource_id(name: str) -> str:
+    """A queue, table, topic or function: its declared name as a logical ID."""
+    return logical_id(name)
+
+
+def parameter_id(parameter: ParameterRef) -> str:
+    return logical_id(parameter.name)
+
+
+def role_id(function: FunctionSpec) -> str:
+    return logical_id(f"{function.name}-role")
+
+
+def event_id(source: QueueSource | StreamSource) -> str:
+    """The key of a function's event source mapping in SAM's ``Events`` (SAM names the
+    mapping ``<function id><event id>``)."""
+    match source:
+        case QueueSource():
+            return logical_id(source.queue)
+        case StreamSource():
+            return logical_id(f"{source.table}-stream")
+        case _:
+            assert_never(source)
+
+
+def subscription_id(subscription: SubscriptionSpec) -> str:
+    """Stable across declaration order: named after the parameter that holds the endpoint,
+    or after a short digest of a literal endpoint (which keeps addresses out of IDs)."""
+    endpoint = subscription.endpoint
+    if isinstance(endpoint, ParameterRef):
+        tail = endpoint.name
+    else:
+        tail = hashlib.sha256(endpoint.encode()).hexdigest()[:8]
+    return logical_id(f"{subscription.topic}-{subscription.protocol}-{tail}")
+
+
+def topic_subscription_id(function: FunctionSpec) -> str:
+    """The subscription of a function to its topic (SNS's lambda protocol)."""
+    return logical_id(f"{function.name}-subscription")
+
+
+def invoke_permission_id(function: FunctionSpec) -> str:
+    """The resource policy letting SNS or API Gateway invoke a function."""
+    return logical_id(f"{function.name}-invoke-permission")
+
+
+def api_id(app_name: str) -> str:
+    return logical_id(f"{app_name}-api")
+
+
+def route_id(route: RouteSpec) -> str:
+    return logical_id(f"route-{route.method.lower()}-{route.path}")
+
+
+def route_role_id(route: RouteSpec) -> str:
+    return logical_id(f"route-{route.method.lower()}-{route.path}-role")
+
+
+def output_id(name: str, what: str) -> str:
+    return logical_id(f"{name}-{what}")
+
+
+def env_var(kind: HandleKind, name: str) -> str:
+    """The environment variable that carries a resource's physical identifier to Lambda:
+    a queue's URL, a table's name, a topic's ARN."""
+    return f"SLUICEWAY_{kind.upper()}_{logical_id(name)}"

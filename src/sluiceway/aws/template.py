@@ -1,0 +1,574 @@
+"""The app graph as a SAM template: one render function per spec kind.
+
+`render_spec` dispatches with an exhaustive ``match``: a spec kind without a render function
+fails mypy, and at run time an unknown object is an ``AssertionError``, never dropped. Each
+render function returns a `Fragment` (resources, outputs, and API paths for routes);
+`template_for` merges them, refuses two things that would share a logical ID, and adds the
+REST API when the app has routes.
+
+Physical names are the declared names (queues, tables, topics, functions), so the seeds'
+``POC-Queue``, ``orders`` and ``POC-Topic`` appear in the console as declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, assert_never
+
+from sluiceway import permissions
+from sluiceway.aws import api, iam, names
+from sluiceway.aws.cfn import Resources, get_att, ref, sub
+from sluiceway.aws.errors import RenderError
+from sluiceway.specs import (
+    AppGraph,
+    Destination,
+    FunctionSpec,
+    HttpSource,
+    KeySpec,
+    ParameterRef,
+    QueueSource,
+    QueueSpec,
+    QueueTarget,
+    RouteSpec,
+    Spec,
+    StreamSource,
+    SubscriptionSpec,
+    TableSpec,
+    TopicSource,
+    TopicSpec,
+)
+
+RUNTIME = "python3.12"
+SHIM_HANDLER = "sluiceway.aws.shim.handler"
+DEFAULT_STAGE = "prod"
+_STAGE = re.compile(r"[A-Za-z0-9_]{1,128}")
+# Subscription protocols whose endpoint SNS takes as declared (an address, a URL, a number).
+RENDERED_PROTOCOLS = frozenset({"email", "email-json", "http", "https", "sms"})
+
+# The fields each render function turns into the template. Any other field holding a value
+# other than its default is refused (`check_rendered`): an option the AWS target does not
+# render yet fails the render loudly instead of vanishing from the deployed system.
+RENDERED_FIELDS: dict[type, frozenset[str]] = {
+    QueueSpec: frozenset(
+        {
+            "name",
+            "visibility_timeout",
+            "delay_seconds",
+            "message_retention_period",
+            "maximum_message_size",
+            "dead_letter",
+            "max_receive_count",
+            "content_based_deduplication",
+        }
+    ),
+    TableSpec: frozenset({"name", "partition_key", "sort_key", "stream", "ttl_attribute"}),
+    KeySpec: frozenset({"name", "type"}),
+    TopicSpec: frozenset({"name"}),
+    SubscriptionSpec: frozenset({"topic", "protocol", "endpoint"}),
+    RouteSpec: frozenset({"method", "path", "target", "forward_headers"}),
+    QueueTarget: frozenset({"queue"}),
+    Destination: frozenset({"kind", "name"}),
+    TopicSource: frozenset({"topic"}),
+    HttpSource: frozenset({"method", "path"}),
+    FunctionSpec: frozenset({"name", "handler", "source", "uses", "timeout", "memory_size"}),
+    QueueSource: frozenset(
+        {
+            "queue",
+            "batch_size",
+            "maximum_batching_window_in_seconds",
+            "report_batch_item_failures",
+            "filters",
+            "maximum_concurrency",
+        }
+    ),
+    StreamSource: frozenset(
+        {
+            "table",
+            "batch_size",
+            "maximum_batching_window_in_seconds",
+            "starting_position",
+            "filters",
+            "report_batch_item_failures",
+            "maximum_retry_attempts",
+            "maximum_record_age_in_seconds",
+            "bisect_batch_on_function_error",
+            "on_failure",
+            "parallelization_factor",
+            "tumbling_window_in_seconds",
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """Where the functions' code sits (relative to the template) and how the shim finds the
+    app in it (``module:attr``)."""
+
+    app: str
+    uri: str = "src"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every render function may read besides its spec."""
+
+    graph: AppGraph
+    code: Code
+    stage: str = DEFAULT_STAGE
+
+
+@dataclass
+class Fragment:
+    resources: Resources = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    # OpenAPI paths: path -> lower-case method -> operation
+    paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # logical IDs the SAM transform will create for this fragment
+    derived: tuple[str, ...] = ()
+
+
+def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> dict[str, Any]:
+    """The SAM template of an app (plain data; `sluiceway.aws.render` writes it)."""
+    if not _STAGE.fullmatch(stage):
+        raise RenderError(
+            f"stage {stage!r}: a stage name is 1-128 letters, digits and '_'; use e.g. 'prod'"
+        )
+    target = Target(graph, code, stage)
+    claims: dict[str, str] = {}
+    parameters: dict[str, Any] = {}
+    for parameter in graph.parameters:
+        logical = names.parameter_id(parameter)
+        _claim(claims, logical, f"parameter '{parameter.name}'")
+        parameters[logical] = render_parameter(parameter)
+    resources: Resources = {}
+    outputs: dict[str, Any] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in graph.specs():
+        fragment = render_spec(spec, target)
+        origin = describe(spec)
+        for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
+            _claim(claims, logical, origin)
+        resources.update(fragment.resources)
+        outputs.update(fragment.outputs)
+        for path, operations in fragment.paths.items():
+            paths.setdefault(path, {}).update(operations)
+    if paths:
+        fragment = render_api(graph.name, paths, stage)
+        for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
+            _claim(claims, logical, f"the REST API of app '{graph.name}'")
+        resources.update(fragment.resources)
+        outputs = {**fragment.outputs, **outputs}
+    template: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Description": (
+            f"sluiceway app '{graph.name}', rendered from its declarations by "
+            "`sluiceway render aws`: change the app, not this file"
+        ),
+    }
+    if parameters:
+        template["Parameters"] = parameters
+    template["Resources"] = resources
+    if outputs:
+        template["Outputs"] = outputs
+    return template
+
+
+def _claim(claims: dict[str, str], logical: str, origin: str) -> None:
+    other = claims.setdefault(logical, origin)
+    if other != origin:
+        raise RenderError(
+            f"{other} and {origin} both become the logical ID {logical!r} "
+            "(names differing only in punctuation or case); rename one of them"
+        )
+
+
+def render_spec(spec: Spec, target: Target) -> Fragment:
+    """The template fragment of one declared resource."""
+    match spec:
+        case QueueSpec():
+            return render_queue(spec)
+        case TableSpec():
+            return render_table(spec)
+        case TopicSpec():
+            return render_topic(spec)
+        case SubscriptionSpec():
+            return render_subscription(spec)
+        case RouteSpec():
+            return render_route(spec, target)
+        case FunctionSpec():
+            return render_function(spec, target)
+        case _:
+            assert_never(spec)
+
+
+def describe(spec: Spec) -> str:
+    """How an error names a spec."""
+    match spec:
+        case QueueSpec() | TableSpec() | TopicSpec():
+            return f"{type(spec).__name__.removesuffix('Spec').lower()} '{spec.name}'"
+        case SubscriptionSpec():
+            endpoint = spec.endpoint
+            shown = f"<{endpoint.name}>" if isinstance(endpoint, ParameterRef) else endpoint
+            return f"subscription {spec.protocol}:{shown} on topic '{spec.topic}'"
+        case RouteSpec():
+            return f"route {spec.method} {spec.path}"
+        case FunctionSpec():
+            return f"function '{spec.name}'"
+        case _:
+            assert_never(spec)
+
+
+def check_rendered(value: Any, where: str) -> None:
+    """Refuse a declared option the AWS target does not render (see `RENDERED_FIELDS`)."""
+    rendered = RENDERED_FIELDS.get(type(value))
+    if rendered is None:
+        raise RenderError(f"{where}: a {type(value).__name__} is not rendered for AWS yet")
+    for option in dataclasses.fields(value):
+        if option.name in rendered:
+            continue
+        current = getattr(value, option.name)
+        if option.default is not dataclasses.MISSING and current == option.default:
+            continue
+        if (
+            option.default_factory is not dataclasses.MISSING
+            and current == option.default_factory()
+        ):
+            continue
+        raise RenderError(
+            f"{where}: {option.name}={current!r} is not rendered for AWS yet; leave it at its "
+            "default to deploy, or render it in sluiceway.aws.template"
+        )
+
+
+# -- one render function per kind ---------------------------------------------------------
+
+
+def render_parameter(parameter: ParameterRef) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"Type": "String", "MinLength": 1}
+    if parameter.description:
+        rendered["Description"] = parameter.description
+    if parameter.default is not None:
+        rendered["Default"] = parameter.default
+    return rendered
+
+
+def render_queue(spec: QueueSpec) -> Fragment:
+    check_rendered(spec, describe(spec))
+    logical = names.resource_id(spec.name)
+    properties: dict[str, Any] = {"QueueName": spec.name}
+    if spec.fifo:
+        properties["FifoQueue"] = True
+        properties["ContentBasedDeduplication"] = spec.content_based_deduplication
+    properties |= {
+        "VisibilityTimeout": spec.visibility_timeout,
+        "DelaySeconds": spec.delay_seconds,
+        "MessageRetentionPeriod": spec.message_retention_period,
+        "MaximumMessageSize": spec.maximum_message_size,
+        "SqsManagedSseEnabled": True,
+    }
+    if spec.dead_letter is not None:
+        properties["RedrivePolicy"] = {
+            "deadLetterTargetArn": get_att(names.resource_id(spec.dead_letter), "Arn"),
+            "maxReceiveCount": spec.max_receive_count,
+        }
+    return Fragment(
+        resources={
+            logical: {
+                "Type": "AWS::SQS::Queue",
+                # Said out loud: `sluiceway destroy aws` removes waiting messages too.
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
+                "Properties": properties,
+            }
+        },
+        outputs={
+            names.output_id(spec.name, "url"): {
+                "Description": f"URL of queue {spec.name}",
+                "Value": ref(logical),
+            }
+        },
+    )
+
+
+def render_table(spec: TableSpec) -> Fragment:
+    check_rendered(spec, describe(spec))
+    for key in (spec.partition_key, spec.sort_key):
+        if key is not None:
+            check_rendered(key, describe(spec))
+    logical = names.resource_id(spec.name)
+    keys = [(spec.partition_key, "HASH")]
+    if spec.sort_key is not None:
+        keys.append((spec.sort_key, "RANGE"))
+    properties: dict[str, Any] = {
+        "TableName": spec.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": key.name, "AttributeType": key.type} for key, _ in keys
+        ],
+        "KeySchema": [{"AttributeName": key.name, "KeyType": role} for key, role in keys],
+        "SSESpecification": {"SSEEnabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    }
+    if spec.stream is not None:
+        properties["StreamSpecification"] = {"StreamViewType": spec.stream}
+    if spec.ttl_attribute is not None:
+        properties["TimeToLiveSpecification"] = {
+            "AttributeName": spec.ttl_attribute,
+            "Enabled": True,
+        }
+    return Fragment(
+        resources={
+            logical: {
+                "Type": "AWS::DynamoDB::Table",
+                # Said out loud: `sluiceway destroy aws` removes the data with the stack.
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
+                "Properties": properties,
+            }
+        },
+        outputs={
+            names.output_id(spec.name, "table-name"): {
+                "Description": f"Name of table {spec.name}",
+                "Value": ref(logical),
+            }
+        },
+    )
+
+
+def render_topic(spec: TopicSpec) -> Fragment:
+    check_rendered(spec, describe(spec))
+    logical = names.resource_id(spec.name)
+    properties: dict[str, Any] = {"TopicName": spec.name}
+    if spec.name.endswith(".fifo"):
+        properties["FifoTopic"] = True
+    return Fragment(
+        resources={logical: {"Type": "AWS::SNS::Topic", "Properties": properties}},
+        outputs={
+            names.output_id(spec.name, "arn"): {
+                "Description": f"ARN of topic {spec.name}",
+                "Value": ref(logical),
+            }
+        },
+    )
+
+
+def render_subscription(spec: SubscriptionSpec) -> Fragment:
+    check_rendered(spec, describe(spec))
+    if spec.protocol not in RENDERED_PROTOCOLS:
+        raise RenderError(
+            f"{describe(spec)}: the {spec.protocol} protocol is not rendered for AWS yet"
+        )
+    endpoint = spec.endpoint
+    rendered = ref(names.parameter_id(endpoint)) if isinstance(endpoint, ParameterRef) else endpoint
+    return Fragment(
+        resources={
+            names.subscription_id(spec): {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": ref(names.resource_id(spec.topic)),
+                    "Protocol": spec.protocol,
+                    "Endpoint": rendered,
+                },
+            }
+        }
+    )
+
+
+def render_route(spec: RouteSpec, target: Target) -> Fragment:
+    check_rendered(spec, describe(spec))
+    check_rendered(spec.target, describe(spec))
+    api_logical = names.api_id(target.graph.name)
+    return Fragment(
+        resources={names.route_role_id(spec): iam.route_role(spec)},
+        paths={spec.path: {spec.method.lower(): api.operation(spec)}},
+        outputs={
+            names.output_id(names.route_id(spec), "url"): {
+                "Description": f"{spec.method} here to reach the route {spec.method} {spec.path}",
+                "Value": sub(
+                    f"https://${{{api_logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    f"/{target.stage}{spec.path}"
+                ),
+            }
+        },
+    )
+
+
+def render_function(spec: FunctionSpec, target: Target) -> Fragment:
+    check_rendered(spec, describe(spec))
+    check_rendered(spec.source, describe(spec))
+    if isinstance(spec.source, StreamSource) and spec.source.on_failure is not None:
+        check_rendered(spec.source.on_failure, describe(spec))
+    logical = names.resource_id(spec.name)
+    role = names.role_id(spec)
+    properties: dict[str, Any] = {
+        "FunctionName": spec.name,
+        "Description": f"{spec.module}.{spec.qualname}"[:256],
+        "CodeUri": target.code.uri,
+        "Handler": SHIM_HANDLER,
+        "Runtime": RUNTIME,
+        "Timeout": spec.timeout,
+        "MemorySize": spec.memory_size,
+        "Role": get_att(role, "Arn"),
+        "Environment": {"Variables": environment(spec, target.code)},
+    }
+    fragment = Fragment(
+        resources={
+            role: iam.function_role(spec),
+            logical: {"Type": "AWS::Serverless::Function", "Properties": properties},
+        }
+    )
+    source = spec.source
+    match source:
+        case QueueSource() | StreamSource():
+            event = names.event_id(source)
+            properties["Events"] = {event: render_event(source)}
+            fragment.derived = (f"{logical}{event}",)
+        case TopicSource():
+            topic = ref(names.resource_id(source.topic))
+            fragment.resources[names.topic_subscription_id(spec)] = {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": topic,
+                    "Protocol": "lambda",
+                    "Endpoint": get_att(logical, "Arn"),
+                },
+            }
+            fragment.resources[names.invoke_permission_id(spec)] = invoke_permission(
+                logical, "sns.amazonaws.com", topic
+            )
+        case HttpSource():
+            api_logical = names.api_id(target.graph.name)
+            fragment.paths = {
+                source.path: {api.method_key(source.method): api.proxy_operation(spec, source)}
+            }
+            fragment.resources[names.invoke_permission_id(spec)] = invoke_permission(
+                logical,
+                "apigateway.amazonaws.com",
+                api.invoke_source_arn(api_logical, source.method, source.path),
+            )
+            fragment.outputs[names.output_id(spec.name, "url")] = {
+                "Description": f"{source.method} {source.path}, answered by {spec.name}",
+                "Value": sub(
+                    f"https://${{{api_logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    f"/{target.stage}{source.path}"
+                ),
+            }
+        case _:
+            assert_never(source)
+    return fragment
+
+
+def invoke_permission(function: str, principal: str, source_arn: Any) -> dict[str, Any]:
+    """A function's resource policy for one caller: this service, from this ARN only."""
+    return {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": get_att(function, "Arn"),
+            "Principal": principal,
+            "SourceArn": source_arn,
+        },
+    }
+
+
+def environment(spec: FunctionSpec, code: Code) -> dict[str, Any]:
+    """What the shim needs: the app, the function, and the physical identifier of every
+    resource the function's grants name (a stream needs none: Lambda reads it)."""
+    variables: dict[str, Any] = {
+        names.APP_VARIABLE: code.app,
+        names.FUNCTION_VARIABLE: spec.name,
+    }
+    for grant in permissions.grants_for(spec):
+        match grant.kind:
+            case "queue" | "table" | "topic":
+                variables[names.env_var(grant.kind, grant.name)] = ref(
+                    names.resource_id(grant.name)
+                )
+            case "stream":
+                pass
+            case _:
+                assert_never(grant.kind)
+    return variables
+
+
+def render_event(source: QueueSource | StreamSource) -> dict[str, Any]:
+    """A function's event source mapping, as a SAM event."""
+    common: dict[str, Any] = {
+        "BatchSize": source.batch_size,
+        "MaximumBatchingWindowInSeconds": source.maximum_batching_window_in_seconds,
+    }
+    if source.filters:
+        common["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in source.filters]}
+    if source.report_batch_item_failures:
+        common["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    match source:
+        case QueueSource():
+            properties: dict[str, Any] = {
+                "Queue": get_att(names.resource_id(source.queue), "Arn"),
+                **common,
+            }
+            if source.maximum_concurrency is not None:
+                properties["ScalingConfig"] = {"MaximumConcurrency": source.maximum_concurrency}
+            return {"Type": "SQS", "Properties": properties}
+        case StreamSource():
+            properties = {
+                "Stream": get_att(names.resource_id(source.table), "StreamArn"),
+                "StartingPosition": source.starting_position,
+                **common,
+                "MaximumRetryAttempts": source.maximum_retry_attempts,
+                "MaximumRecordAgeInSeconds": source.maximum_record_age_in_seconds,
+                "BisectBatchOnFunctionError": source.bisect_batch_on_function_error,
+                "ParallelizationFactor": source.parallelization_factor,
+            }
+            if source.tumbling_window_in_seconds:
+                properties["TumblingWindowInSeconds"] = source.tumbling_window_in_seconds
+            if source.on_failure is not None:
+                properties["DestinationConfig"] = {"OnFailure": on_failure(source.on_failure)}
+            return {"Type": "DynamoDB", "Properties": properties}
+        case _:
+            assert_never(source)
+
+
+def on_failure(destination: Destination) -> dict[str, Any]:
+    """Where a stream mapping reports what it discards (SAM's ``OnFailure``)."""
+    match destination.kind:
+        case "queue":
+            return {"Type": "SQS", "Destination": iam.arn("queue", destination.name)}
+        case "topic":
+            return {"Type": "SNS", "Destination": iam.arn("topic", destination.name)}
+        case _:
+            assert_never(destination.kind)
+
+
+def render_api(app_name: str, paths: dict[str, dict[str, Any]], stage: str) -> Fragment:
+    """The REST API holding every route (regional, like the seed's POC-API)."""
+    logical = names.api_id(app_name)
+    return Fragment(
+        resources={
+            logical: {
+                "Type": "AWS::Serverless::Api",
+                "Properties": {
+                    "Name": app_name,
+                    "StageName": stage,
+                    # Set, so SAM does not add its extra stage named "Stage".
+                    "OpenApiVersion": "3.0.1",
+                    "EndpointConfiguration": {"Type": "REGIONAL"},
+                    "DefinitionBody": api.definition(app_name, paths),
+                },
+            }
+        },
+        outputs={
+            names.output_id(logical, "url"): {
+                "Description": f"Base URL of the {app_name} API",
+                "Value": sub(
+                    f"https://${{{logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    f"/{stage}"
+                ),
+            }
+        },
+        derived=(f"{logical}{stage}Stage",),
+    )

@@ -1,0 +1,307 @@
+"""IAM derived from the graph: every statement of the deployed template names specific ARNs
+and only the actions the graph derives; the seeds' four policies, made least-privilege."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import aws_sample_app as sample
+import pytest
+from aws_support import sam_transform
+
+from sluiceway import App, permissions
+from sluiceway.aws import Code, names, route_grants, template_for
+from sluiceway.blueprints.orders import app as orders_app
+from sluiceway.specs import HttpSource, TopicSource
+
+LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+# The one resource that ends in "*": ListStreams is evaluated against a table's streams,
+# whose label is unknown until the stream exists (and changes if it is re-enabled).
+STREAM_LISTING = {"Fn::Sub": "${Orders.Arn}/stream/*"}
+
+# The seeds' four policies (000/001), all on "Resource": "*".
+SEED_POLICIES = {
+    "Lambda-Write-DynamoDB": {"dynamodb:PutItem", "dynamodb:DescribeTable"},
+    "Lambda-SNS-Publish": {"sns:Publish", "sns:GetTopicAttributes", "sns:ListTopics"},
+    "Lambda-DynamoDBStreams-Read": {
+        "dynamodb:GetShardIterator",
+        "dynamodb:DescribeStream",
+        "dynamodb:ListStreams",
+        "dynamodb:GetRecords",
+    },
+    "Lambda-Read-SQS": {
+        "sqs:DeleteMessage",
+        "sqs:ReceiveMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    return sam_transform(template_for(orders_app.graph, Code("sluiceway.blueprints.orders:app")))
+
+
+def roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical: resource["Properties"]
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+
+
+def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role.get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def resources_of(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def derived_actions(app: App) -> dict[str, set[str]]:
+    """What each role may do, straight from the graph."""
+    graph = app.graph
+    expected = {
+        names.role_id(f): {a for g in permissions.grants_for(f) for a in g.actions}
+        for f in graph.functions
+    }
+    for route in graph.routes:
+        expected[names.route_role_id(route)] = {a for g in route_grants(route) for a in g.actions}
+    return expected
+
+
+def desk() -> App:
+    """Functions invoked by a topic and by HTTP, and one that writes where it reads."""
+    app = App("desk")
+    tickets = app.table("tickets", partition_key="id", stream="NEW_AND_OLD_IMAGES")
+    alerts = app.topic("alerts")
+    app.route("POST", "/tickets", to=app.queue("intake"))
+
+    @app.on_topic(alerts, uses=[tickets.writes], name="pager")
+    def page(event: Any, context: Any) -> None: ...
+
+    @app.on_http("GET", "/tickets/{id}", uses=[tickets.reads], name="lookup")
+    def lookup(event: Any, context: Any) -> None: ...
+
+    @app.on_stream(tickets, uses=[alerts.publishes], on_failure=alerts, name="watch")
+    def watch(event: Any, context: Any) -> None: ...
+
+    return app
+
+
+APPS = {"orders": lambda: orders_app, "sample": lambda: sample.app, "desk": desk}
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
+    name: str,
+) -> None:
+    app = APPS[name]()
+    template = sam_transform(template_for(app.graph, Code("m:app")))
+    expected = derived_actions(app)
+    tables = {names.resource_id(t.name) for t in app.graph.tables}
+    assert set(roles(template)) == set(expected)  # the SAM transform added no role
+    for logical, role in roles(template).items():
+        granted: set[str] = set()
+        for statement in statements(role):
+            assert statement["Effect"] == "Allow"
+            assert "NotAction" not in statement
+            assert "NotResource" not in statement
+            actions = statement["Action"]
+            granted |= set(actions)
+            for resource in resources_of(statement):
+                if "Fn::Sub" in resource:
+                    # The one resource ending in "*": a table's streams, for ListStreams.
+                    table, tail = resource["Fn::Sub"].removeprefix("${").split(".Arn}")
+                    assert (table in tables, tail, actions) == (
+                        True,
+                        "/stream/*",
+                        ["dynamodb:ListStreams"],
+                    )
+                else:
+                    assert set(resource) <= {"Fn::GetAtt", "Ref"}, resource
+        assert granted == expected[logical], logical
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_only_the_one_topic_or_route_may_invoke_a_function(name: str) -> None:
+    app = APPS[name]()
+    template = template_for(app.graph, Code("m:app"))
+    permissions_ = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    invoked = [f for f in app.graph.functions if isinstance(f.source, TopicSource | HttpSource)]
+    assert len(permissions_) == len(invoked)
+    for permission in permissions_:
+        assert permission["Action"] == "lambda:InvokeFunction"
+        assert permission["Principal"] in ("sns.amazonaws.com", "apigateway.amazonaws.com")
+        source = permission["SourceArn"]
+        if permission["Principal"] == "sns.amazonaws.com":
+            assert set(source) == {"Ref"}
+        else:
+            assert source["Fn::Sub"].startswith(
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                f"${{{names.api_id(app.name)}}}/*/"
+            )
+
+
+def test_no_policy_lives_outside_the_rendered_roles(transformed: dict[str, Any]) -> None:
+    kinds = {r["Type"] for r in transformed["Resources"].values()}
+    assert not kinds & {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy"}
+    functions = [
+        r["Properties"]
+        for r in transformed["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert [f["Role"] for f in functions] == [
+        {"Fn::GetAtt": [names.role_id(orders_app.graph.function(f["FunctionName"])), "Arn"]}
+        for f in functions
+    ]
+
+
+def test_the_one_managed_policy_is_basic_execution_for_logs(transformed: dict[str, Any]) -> None:
+    assert {k: r.get("ManagedPolicyArns") for k, r in roles(transformed).items()} == {
+        "POCLambda1Role": [LOGS],
+        "POCLambda2Role": [LOGS],
+        "RoutePostOrdersRole": None,
+    }
+
+
+def test_the_api_role_may_only_send_messages_to_its_queue(transformed: dict[str, Any]) -> None:
+    assert roles(transformed)["RoutePostOrdersRole"] == {
+        "Description": "Lets POST /orders put the request on its queue",
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "apigateway.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        "Policies": [
+            {
+                "PolicyName": "sluiceway-route",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "QueuePOCQueue",
+                            "Effect": "Allow",
+                            "Action": ["sqs:SendMessage"],
+                            "Resource": {"Fn::GetAtt": ["POCQueue", "Arn"]},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+
+
+def test_the_seed_lambda_1_role_becomes_queue_reads_and_table_writes_on_their_arns(
+    transformed: dict[str, Any],
+) -> None:
+    role = roles(transformed)["POCLambda1Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    assert list(statements(role)) == [
+        {
+            "Sid": "QueuePOCQueue",
+            "Effect": "Allow",
+            "Action": sorted(SEED_POLICIES["Lambda-Read-SQS"]),
+            "Resource": {"Fn::GetAtt": ["POCQueue", "Arn"]},
+        },
+        {
+            "Sid": "TableOrders",
+            "Effect": "Allow",
+            "Action": sorted(permissions.TABLE_WRITE_ACTIONS),
+            "Resource": {"Fn::GetAtt": ["Orders", "Arn"]},
+        },
+    ]
+    # The seed's Lambda-Write-DynamoDB is inside `orders.writes`, now on one table.
+    assert SEED_POLICIES["Lambda-Write-DynamoDB"] <= permissions.TABLE_WRITE_ACTIONS
+
+
+def test_the_seed_lambda_2_role_becomes_stream_reads_and_one_publish_on_their_arns(
+    transformed: dict[str, Any],
+) -> None:
+    assert list(statements(roles(transformed)["POCLambda2Role"])) == [
+        {
+            "Sid": "QueuePOCNotifyFailures",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": {"Fn::GetAtt": ["POCNotifyFailures", "Arn"]},
+        },
+        {
+            "Sid": "StreamOrders",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            ],
+            "Resource": {"Fn::GetAtt": ["Orders", "StreamArn"]},
+        },
+        {
+            "Sid": "StreamOrdersListing",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ListStreams"],
+            "Resource": STREAM_LISTING,
+        },
+        {
+            "Sid": "TopicPOCTopic",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "POCTopic"},
+        },
+    ]
+    # sns:GetTopicAttributes and sns:ListTopics of the seed are gone: nothing calls them.
+    assert SEED_POLICIES["Lambda-SNS-Publish"] - {"sns:Publish"} == {
+        "sns:GetTopicAttributes",
+        "sns:ListTopics",
+    }
+
+
+def test_a_function_without_uses_may_only_read_its_own_source() -> None:
+    app = App("minimal")
+    jobs = app.queue("jobs")
+
+    @app.on_queue(jobs)
+    def work(event: Any, context: Any) -> None: ...
+
+    role = template_for(app.graph, Code("m:app"))["Resources"]["WorkRole"]["Properties"]
+    assert list(statements(role)) == [
+        {
+            "Sid": "QueueJobs",
+            "Effect": "Allow",
+            "Action": sorted(permissions.QUEUE_CONSUME_ACTIONS),
+            "Resource": {"Fn::GetAtt": ["Jobs", "Arn"]},
+        }
+    ]
+
+
+def test_a_failure_destination_topic_gets_only_publish() -> None:
+    app = App("reports")
+    table = app.table("events", partition_key="id", stream="NEW_IMAGE")
+    failures = app.topic("failures")
+
+    @app.on_stream(table, on_failure=failures)
+    def work(event: Any, context: Any) -> None: ...
+
+    role = template_for(app.graph, Code("m:app"))["Resources"]["WorkRole"]["Properties"]
+    assert [s for s in statements(role) if s["Sid"] == "TopicFailures"] == [
+        {
+            "Sid": "TopicFailures",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "Failures"},
+        }
+    ]
