@@ -1,0 +1,105 @@
+"""The store: durable group commits, isolation of failing ops, a writer that never dies."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from sluiceway.local.store import EXTERNAL, Store, Tx
+
+
+def insert(value: str) -> object:
+    def op(tx: Tx) -> int:
+        return int(
+            tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (value, value)).lastrowid or 0
+        )
+
+    return op
+
+
+def keys(store: Store) -> set[str]:
+    return {r["key"] for r in store.query("SELECT key FROM meta")}
+
+
+@pytest.mark.parametrize(("durability", "level"), [("full", 2), ("relaxed", 1)])
+def test_acknowledged_means_fsynced_unless_relaxed(
+    tmp_path: Path, durability: str, level: int
+) -> None:
+    with Store(tmp_path, durability=durability) as store:  # type: ignore[arg-type]
+        synchronous = store.write(lambda tx: tx.execute("PRAGMA synchronous").fetchone()[0])
+        mode = store.write(lambda tx: tx.execute("PRAGMA journal_mode").fetchone()[0])
+    assert (synchronous, mode) == (level, "wal")
+
+
+def test_concurrent_requests_share_commits(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        before = store.commits
+
+        async def many() -> None:
+            await asyncio.gather(*(store.awrite(insert(f"k{i}")) for i in range(500)))
+
+        asyncio.run(many())
+        assert len(keys(store)) == 500
+        assert store.commits - before < 100  # 500 acknowledged writes, far fewer fsyncs
+
+
+def test_a_failing_op_undoes_only_itself(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        gate = threading.Event()
+        blocker = store.submit(lambda tx: gate.wait(5))  # holds the writer so the rest batch up
+        first = store.submit(insert("a"))
+        broken = store.submit(lambda tx: (insert("b")(tx), 1 / 0))
+        last = store.submit(insert("c"))
+        gate.set()
+        blocker.result(5)
+        first.result(5)
+        last.result(5)
+        with pytest.raises(ZeroDivisionError):
+            broken.result(5)
+        assert keys(store) == {"a", "c"}
+
+
+def test_a_cancelled_write_neither_happens_nor_stops_the_writer(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        gate = threading.Event()
+        store.submit(lambda tx: gate.wait(5))
+        cancelled = store.submit(insert("never"))
+        assert cancelled.cancel()
+        gate.set()
+        assert store.write(insert("after")) is not None
+        assert keys(store) == {"after"}
+
+
+def test_the_writer_survives_an_error_in_a_commit_listener(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.on_commit(lambda touched: 1 / 0)  # type: ignore[func-returns-value]
+        store.write(lambda tx: tx.touch("x"))
+        assert store.write(insert("still")) is not None
+
+
+def test_another_process_committing_is_noticed(tmp_path: Path) -> None:
+    heard = concurrent.futures.Future[set[str]]()
+    with Store(tmp_path) as store:
+        store.on_commit(lambda touched: heard.done() or heard.set_result(touched))
+        code = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+            "c.execute(\"INSERT INTO meta (key, value) VALUES ('cli', 'x')\")"
+        )
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "sluiceway.db")], check=True)
+        assert heard.result(5) == {EXTERNAL}
+
+
+def test_a_data_directory_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    with Store(tmp_path):
+        pass
+    with sqlite3.connect(tmp_path / "sluiceway.db") as cx:
+        cx.execute("PRAGMA user_version = 999")
+    with pytest.raises(RuntimeError, match="newer sluiceway"), Store(tmp_path):
+        pass
