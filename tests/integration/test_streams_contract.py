@@ -305,3 +305,24 @@ def test_stream_options_are_checked_against_lambdas_ranges(
     table = app.table("items", partition_key="id", stream="NEW_IMAGE")
     with pytest.raises(DeclarationError, match=message):
         app.on_stream(table, name="fn", **options)(Handler())
+
+
+def test_the_batching_window_waits_for_a_fuller_stream_batch(
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
+    handler = Handler()
+    app, table = stream_app(handler, batch_size=3, maximum_batching_window_in_seconds=10)
+    engine = make_engine(app)
+    table.put_item({"id": "a"})
+    engine.drain()
+    clock.advance(5)
+    table.put_item({"id": "b"})
+    engine.drain()
+    assert handler.batches == []
+    clock.advance(5)
+    engine.drain()
+    assert handler.batches == [["a", "b"]]
+    for key in "cde":
+        table.put_item({"id": key})
+    engine.drain()
+    assert handler.batches[-1] == ["c", "d", "e"]

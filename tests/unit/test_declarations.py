@@ -69,6 +69,18 @@ def test_the_decorator_returns_the_function_unchanged() -> None:
             "batch_size=0 is outside 1..10000",
         ),
         (
+            lambda app: app.on_queue(app.queue("q"), maximum_concurrency=1)(handler),
+            "maximum_concurrency=1 is outside 2..1000",
+        ),
+        (
+            lambda app: app.on_queue(app.queue("q.fifo"), batch_size=11)(handler),
+            "batch_size=11 is outside 1..10 for a FIFO queue",
+        ),
+        (
+            lambda app: app.queue("plain", content_based_deduplication=True),
+            "content_based_deduplication applies to FIFO queues only",
+        ),
+        (
             lambda app: app.on_queue(app.queue("q"), batch_size=100)(handler),
             "needs a batching window",
         ),
