@@ -1,37 +1,84 @@
 """The delivery worker: takes due rows from the outbox and hands them to a carrier.
 
-A row is marked delivered only after the peer accepted it, and each outcome is recorded as
-soon as it is known. In the runtime the carrier is the delivery process (`sender.py`), which
-records the outcome itself if the runtime dies before doing so, so a crash sends nothing
-twice. A peer that cannot be reached delays delivery; it never drops it.
+A row is marked delivered only after the peer accepted it. In the runtime the email carrier
+is the delivery process (`sender.py`), which records the outcomes itself if the runtime dies
+before doing so, so a crash sends nothing twice. A peer that cannot be reached delays
+delivery; it never drops it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from sluiceway.clock import Clock
 from sluiceway.local import topics
-from sluiceway.local.email import DeliveryError
+from sluiceway.local.email import DeliveryError, Links, Mailer, compose
 from sluiceway.local.store import Op, Store, Tx
 from sluiceway.local.topics import Job
 from sluiceway.local.work import Step
 
 log = logging.getLogger("sluiceway.deliveries")
 
+# A delivery's outcome: None when delivered, and the effects to commit with it (a function's
+# deferred sends).
+Delivered: TypeAlias = tuple[DeliveryError | None, Sequence[Op[Any]]]
+
 
 class Carrier(Protocol):
-    """What carries a delivery to its peer. `deliver` may return effects to commit with the
-    delivery's outcome (a function's deferred sends); `recorded` says the outcome is on
-    disk."""
+    """What carries deliveries to their peers. `recorded` says an outcome is on disk."""
 
-    def deliver(self, job: Job) -> Sequence[Op[Any]] | None: ...
+    def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]: ...
 
     def recorded(self, job_id: int) -> None: ...
+
+
+def one_by_one(
+    jobs: Sequence[Job], deliver: Callable[[Job], Sequence[Op[Any]] | None]
+) -> list[Delivered]:
+    """Deliver jobs in turn; once a peer proved unreachable, the rest of the batch fails at
+    once (and waits for its retry) instead of each trying in vain."""
+    results: list[Delivered] = []
+    unreachable: DeliveryError | None = None
+    for job in jobs:
+        if unreachable is not None:
+            results.append((unreachable, ()))
+            continue
+        try:
+            results.append((None, deliver(job) or ()))
+        except DeliveryError as error:
+            results.append((error, ()))
+            if error.connection:
+                unreachable = error
+        except Exception as bug:
+            # Not the peer's doing: record it where an operator sees it, and stop retrying a
+            # delivery that fails the same way every time.
+            log.exception("%s delivery %d could not be attempted", job.protocol, job.id)
+            results.append((DeliveryError(f"internal error: {bug!r}", permanent=True), ()))
+    return results
+
+
+class MailCarrier:
+    """Carries email in this process (what `drain()` and tests use; the runtime uses the
+    delivery process)."""
+
+    def __init__(self, mailer: Mailer, *, sender: str, links: Links) -> None:
+        self.mailer = mailer
+        self.sender = sender
+        self.links = links
+
+    def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:
+        return one_by_one(jobs, self._deliver)
+
+    def _deliver(self, job: Job) -> None:
+        self.mailer.send(compose(job, sender=self.sender, links=self.links))
+
+    def recorded(self, job_id: int) -> None:
+        return None
+
+    def close(self) -> None:
+        self.mailer.close()
 
 
 class DeliveryWorker:
@@ -59,58 +106,37 @@ class DeliveryWorker:
             now_ms = int(self.clock.now() * 1000)
             due = topics.next_due(self.store.reader(), self.protocols, now_ms)
             return Step(False, None if due is None else due / 1000)
-        # Each outcome is committed as soon as it is known (without waiting, so the commit
-        # overlaps the next send): a crash can re-send at most the one delivery whose peer
-        # had answered while its record was not yet on disk.
-        pending: list[Future[None]] = []
-        unreachable: DeliveryError | None = None
+        try:
+            results = self.carrier.deliver_all(jobs)
+        except Exception as error:  # the carrier itself broke: everything waits for a retry
+            log.exception("%s deliveries could not be handed over", self.name)
+            results = [(DeliveryError(f"internal error: {error!r}"), ())] * len(jobs)
+        for job, (failure, _) in zip(jobs, results, strict=True):
+            if failure is not None:
+                log.warning(
+                    "%s delivery %d to %s failed (attempt %d): %s",
+                    job.protocol,
+                    job.id,
+                    job.endpoint,
+                    job.attempts + 1,
+                    failure,
+                )
+        self.store.write(_outcomes(jobs, results))
         for job in jobs:
-            error = unreachable
-            effects: Sequence[Op[Any]] = ()
-            if error is None:
-                try:
-                    effects = self.carrier.deliver(job) or ()
-                except DeliveryError as failure:
-                    log.warning(
-                        "%s delivery %d to %s failed (attempt %d): %s",
-                        job.protocol,
-                        job.id,
-                        job.endpoint,
-                        job.attempts + 1,
-                        failure,
-                    )
-                    error = failure
-                    if failure.connection:
-                        unreachable = failure
-                except Exception as bug:
-                    # Not the peer's doing: record it where an operator sees it, and stop
-                    # retrying a delivery that fails the same way every time.
-                    log.exception("%s delivery %d could not be attempted", job.protocol, job.id)
-                    error = DeliveryError(f"internal error: {bug!r}", permanent=True)
-            future = self.store.submit(_outcome(job.id, error, effects))
-            future.add_done_callback(partial(_tell_recorded, self.carrier, job.id))
-            pending.append(future)
-        for future in pending:
-            future.result()
+            self.carrier.recorded(job.id)
         return Step(True)
 
 
-def _tell_recorded(carrier: Carrier, job_id: int, future: Future[None]) -> None:
-    if future.exception() is None:
-        carrier.recorded(job_id)
-
-
-def _outcome(
-    job_id: int, error: DeliveryError | None, effects: Sequence[Op[Any]]
-) -> Callable[[Tx], None]:
+def _outcomes(jobs: Sequence[Job], results: Sequence[Delivered]) -> Callable[[Tx], None]:
     def record(tx: Tx) -> None:
-        if error is None:
-            topics.delivered(tx, job_id)
-            for effect in effects:
-                effect(tx)
-        else:
-            topics.failed(
-                tx, job_id, str(error), permanent=error.permanent, retry_in_ms=error.retry_in_ms
-            )
+        for job, (error, effects) in zip(jobs, results, strict=True):
+            if error is None:
+                topics.delivered(tx, job.id)
+                for effect in effects:
+                    effect(tx)
+            else:
+                topics.failed(
+                    tx, job.id, str(error), permanent=error.permanent, retry_in_ms=error.retry_in_ms
+                )
 
     return record

@@ -10,14 +10,16 @@ A mailer raises `DeliveryError`; `permanent=False` means "try again later" (serv
 
 from __future__ import annotations
 
+import binascii
 import contextlib
+import email.header
 import email.utils
 import mailbox
 import smtplib
 import ssl
 import threading
 import time
-from email.message import EmailMessage
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -59,39 +61,67 @@ class Links:
         return f"{self.base_url}/_sluiceway/sns/unsubscribe?{query}"
 
 
-def compose(job: Job, *, sender: str, links: Links) -> EmailMessage:
-    """The email SNS would send for this delivery."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = job.endpoint
-    message["Date"] = email.utils.formatdate(localtime=False)
-    # One Message-ID per delivery: a copy re-sent after a crash carries the same one, so
-    # mail systems collapse it.
-    message["Message-ID"] = f"<{job.message_id or 'confirmation'}.{job.id}@sluiceway.localhost>"
-    message["X-Sluiceway-Delivery-Id"] = str(job.id)
-    message["X-Sluiceway-Topic"] = job.topic
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A message ready for SMTP: the envelope and the RFC 5322 bytes."""
+
+    sender: str
+    recipient: str
+    data: bytes
+
+
+def compose(job: Job, *, sender: str, links: Links) -> Email:
+    """The email SNS would send for this delivery, as bytes.
+
+    Written directly rather than with `email.message` (which costs about a millisecond a
+    message and bounds delivery throughput): ASCII headers as they are, others as RFC 2047
+    words; a quoted-printable UTF-8 body.
+    """
     if job.kind == "confirmation":
-        message["Subject"] = CONFIRMATION_SUBJECT
+        subject = CONFIRMATION_SUBJECT
         topic_arn = job.subscription_arn.rsplit(":", 1)[0]
-        message.set_content(
+        text = (
             f"You have chosen to subscribe to the topic:\n{topic_arn}\n\n"
             "To confirm this subscription, click or visit the link below "
             "(If this was in error no action is necessary):\n"
             f"Confirm subscription\n{links.confirm(job.token)}\n"
         )
-        return message
-    message["Subject"] = job.subject or DEFAULT_SUBJECT
-    message["X-Sluiceway-Message-Id"] = job.message_id or ""
-    message.set_content(
-        f"{job.text()}\n\n--\nIf you wish to stop receiving notifications from this topic, "
-        "please click or visit the link below to unsubscribe:\n"
-        f"{links.unsubscribe(job.subscription_arn, job.token)}\n"
+        extra = ""
+    else:
+        subject = job.subject or DEFAULT_SUBJECT
+        text = (
+            f"{job.text()}\n\n--\nIf you wish to stop receiving notifications from this topic, "
+            "please click or visit the link below to unsubscribe:\n"
+            f"{links.unsubscribe(job.subscription_arn, job.token)}\n"
+        )
+        extra = f"X-Sluiceway-Message-Id: {job.message_id or ''}\r\n"
+    # One Message-ID per delivery: a copy re-sent after a crash carries the same one, so
+    # mail systems can collapse it.
+    head = (
+        f"From: {_header(sender)}\r\n"
+        f"To: {job.endpoint}\r\n"
+        f"Date: {email.utils.formatdate(localtime=False)}\r\n"
+        f"Message-ID: <{job.message_id or 'confirmation'}.{job.id}@sluiceway.localhost>\r\n"
+        f"Subject: {_header(subject)}\r\n"
+        f"X-Sluiceway-Delivery-Id: {job.id}\r\n"
+        f"X-Sluiceway-Topic: {job.topic}\r\n"
+        f"{extra}"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
-    return message
+    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    return Email(email.utils.parseaddr(sender)[1], job.endpoint, head.encode("ascii") + body)
+
+
+def _header(value: str) -> str:
+    if value.isascii() and value.isprintable():
+        return value
+    return email.header.Header(value, "utf-8").encode()
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Email) -> None: ...
 
     def close(self) -> None: ...
 
@@ -103,9 +133,9 @@ class MaildirMailer:
         self.path = path
         self._box = mailbox.Maildir(path, create=True)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Email) -> None:
         try:
-            self._box.add(message)
+            self._box.add(message.data)
         except OSError as error:
             raise DeliveryError(f"could not write to {self.path}: {error}") from error
 
@@ -182,11 +212,11 @@ class SmtpMailer:
             smtp = self._smtp = self._connect()
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Email) -> None:
         with self._lock:
             smtp = self._connection()
             try:
-                refused = smtp.send_message(message)
+                refused = smtp.sendmail(message.sender, [message.recipient], message.data)
             except smtplib.SMTPResponseException as error:
                 self._drop()
                 permanent = 500 <= error.smtp_code < 600
@@ -231,22 +261,3 @@ def redact(url: str) -> str:
         f":{parts.port}" if parts.port else ""
     )
     return parts._replace(netloc=netloc).geturl()
-
-
-class MailCarrier:
-    """Carries email deliveries in this process (what `drain()` and tests use)."""
-
-    def __init__(self, mailer: Mailer, *, sender: str, links: Links) -> None:
-        self.mailer = mailer
-        self.sender = sender
-        self.links = links
-
-    def deliver(self, job: Job) -> None:
-        self.mailer.send(compose(job, sender=self.sender, links=self.links))
-        return
-
-    def recorded(self, job_id: int) -> None:
-        return None
-
-    def close(self) -> None:
-        self.mailer.close()

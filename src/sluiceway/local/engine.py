@@ -26,8 +26,8 @@ from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
 from sluiceway.local import messages, moves, queues, tables, topics
-from sluiceway.local.deliveries import DeliveryWorker
-from sluiceway.local.email import Links, MailCarrier, Mailer
+from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
+from sluiceway.local.email import Links, Mailer
 from sluiceway.local.faults import crash_point
 from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
 from sluiceway.local.mappings import commit_deferred

@@ -13,6 +13,7 @@ from typing import Any
 
 from sluiceway import events, naming
 from sluiceway.local import envelopes
+from sluiceway.local.deliveries import Delivered, one_by_one
 from sluiceway.local.email import DeliveryError, Links
 from sluiceway.local.invoke import Invoker
 from sluiceway.local.signing import Signer
@@ -40,7 +41,10 @@ class LambdaCarrier:
         self.region = region
         self.links = links
 
-    def deliver(self, job: Job) -> Sequence[Op[Any]]:
+    def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:
+        return one_by_one(jobs, self._deliver)
+
+    def _deliver(self, job: Job) -> Sequence[Op[Any]]:
         function = self.functions.get(job.endpoint)
         if function is None:
             raise DeliveryError(f"no function named '{job.endpoint}'", permanent=True)
