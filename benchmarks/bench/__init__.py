@@ -1,0 +1,1 @@
+"""sluiceway's benchmark harness: run with `benchmarks/run` (see benchmarks/README.md)."""

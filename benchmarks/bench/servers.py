@@ -1,0 +1,293 @@
+"""The servers the benchmarks load, each in its own process.
+
+* ``ceiling``: a bare ASGI app that only answers 200, served by exactly the uvicorn server
+  `sluiceway run` builds (``sluiceway.local.runtime.http_server``: httptools, uvloop, the
+  same options), so the only difference from the runtime is the app.
+* ``canned``: a raw uvloop protocol that answers every request with a fixed response and
+  no HTTP parser: what a load generator can reach at most on this machine.
+* ``smtp``: aiosmtpd that accepts every message and appends ``<arrival time> <order id>``
+  (from the subject "New order <id>") to a file.
+* `Runtime`: `sluiceway run --port 0` as a user starts it.
+
+Each prints ``PORT <n>`` when it listens (the runtime prints its own ready line).
+
+    python -m bench.servers ceiling
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import IO, Any, cast
+
+from bench.common import PYTHON, VENV_BIN, bench_env, children, stop
+
+READY = " ready on "
+
+Scope = MutableMapping[str, Any]
+ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_OK_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+
+
+async def bare_app(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+    """The ceiling: answer 200 and nothing else."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def serve_ceiling() -> None:
+    """Serve `bare_app` on `sluiceway run`'s own server stack."""
+    import sluiceway.local.runtime as runtime
+
+    def ready(port: int) -> None:
+        print(f"PORT {port}", flush=True)
+
+    # The runtime's http_server builds Gateway(engine); hand it the bare app instead, so the
+    # server class and every uvicorn option are the runtime's own, whatever they become.
+    runtime.Gateway = lambda engine: bare_app  # type: ignore[assignment,misc,return-value]
+    server = runtime.http_server(None, "127.0.0.1", 0, ready)  # type: ignore[arg-type]
+    server.run()
+
+
+class CannedProtocol(asyncio.Protocol):
+    """Answers each request (headers + Content-Length body) with a fixed 200."""
+
+    RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        answers = 0
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = bytes(buffer[:end]).lower()
+            at = head.find(b"content-length:")
+            length = 0 if at < 0 else int(head[at + 15 :].split(b"\r\n", 1)[0])
+            if len(buffer) < end + 4 + length:
+                break
+            del buffer[: end + 4 + length]
+            answers += 1
+        if answers and self.transport is not None:
+            self.transport.write(self.RESPONSE * answers)
+
+
+def serve_canned() -> None:
+    import uvloop
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(CannedProtocol, "127.0.0.1", 0, backlog=2048)
+        print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+        await server.serve_forever()
+
+    uvloop.run(main())
+
+
+_SUBJECT = re.compile(rb"^Subject: New order (\S+)", re.MULTILINE)
+
+
+class Sink:
+    """aiosmtpd handler: note when each order's email arrived."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lines: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        now = time.time()
+        found = _SUBJECT.search(envelope.content)
+        order = found.group(1).decode() if found else "-"
+        self.lines.append(f"{now:.6f} {order}\n")
+        return "250 OK"
+
+    async def flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            if self.lines:
+                lines, self.lines = self.lines, []
+                self.out.writelines(lines)
+                self.out.flush()
+
+
+def serve_smtp(arrivals: Path) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    async def main() -> None:
+        with arrivals.open("a") as out:
+            sink = Sink(out)
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(
+                lambda: SMTP(sink, hostname="bench.local"), "127.0.0.1", 0
+            )
+            print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+            await sink.flush_forever()
+
+    asyncio.run(main())
+
+
+# -- the parent's side -------------------------------------------------------------------
+
+
+class Service:
+    """One of the servers above in a subprocess."""
+
+    def __init__(self, kind: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "bench.servers", kind, *args],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=bench_env(),
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            stop(self.process)
+            raise RuntimeError(f"bench.servers {kind} did not start (said {line!r})")
+        self.port = int(line.split()[1])
+        self.pid = self.process.pid
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        stop(self.process)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SmtpSink(Service):
+    def __init__(self, arrivals: Path) -> None:
+        arrivals.unlink(missing_ok=True)
+        arrivals.touch()
+        self.arrivals = arrivals
+        super().__init__("smtp", str(arrivals))
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def read(self) -> list[tuple[float, str]]:
+        """(arrival time, order id) of every email so far."""
+        rows = []
+        for line in self.arrivals.read_text().splitlines():
+            when, _, order = line.partition(" ")
+            rows.append((float(when), order))
+        return rows
+
+    def count(self) -> int:
+        with self.arrivals.open("rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 16), b""))
+
+    def wait_for(self, count: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        seen = self.count()
+        while seen < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = self.count()
+        return seen
+
+
+class Runtime:
+    """`sluiceway run --port 0` (the orders app) on a fresh data directory."""
+
+    def __init__(self, data_dir: Path, *args: str, timeout: float = 30.0) -> None:
+        sluiceway = VENV_BIN / "sluiceway"
+        command = [str(sluiceway)] if sluiceway.exists() else [PYTHON, "-m", "sluiceway"]
+        self.data_dir = data_dir
+        self.log = (data_dir.parent / f"{data_dir.name}.log").open("w")
+        self.spawned = time.perf_counter()
+        self.process = subprocess.Popen(
+            [
+                *command,
+                "run",
+                *args,
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+                "--log-format",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.pid = self.process.pid
+        self.url = ""
+        self.ready_after = 0.0
+        self.banner: list[str] = []
+        ready = threading.Event()
+        stdout = self.process.stdout
+        assert stdout is not None
+
+        def read() -> None:
+            for line in stdout:
+                if READY in line and not ready.is_set():
+                    self.ready_after = time.perf_counter() - self.spawned
+                    self.url = line.split(READY, 1)[1].split()[0]
+                    self.banner.append(line.rstrip())
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(timeout):
+            self.close()
+            raise RuntimeError(f"sluiceway run did not get ready; see {self.log.name}")
+
+    def pids(self) -> list[int]:
+        """The runtime and its children (the delivery process)."""
+        return [self.pid, *children(self.pid)]
+
+    def close(self) -> None:
+        stop(self.process, timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.log.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["ceiling", "canned", "smtp"])
+    parser.add_argument("arrivals", nargs="?", default="")
+    args = parser.parse_args()
+    if args.kind == "ceiling":
+        serve_ceiling()
+    elif args.kind == "canned":
+        serve_canned()
+    else:
+        serve_smtp(Path(args.arrivals))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
