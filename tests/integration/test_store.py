@@ -103,3 +103,52 @@ def test_a_data_directory_of_a_newer_version_is_refused(tmp_path: Path) -> None:
         cx.execute("PRAGMA user_version = 999")
     with pytest.raises(RuntimeError, match="newer sluiceway"), Store(tmp_path):
         pass
+
+
+def test_an_early_answer_survives_a_failing_neighbour(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        gate = threading.Event()
+        store.submit(lambda tx: gate.wait(5))
+        early = store.submit(insert("early"), early=True)
+        broken = store.submit(lambda tx: 1 / 0)
+        durable = store.submit(insert("durable"))
+        gate.set()
+        assert early.result(5)
+        assert durable.result(5)
+        with pytest.raises(ZeroDivisionError):
+            broken.result(5)
+        assert keys(store) == {"early", "durable"}
+
+
+def test_a_failed_commit_after_early_answers_fences_the_store(tmp_path: Path) -> None:
+    from sluiceway.local.store import StoreFenced
+
+    with Store(tmp_path) as store:
+        store.write(lambda tx: tx.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        store.write(
+            lambda tx: tx.execute(
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id))"
+            )
+        )
+        writer = store._writer
+        assert writer is not None
+        # Foreign keys, checked at COMMIT (the writer is idle between batches here).
+        writer.execute("PRAGMA foreign_keys = ON")
+        gate = threading.Event()
+        store.submit(lambda tx: gate.wait(5))
+        early = store.submit(insert("early"), early=True)
+        violation = store.submit(
+            lambda tx: (
+                tx.execute("PRAGMA defer_foreign_keys = ON"),
+                tx.execute("INSERT INTO child (parent) VALUES (42)"),
+            )
+        )
+        gate.set()
+        assert early.result(5)  # answered before the commit that then failed
+        with pytest.raises(sqlite3.IntegrityError):
+            violation.result(5)
+        with pytest.raises(StoreFenced, match="stopped taking writes"):
+            store.write(insert("after"))
+    assert "early" not in {
+        r[0] for r in sqlite3.connect(tmp_path / "sluiceway.db").execute("SELECT key FROM meta")
+    }

@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,6 +58,7 @@ SourceMapping = QueueMapping | StreamMapping
 T = TypeVar("T")
 
 SWEEP_SECONDS = 60.0
+DELIVERY_WORKERS = 3
 ORPHAN_WAIT_STEPS = 600  # x 50 ms: how long to wait for a dead runtime's delivery process
 
 
@@ -261,8 +263,10 @@ class LocalEngine:
         """Invoke an HTTP route's function (API Gateway waits for it); its deferred effects
         commit before the answer goes out."""
         outcome = self.invoker.invoke(function, event)
-        if outcome.ok and outcome.deferred:
-            self.store.write(lambda tx: commit_deferred(tx, outcome.deferred))
+        # Durable before the answer goes out: the deferred effects, and (commits being in
+        # order) every table write the handler had answered early.
+        deferred = outcome.deferred if outcome.ok else ()
+        self.store.write(lambda tx: commit_deferred(tx, deferred))
         return outcome
 
     def _sink(self, destination: Destination) -> FailureSink:
@@ -312,7 +316,12 @@ class LocalEngine:
                     Work(f"mapping:{mapping.name}:lane{n}", step, mapping.channel)
                     for n, step in enumerate(mapping.steps())
                 ]
-        units += [Work(f"delivery:{d.name}", d.step, d.channel) for d in self.deliverers]
+        # Several batches of deliveries in flight keep a slow peer's connections busy.
+        units += [
+            Work(f"delivery:{d.name}:{n}", d.step, d.channel)
+            for d in self.deliverers
+            for n in range(DELIVERY_WORKERS)
+        ]
         units.append(Work("mover", self.move_messages, "moves"))
         units.append(Work("sweeper", self._sweep_step, None, periodic=True))
         return units
@@ -507,25 +516,43 @@ class LocalEngine:
             lambda tx: queues.change_visibility(tx, info, receipt_handle, visibility_timeout)
         )
 
+    def _table_write(self, op: Op[T]) -> T:
+        """A table write: inside a handler it is answered as soon as it has run (its
+        invocation's acknowledgement commits after it, so a crash redelivers and redoes it);
+        outside one it is durable when it returns."""
+        invocation = current()
+        if invocation is None:
+            return self.store.write(op)
+        invocation.wrote = True
+        return self.store.write(op, early=True)
+
+    def _table_read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """A table read; a handler that wrote reads through the writer, to see its writes."""
+        invocation = current()
+        if invocation is not None and invocation.wrote:
+            return self.store.write(lambda tx: read(tx.cx), early=True)
+        return read(self.store.reader())
+
     def put_item(self, table: TableSpec, item: Mapping[str, Any], *, if_not_exists: bool) -> None:
         self._authorize("put_item", table.name)
         info = self._registry().table(table.name)
         encoded = attrvalue.serialize_item(item)
         tables.check_item(info, encoded)
-        self.store.write(lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists))
+        self._table_write(lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists))
         crash_point("mid-batch")
 
     def get_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
         self._authorize("get_item", table.name)
         info = self._registry().table(table.name)
-        item = tables.get(self.store.reader(), info, tables.key_item(info, key))
+        encoded = tables.key_item(info, key)
+        item = self._table_read(lambda cx: tables.get(cx, info, encoded))
         return None if item is None else attrvalue.deserialize_item(item)
 
     def delete_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
         self._authorize("delete_item", table.name)
         info = self._registry().table(table.name)
         encoded = tables.key_item(info, key)
-        old = self.store.write(lambda tx: tables.delete(tx, info, encoded))
+        old = self._table_write(lambda tx: tables.delete(tx, info, encoded))
         return None if old is None else attrvalue.deserialize_item(old)
 
     def query(
@@ -539,23 +566,18 @@ class LocalEngine:
     ) -> list[dict[str, Any]]:
         self._authorize("query", table.name)
         info = self._registry().table(table.name)
-        items = tables.query(
-            self.store.reader(),
-            info,
-            partition_value,
-            sort_key=sort_key,
-            limit=limit,
-            scan_forward=scan_forward,
+        items = self._table_read(
+            lambda cx: tables.query(
+                cx, info, partition_value, sort_key=sort_key, limit=limit, scan_forward=scan_forward
+            )
         )
         return [attrvalue.deserialize_item(i) for i in items]
 
     def scan(self, table: TableSpec, *, limit: int | None) -> list[dict[str, Any]]:
         self._authorize("scan", table.name)
         info = self._registry().table(table.name)
-        return [
-            attrvalue.deserialize_item(i)
-            for i in tables.scan(self.store.reader(), info, limit=limit)
-        ]
+        items = self._table_read(lambda cx: list(tables.scan(cx, info, limit=limit)))
+        return [attrvalue.deserialize_item(i) for i in items]
 
     def publish(
         self,

@@ -49,6 +49,9 @@ class Invocation:
     # Set when the handler overran its timeout: Lambda would have stopped it; Python cannot
     # stop a thread, so every later handle call from it fails instead.
     expired: bool = False
+    # Set once it wrote a table: its writes are answered early (before the fsync), so its
+    # reads go through the writer to see them.
+    wrote: bool = False
 
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(

@@ -37,7 +37,7 @@ from sluiceway.specs import FunctionSpec, QueueSource
 
 log = logging.getLogger("sluiceway.mappings")
 
-DEFAULT_POLLERS = 2
+DEFAULT_POLLERS = 5  # Lambda starts an SQS mapping with 5 concurrent batches
 
 
 class QueueMapping:
@@ -91,7 +91,8 @@ class QueueMapping:
         batch = self.store.write(
             lambda tx: queues.claim(
                 tx, self.queue, self.source.batch_size, max_bytes=MAX_PAYLOAD_BYTES, invoking=True
-            )
+            ),
+            early=True,
         )
         if not batch:
             return self._idle(cx, now_ms)
@@ -138,7 +139,7 @@ class QueueMapping:
                 queues.invocation_ended(tx, self.queue, message.receipt)
             commit_deferred(tx, deferred)
 
-        self.store.write(acknowledge)
+        self.store.write(acknowledge, early=True)
 
     def _failures(
         self, outcome: Outcome, batch: list[Message]

@@ -65,6 +65,7 @@ Op = Callable[[Tx], T]
 class _Pending:
     op: Op[Any]
     future: concurrent.futures.Future[Any] | None = None
+    early: bool = False
     aio: asyncio.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     result: Any = None
@@ -74,6 +75,11 @@ class _Pending:
 
 class StoreClosed(RuntimeError):
     pass
+
+
+class StoreFenced(RuntimeError):
+    """A commit failed after some callers had their answer early: the store takes no more
+    writes, so nothing can be acknowledged on top of work that is not on disk."""
 
 
 class Store:
@@ -104,6 +110,7 @@ class Store:
         self.commits = 0
         self.committed_ops = 0
         self._data_version: int | None = None
+        self._fenced: BaseException | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -169,14 +176,21 @@ class Store:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def submit(self, op: Op[T]) -> concurrent.futures.Future[T]:
+    def submit(self, op: Op[T], *, early: bool = False) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._enqueue(_Pending(op, future=future))
+        self._enqueue(_Pending(op, future=future, early=early))
         return future
 
-    def write(self, op: Op[T]) -> T:
-        """Run `op` in the next group commit and return its result once it is on disk."""
-        return self.submit(op).result()
+    def write(self, op: Op[T], *, early: bool = False) -> T:
+        """Run `op` in the next group commit and return its result once it is on disk.
+
+        With ``early=True`` the result comes as soon as the op has run, before the commit's
+        fsync. Only for a caller that does nothing outside the database on the strength of
+        it (claiming messages, a handler's table writes, acknowledging a batch): everything
+        written later commits later, so after a crash the database is a prefix of what was
+        asked, and redelivery redoes the rest. Never for what answers a client or sends
+        anything out."""
+        return self.submit(op, early=early).result()
 
     def awrite(self, op: Op[T]) -> asyncio.Future[T]:
         """`write` for the event loop: await the result without blocking the loop."""
@@ -189,6 +203,8 @@ class Store:
         with self._cond:
             if self._closing:
                 raise StoreClosed("the store is closed")
+            if self._fenced is not None:
+                raise StoreFenced(f"the store stopped taking writes: {self._fenced}")
             self._pending.append(pending)
             if len(self._pending) == 1:
                 self._cond.notify()
@@ -235,8 +251,11 @@ class Store:
         cx = self._writer
         assert cx is not None
         now = self.clock.now()
+        # With early answers in the batch, every op runs in its own savepoint: one op's
+        # failure must never replay an op whose caller already has its answer.
+        early = any(p.early for p in batch)
         try:
-            if not self._run_all(cx, batch, now):
+            if early or not self._run_all(cx, batch, now):
                 self._run_each(cx, batch, now)
             cx.execute("COMMIT")
         except Exception as error:  # the commit itself failed: nobody's write happened
@@ -246,6 +265,8 @@ class Store:
             for pending in batch:
                 pending.error = error
                 pending.touched = set()
+            if early:
+                self._fenced = error
             return
         self.commits += 1
         self.committed_ops += len(batch)
@@ -277,6 +298,11 @@ class Store:
                 pending.error = error
                 pending.touched = set()
             cx.execute("RELEASE op")
+            if pending.early and pending.future is not None and not pending.future.done():
+                if pending.error is None:
+                    pending.future.set_result(pending.result)
+                else:
+                    pending.future.set_exception(pending.error)
 
     def _answer(self, batch: list[_Pending]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}

@@ -483,6 +483,7 @@ class StreamMapping:
             )
             commit_deferred(tx, deferred)
 
+        # Durable: the next step reads the checkpoint back through a reader connection.
         self.store.write(save)
 
 
