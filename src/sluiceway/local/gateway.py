@@ -12,12 +12,11 @@ import asyncio
 import html
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
-from sluiceway import events
+from sluiceway import events, ids
 from sluiceway.errors import NotFound
 from sluiceway.local import ingest, proxy, queues, topics
 from sluiceway.local.engine import LocalEngine
@@ -132,7 +131,7 @@ class Gateway:
     ) -> None:
         """API Gateway's Lambda proxy integration: the request as the proxy event, the
         function's answer as the response."""
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         trace = [(b"x-amzn-requestid", request_id.encode())]
         try:
             headers = _headers(scope)

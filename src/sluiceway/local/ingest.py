@@ -42,6 +42,8 @@ def reject(status: int, code: str, message: str) -> NoReturn:
 def check_content_type(value: str | None) -> None:
     """Only ``application/json`` (with an optional UTF-8 charset), as a mapping template
     declared for application/json with passthrough NEVER accepts."""
+    if value == "application/json":
+        return
     if value is None:
         reject(415, "UnsupportedMediaType", "Content-Type must be application/json")
     media, _, params = value.partition(";")
@@ -64,6 +66,9 @@ def _no_constants(name: str) -> Any:
     reject(400, "InvalidJson", f"the body is not valid JSON: {name} is not a JSON value")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def parse_object(raw: bytes) -> str:
     """The body as text, if it is a UTF-8 JSON object; a 400 otherwise."""
     if not raw:
@@ -73,7 +78,7 @@ def parse_object(raw: bytes) -> str:
     except UnicodeDecodeError as error:
         reject(400, "InvalidEncoding", f"the body is not valid UTF-8 (byte {error.start})")
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        value = _DECODER.decode(text)
     except RecursionError:
         reject(400, "InvalidJson", "the body is nested too deeply")
     except ValueError as error:

@@ -18,13 +18,12 @@ import json
 import logging
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluiceway import naming
+from sluiceway import ids, naming
 from sluiceway.errors import SluicewayError
 from sluiceway.events import LambdaContext
 from sluiceway.local.store import Op
@@ -100,7 +99,7 @@ class Invoker:
         return grants
 
     def invoke(self, function: FunctionSpec, event: Any) -> Outcome:
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         invocation = Invocation(function, self.grants(function), request_id)
         context = LambdaContext(
             function_name=function.name,

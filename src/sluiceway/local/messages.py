@@ -10,11 +10,11 @@ import base64
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sluiceway import ids
 from sluiceway.errors import ValidationError
 from sluiceway.events import md5_hex, md5_of_message_attributes
 from sluiceway.local.registry import QueueInfo
@@ -135,7 +135,7 @@ def prepare(
         raise ValidationError(
             "DelaySeconds must be an integer 0..900", code="InvalidParameterValue"
         )
-    return Outgoing(str(uuid.uuid4()), body, encoded, sender_id, delay, group_id, dedup_id)
+    return Outgoing(ids.uuid4(), body, encoded, sender_id, delay, group_id, dedup_id)
 
 
 def _fifo_ids(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import uuid
 from dataclasses import dataclass
 
+from sluiceway import ids
 from sluiceway.errors import NotFound, ValidationError
 from sluiceway.local import queues
 from sluiceway.local.messages import Outgoing
@@ -184,7 +184,7 @@ def _move(
         if destination is None:
             destination = _single_source(registry, source)
         tx.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-        message_id = str(uuid.uuid4())
+        message_id = ids.uuid4()
         # A FIFO message keeps its group; a fresh deduplication id lets it through again.
         dedup = message_id if destination.spec.fifo else None
         queues.send(

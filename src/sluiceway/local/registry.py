@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sluiceway import naming
+from sluiceway import ids, naming
 from sluiceway.errors import DeclarationError, NotFound
 from sluiceway.local.store import Store, Tx
 from sluiceway.naming import Region
@@ -316,7 +315,7 @@ def _sync_subscriptions(
                     (tx.now_ms, row[0]),
                 )
             continue
-        arn = row[2] if row is not None else f"{naming.topic_arn(region, topic)}:{uuid.uuid4()}"
+        arn = row[2] if row is not None else f"{naming.topic_arn(region, topic)}:{ids.uuid4()}"
         token = secrets.token_hex(32)
         status = "confirmed" if confirm_now else "pending"
         confirmed_at = tx.now_ms if confirm_now else None

@@ -25,14 +25,13 @@ import json
 import logging
 import math
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sluiceway import naming
+from sluiceway import ids, naming
 from sluiceway.clock import Clock
 from sluiceway.local import tables
 from sluiceway.local.invoke import Invoker, Outcome
@@ -420,7 +419,7 @@ class StreamMapping:
         """What AWS sends an OnFailure destination: a pointer to the records, not the data."""
         record: dict[str, Any] = {
             "requestContext": {
-                "requestId": outcome.request_id if outcome else str(uuid.uuid4()),
+                "requestId": outcome.request_id if outcome else ids.uuid4(),
                 "functionArn": naming.function_arn(self.region, self.name),
                 "condition": condition,
                 "approximateInvokeCount": attempts,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sluiceway import attrvalue, events
+from sluiceway import attrvalue, events, ids
 from sluiceway.attrvalue import Item
 from sluiceway.backend import SortKeyCondition
 from sluiceway.errors import ConditionalCheckFailed, ValidationError
@@ -190,7 +189,7 @@ def _record(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             table.id,
-            uuid.uuid4().hex,
+            ids.uuid4_hex(),
             event_name,
             tx.now_ms,
             _dumps(keys),

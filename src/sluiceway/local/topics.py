@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sluiceway import ids
 from sluiceway.errors import NotFound, ValidationError
 from sluiceway.local.registry import TopicInfo
 from sluiceway.local.store import Tx
@@ -78,7 +78,7 @@ def prepare(
                 "'default' key",
                 code="InvalidParameter",
             )
-    return Publication(str(uuid.uuid4()), message, subject, structure, encoded)
+    return Publication(ids.uuid4(), message, subject, structure, encoded)
 
 
 def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
