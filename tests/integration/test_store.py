@@ -107,13 +107,12 @@ def test_a_data_directory_of_a_newer_version_is_refused(tmp_path: Path) -> None:
 
 def test_an_early_answer_survives_a_failing_neighbour(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
-        gate = threading.Event()
-        store.submit(lambda tx: gate.wait(5))
-        early = store.submit(insert("early"), early=True)
-        broken = store.submit(lambda tx: 1 / 0)
-        durable = store.submit(insert("durable"))
-        gate.set()
-        assert early.result(5)
+        # Holding the writer's condition keeps it from committing: the early op (run at once,
+        # in this thread) and the queued ones end up in one transaction.
+        with store._cond:
+            assert store.write(insert("early"), early=True)
+            broken = store.submit(lambda tx: 1 / 0)
+            durable = store.submit(insert("durable"))
         assert durable.result(5)
         with pytest.raises(ZeroDivisionError):
             broken.result(5)
@@ -134,21 +133,20 @@ def test_a_failed_commit_after_early_answers_fences_the_store(tmp_path: Path) ->
         assert writer is not None
         # Foreign keys, checked at COMMIT (the writer is idle between batches here).
         writer.execute("PRAGMA foreign_keys = ON")
-        gate = threading.Event()
-        store.submit(lambda tx: gate.wait(5))
-        early = store.submit(insert("early"), early=True)
-        violation = store.submit(
-            lambda tx: (
-                tx.execute("PRAGMA defer_foreign_keys = ON"),
-                tx.execute("INSERT INTO child (parent) VALUES (42)"),
+        with store._cond:  # one transaction for both, as above
+            assert store.write(insert("early"), early=True)  # answered before the commit
+            violation = store.submit(
+                lambda tx: (
+                    tx.execute("PRAGMA defer_foreign_keys = ON"),
+                    tx.execute("INSERT INTO child (parent) VALUES (42)"),
+                )
             )
-        )
-        gate.set()
-        assert early.result(5)  # answered before the commit that then failed
         with pytest.raises(sqlite3.IntegrityError):
             violation.result(5)
         with pytest.raises(StoreFenced, match="stopped taking writes"):
             store.write(insert("after"))
+        with pytest.raises(StoreFenced):
+            store.write(insert("after"), early=True)
     assert "early" not in {
         r[0] for r in sqlite3.connect(tmp_path / "sluiceway.db").execute("SELECT key FROM meta")
     }

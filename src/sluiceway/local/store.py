@@ -65,7 +65,6 @@ Op = Callable[[Tx], T]
 class _Pending:
     op: Op[Any]
     future: concurrent.futures.Future[Any] | None = None
-    early: bool = False
     aio: asyncio.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     result: Any = None
@@ -111,6 +110,12 @@ class Store:
         self.committed_ops = 0
         self._data_version: int | None = None
         self._fenced: BaseException | None = None
+        # The writer connection and its open transaction. Held by the writer thread while it
+        # runs a batch and commits, and by any thread running an early op directly.
+        self._cx_lock = threading.Lock()
+        self._in_tx = False
+        self._direct_ops = 0  # early ops run directly in the open, uncommitted transaction
+        self._direct_touched: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -176,9 +181,10 @@ class Store:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def submit(self, op: Op[T], *, early: bool = False) -> concurrent.futures.Future[T]:
+    def submit(self, op: Op[T]) -> concurrent.futures.Future[T]:
+        """Queue `op` for the next group commit; the future resolves once it is on disk."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._enqueue(_Pending(op, future=future, early=early))
+        self._enqueue(_Pending(op, future=future))
         return future
 
     def write(self, op: Op[T], *, early: bool = False) -> T:
@@ -189,8 +195,48 @@ class Store:
         it (claiming messages, a handler's table writes, acknowledging a batch): everything
         written later commits later, so after a crash the database is a prefix of what was
         asked, and redelivery redoes the rest. Never for what answers a client or sends
-        anything out."""
-        return self.submit(op, early=early).result()
+        anything out.
+
+        An early op runs right here, in the caller's thread, inside the writer's open
+        transaction (under the connection's lock, with a savepoint of its own): no hand-off
+        to the writer thread and back, which is most of what a small write costs. The
+        writer commits it with whatever comes next."""
+        if early:
+            return self._run_direct(op)
+        return self.submit(op).result()
+
+    def _run_direct(self, op: Op[T]) -> T:
+        with self._cx_lock:
+            self._check_open()
+            cx = self._writer
+            assert cx is not None
+            self._begin(cx)
+            tx = Tx(cx, self.clock.now())
+            cx.execute("SAVEPOINT op")
+            try:
+                result = op(tx)
+            except BaseException:
+                cx.execute("ROLLBACK TO op")
+                cx.execute("RELEASE op")
+                raise
+            cx.execute("RELEASE op")
+            self._direct_ops += 1
+            self._direct_touched |= tx.touched
+        with self._cond:
+            if not self._pending:
+                self._cond.notify()
+        return result
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise StoreClosed("the store is closed")
+        if self._fenced is not None:
+            raise StoreFenced(f"the store stopped taking writes: {self._fenced}")
+
+    def _begin(self, cx: sqlite3.Connection) -> None:
+        if not self._in_tx:
+            cx.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
 
     def awrite(self, op: Op[T]) -> asyncio.Future[T]:
         """`write` for the event loop: await the result without blocking the loop."""
@@ -201,10 +247,7 @@ class Store:
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._cond:
-            if self._closing:
-                raise StoreClosed("the store is closed")
-            if self._fenced is not None:
-                raise StoreFenced(f"the store stopped taking writes: {self._fenced}")
+            self._check_open()
             self._pending.append(pending)
             if len(self._pending) == 1:
                 self._cond.notify()
@@ -212,28 +255,28 @@ class Store:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
+                while not self._pending and not self._in_tx and not self._closing:
                     if not self._cond.wait(WATCH_SECONDS):
                         break
-                if not self._pending and self._closing:
+                if not self._pending and not self._in_tx and self._closing:
                     return
                 batch = self._pending[:MAX_GROUP]
                 del self._pending[:MAX_GROUP]
-            if not batch:
+            if not batch and not self._in_tx:
                 self._notice_external_commits()
                 continue
             # A caller that cancelled its future no longer waits: drop its op.
             batch = [
                 p for p in batch if p.future is None or p.future.set_running_or_notify_cancel()
             ]
+            touched: set[str] = set()
             try:
-                self._commit(batch)
-                self._answer(batch)
+                touched = self._commit(batch)
             except BaseException as error:  # never let the writer die: fail this batch instead
                 log.exception("the writer failed")
                 for pending in batch:
                     pending.error = pending.error or error
-                self._answer(batch)
+            self._answer(batch, touched)
 
     def _notice_external_commits(self) -> None:
         """While idle, notice commits made by another process (the CLI): only those change
@@ -241,50 +284,68 @@ class Store:
         cx = self._writer
         if cx is None:
             return
-        version = int(cx.execute("PRAGMA data_version").fetchone()[0])
+        with self._cx_lock:
+            if self._in_tx:
+                return
+            version = int(cx.execute("PRAGMA data_version").fetchone()[0])
         if version != self._data_version:
             self._data_version = version
             for listener in self._listeners:
                 listener({EXTERNAL})
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[_Pending]) -> set[str]:
+        """Run `batch` in the open transaction (beginning one if needed) and commit it with
+        the early ops already run there; return the channels the commit touched."""
         cx = self._writer
         assert cx is not None
-        now = self.clock.now()
-        # With early answers in the batch, every op runs in its own savepoint: one op's
-        # failure must never replay an op whose caller already has its answer.
-        early = any(p.early for p in batch)
-        try:
-            if early or not self._run_all(cx, batch, now):
-                self._run_each(cx, batch, now)
-            cx.execute("COMMIT")
-        except Exception as error:  # the commit itself failed: nobody's write happened
-            log.error("commit failed: %s", error)
-            if cx.in_transaction:
-                cx.execute("ROLLBACK")
-            for pending in batch:
-                pending.error = error
-                pending.touched = set()
-            if early:
-                self._fenced = error
-            return
+        with self._cx_lock:
+            now = self.clock.now()
+            direct = self._direct_ops
+            # With early answers given (ops already run in this transaction), every op runs
+            # in its own savepoint: one op's failure must never replay or undo an op whose
+            # caller already has its answer.
+            early = direct > 0
+            try:
+                if batch and (early or not self._run_all(cx, batch, now)):
+                    self._run_each(cx, batch, now)
+                self._begin(cx)
+                cx.execute("COMMIT")
+            except Exception as error:  # the commit itself failed: nobody's write happened
+                log.error("commit failed: %s", error)
+                if cx.in_transaction:
+                    cx.execute("ROLLBACK")
+                for pending in batch:
+                    pending.error = error
+                    pending.touched = set()
+                if early:
+                    self._fenced = error
+                return set()
+            finally:
+                self._in_tx = False
+                touched = self._direct_touched
+                self._direct_touched = set()
+                self._direct_ops = 0
         self.commits += 1
-        self.committed_ops += len(batch)
+        self.committed_ops += len(batch) + direct
+        for pending in batch:
+            touched |= pending.touched
+        return touched
 
     def _run_all(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> bool:
-        cx.execute("BEGIN IMMEDIATE")
+        self._begin(cx)
         for pending in batch:
             tx = Tx(cx, now)
             try:
                 pending.result = pending.op(tx)
             except Exception:
                 cx.execute("ROLLBACK")
+                self._in_tx = False
                 return False
             pending.touched = tx.touched
         return True
 
     def _run_each(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> None:
-        cx.execute("BEGIN IMMEDIATE")
+        self._begin(cx)
         for pending in batch:
             tx = Tx(cx, now)
             cx.execute("SAVEPOINT op")
@@ -298,17 +359,10 @@ class Store:
                 pending.error = error
                 pending.touched = set()
             cx.execute("RELEASE op")
-            if pending.early and pending.future is not None and not pending.future.done():
-                if pending.error is None:
-                    pending.future.set_result(pending.result)
-                else:
-                    pending.future.set_exception(pending.error)
 
-    def _answer(self, batch: list[_Pending]) -> None:
+    def _answer(self, batch: list[_Pending], touched: set[str]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
-        touched: set[str] = set()
         for pending in batch:
-            touched |= pending.touched
             if pending.future is not None:
                 if pending.future.done():
                     continue
