@@ -13,6 +13,8 @@ from sluiceway import App, Queue, ValidationError
 from sluiceway.clock import VirtualClock
 from sluiceway.local import Admin
 from sluiceway.local.invoke import TaskTimedOut
+from sluiceway.local.queue_mapping import LOCAL_MAX_POLLERS, QueueMapping
+from support import wait_until
 
 
 def refuse(event: dict[str, Any], context: Any) -> None:
@@ -470,15 +472,64 @@ def test_a_large_batch_is_capped_by_the_six_megabyte_payload(make_engine: Engine
     assert sizes == [6, 4]
 
 
-def test_maximum_concurrency_sets_the_pollers_of_a_mapping(make_engine: EngineFactory) -> None:
+def _peak_concurrency(make_engine: EngineFactory, want: int, **options: Any) -> QueueMapping:
+    """Run a mapping whose handler holds each batch until `want` batches are in flight at
+    once; return the mapping once its backlog is gone."""
     app = App("m")
     queue = app.queue("work")
-    app.on_queue(queue, maximum_concurrency=5, name="wide")(lambda event, context: None)
-    app.on_queue(app.queue("other"), name="default")(lambda event, context: None)
+    lock = threading.Lock()
+    inflight = [0]
+    reached = threading.Event()
+    release = threading.Event()
+
+    @app.on_queue(queue, batch_size=1, name="hold", **options)
+    def hold(event: dict[str, Any], context: Any) -> None:
+        with lock:
+            inflight[0] += 1
+            if inflight[0] == want:
+                reached.set()
+        release.wait(10)
+        with lock:
+            inflight[0] -= 1
+
     engine = make_engine(app)
-    names = [w.name for w in engine.work() if w.name.startswith("mapping:")]
-    assert sum(n.startswith("mapping:wide:") for n in names) == 5
-    assert sum(n.startswith("mapping:default:") for n in names) == 5  # as Lambda starts
+    for n in range(4 * want):
+        queue.send_message(str(n))
+    mapping = next(m for m in engine.mappings if isinstance(m, QueueMapping))
+    assert mapping.active == 5  # where Lambda starts
+    engine.start()
+    try:
+        assert reached.wait(10), f"never {want} batches at once (peak {mapping.peak_active})"
+        release.set()
+        wait_until(
+            lambda: visible(engine)["work"] + in_flight(engine)["work"] == 0 and mapping.active == 5
+        )
+    finally:
+        engine.stop()
+    return mapping
+
+
+def test_a_backlog_scales_a_mapping_up_to_its_maximum_concurrency(
+    make_engine: EngineFactory,
+) -> None:
+    mapping = _peak_concurrency(make_engine, 7, maximum_concurrency=7)
+    assert mapping.peak_active == 7  # more than the 5 it started with, never more than 7
+
+
+def test_without_a_limit_a_backlog_scales_to_the_local_cap_and_back(
+    make_engine: EngineFactory,
+) -> None:
+    mapping = _peak_concurrency(make_engine, LOCAL_MAX_POLLERS)
+    assert mapping.peak_active == LOCAL_MAX_POLLERS
+    assert mapping.active == 5  # the backlog gone, back to where Lambda starts
+
+
+def test_a_limit_below_five_is_where_a_mapping_starts(make_engine: EngineFactory) -> None:
+    app = App("m")
+    app.on_queue(app.queue("work"), maximum_concurrency=2, name="two")(lambda event, context: None)
+    engine = make_engine(app)
+    mapping = next(m for m in engine.mappings if isinstance(m, QueueMapping))
+    assert (mapping.active, mapping.pollers) == (2, 2)
 
 
 def test_a_batch_that_runs_past_the_timeout_fails_and_its_handler_is_cut_off(

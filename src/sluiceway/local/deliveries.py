@@ -99,9 +99,12 @@ class DeliveryWorker:
         self.clock = clock
         self.batch_size = batch_size
         self.channel = "deliveries"
+        self.wake_peer: Callable[[], None] = lambda: None  # the engine wires its crew
 
     def step(self) -> Step:
         jobs = self.store.write(lambda tx: topics.claim(tx, self.protocols, self.batch_size))
+        if len(jobs) == self.batch_size:  # more may be waiting: another worker takes them
+            self.wake_peer()
         if not jobs:
             now_ms = int(self.clock.now() * 1000)
             due = topics.next_due(self.store.reader(), self.protocols, now_ms)

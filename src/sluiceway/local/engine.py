@@ -39,7 +39,7 @@ from sluiceway.local.signing import Signer
 from sluiceway.local.sns_lambda import LambdaCarrier
 from sluiceway.local.store import EXTERNAL, Op, Store, Tx
 from sluiceway.local.stream_mapping import FailureSink, StreamMapping
-from sluiceway.local.work import Step, Work, Worker
+from sluiceway.local.work import Crew, Step, Work, Worker
 from sluiceway.settings import Settings
 from sluiceway.specs import (
     Destination,
@@ -308,7 +308,12 @@ class LocalEngine:
         for mapping in self.mappings:
             if isinstance(mapping, QueueMapping):
                 units += [
-                    Work(f"mapping:{mapping.name}:{n}", mapping.step, mapping.channel)
+                    Work(
+                        f"mapping:{mapping.name}:{n}",
+                        mapping.poller(n),
+                        mapping.channel,
+                        crew=f"mapping:{mapping.name}",
+                    )
                     for n in range(mapping.pollers)
                 ]
             else:
@@ -318,7 +323,7 @@ class LocalEngine:
                 ]
         # Several batches of deliveries in flight keep a slow peer's connections busy.
         units += [
-            Work(f"delivery:{d.name}:{n}", d.step, d.channel)
+            Work(f"delivery:{d.name}:{n}", d.step, d.channel, crew=f"delivery:{d.name}")
             for d in self.deliverers
             for n in range(DELIVERY_WORKERS)
         ]
@@ -402,10 +407,24 @@ class LocalEngine:
             for deliverer in self.deliverers:
                 deliverer.carrier = self.sender
         by_channel: dict[str, list[Worker]] = {}
+        crews: dict[str, Crew] = {}
+        crews_by_channel: dict[str, list[Crew]] = {}
+        for mapping in self.mappings:
+            if isinstance(mapping, QueueMapping):
+                crew = crews[f"mapping:{mapping.name}"] = Crew(_active_pollers(mapping))
+                mapping.wake_pollers = crew.wake_one
+        for deliverer in self.deliverers:
+            crew = crews[f"delivery:{deliverer.name}"] = Crew()
+            deliverer.wake_peer = crew.wake_one
         for unit in self.work():
             worker = Worker(unit.name, unit.step, self.clock, self._stop)
             self._workers.append(worker)
-            if unit.channel is not None:
+            if unit.crew is not None:
+                crew = crews[unit.crew]
+                if not crew.workers and unit.channel is not None:
+                    crews_by_channel.setdefault(unit.channel, []).append(crew)
+                crew.workers.append(worker)
+            elif unit.channel is not None:
                 by_channel.setdefault(unit.channel, []).append(worker)
 
         def wake(touched: set[str]) -> None:
@@ -416,6 +435,8 @@ class LocalEngine:
             for channel in touched:
                 for worker in by_channel.get(channel, ()):
                     worker.wake()
+                for crew in crews_by_channel.get(channel, ()):
+                    crew.wake_one()
 
         self._unlisten = self.store.on_commit(wake)
         self._strict = True
@@ -595,3 +616,7 @@ class LocalEngine:
         )
         self._effect(lambda tx: topics.publish(tx, info, publication))
         return {"MessageId": publication.message_id}
+
+
+def _active_pollers(mapping: QueueMapping) -> Callable[[], int]:
+    return lambda: mapping.active

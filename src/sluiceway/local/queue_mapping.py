@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluiceway import events
@@ -31,13 +32,18 @@ from sluiceway.local.mappings import (
 from sluiceway.local.messages import Message
 from sluiceway.local.registry import QueueInfo
 from sluiceway.local.store import Op, Store, Tx
-from sluiceway.local.work import Step
+from sluiceway.local.work import IDLE, Step
 from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
 from sluiceway.specs import FunctionSpec, QueueSource
 
 log = logging.getLogger("sluiceway.mappings")
 
-DEFAULT_POLLERS = 5  # Lambda starts an SQS mapping with 5 concurrent batches
+# Lambda starts an SQS mapping with 5 concurrent batches and adds more while the queue has a
+# backlog, up to the mapping's maximum concurrency. Locally the pollers scale the same way,
+# up to 10 batches in flight: past that, one interpreter's GIL rather than the number of
+# pollers is the limit (benchmarks/README.md, "What limits it now").
+DEFAULT_POLLERS = 5
+LOCAL_MAX_POLLERS = 10
 
 
 class QueueMapping:
@@ -69,11 +75,40 @@ class QueueMapping:
         self.invocations = 0
         self.filtered_out = 0
         self.last_error: str | None = None
+        self.active = min(DEFAULT_POLLERS, self.pollers)
+        self.peak_active = self.active
+        self._scaling = threading.Lock()
+        self.wake_pollers: Callable[[], None] = lambda: None  # the engine wires its workers
 
     @property
     def pollers(self) -> int:
-        """How many batches may be in flight at once (`maximum_concurrency`)."""
-        return self.source.maximum_concurrency or DEFAULT_POLLERS
+        """At most how many batches are ever in flight: `maximum_concurrency`, or the local
+        cap. `active` of them poll now."""
+        return min(self.source.maximum_concurrency or LOCAL_MAX_POLLERS, LOCAL_MAX_POLLERS)
+
+    def poller(self, index: int) -> Callable[[], Step]:
+        """The step of poller number `index`: idle while the mapping runs fewer pollers."""
+
+        def step() -> Step:
+            if index >= self.active:
+                return IDLE
+            return self.step()
+
+        return step
+
+    def _scale(self, claimed: int) -> None:
+        """A full batch means a backlog: one more poller (up to the cap), and another poller
+        woken to take the next batch. An empty receive means none: one fewer poller (down to
+        where Lambda starts)."""
+        if claimed >= self.source.batch_size:
+            if self.active < self.pollers:
+                with self._scaling:
+                    self.active = min(self.active + 1, self.pollers)
+                    self.peak_active = max(self.peak_active, self.active)
+            self.wake_pollers()
+        elif claimed == 0 and self.active > min(DEFAULT_POLLERS, self.pollers):
+            with self._scaling:
+                self.active = max(self.active - 1, min(DEFAULT_POLLERS, self.pollers))
 
     def step(self) -> Step:
         now_ms = int(self.clock.now() * 1000)
@@ -94,6 +129,7 @@ class QueueMapping:
             ),
             early=True,
         )
+        self._scale(len(batch))
         if not batch:
             return self._idle(cx, now_ms)
         records = [self._record(m) for m in batch]

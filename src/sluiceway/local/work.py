@@ -37,12 +37,13 @@ def backoff_ms(attempts: int) -> int:
 @dataclass(frozen=True)
 class Work:
     """A named step, the commit channel that wakes it, and whether it is periodic upkeep
-    (which `drain` does not wait for)."""
+    (which `drain` does not wait for). Units of one `crew` share a source of work."""
 
     name: str
     step: Callable[[], Step]
     channel: str | None
     periodic: bool = False
+    crew: str | None = None
 
 
 class Worker(threading.Thread):
@@ -57,6 +58,7 @@ class Worker(threading.Thread):
         self._stopping = stop
         self._wake = threading.Event()
         self.failures = 0
+        self.waiting = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -74,5 +76,38 @@ class Worker(threading.Thread):
             if result.did_work:
                 continue
             timeout = None if result.due is None else max(0.0, result.due - self._clock.now())
+            self.waiting = True
             self._wake.wait(timeout)
+            self.waiting = False
             self._wake.clear()
+
+
+class Crew:
+    """Workers sharing one source of work (the pollers of a queue, the delivery workers).
+
+    A commit wakes one of them, not all: a trickle of messages then wakes one thread where
+    it used to wake ten that mostly found nothing. A worker that finds a full batch calls
+    `wake_one` again, so a backlog draws in the rest. `active()` says how many of the
+    workers may work now (a queue mapping scales its pollers)."""
+
+    def __init__(self, active: Callable[[], int] | None = None) -> None:
+        self.workers: list[Worker] = []
+        self._active = active
+        self._next = 0
+
+    def wake_one(self) -> None:
+        count = len(self.workers)
+        if self._active is not None:
+            count = min(count, self._active())
+        if count <= 0:
+            return
+        start = self._next
+        for offset in range(count):
+            worker = self.workers[(start + offset) % count]
+            if worker.waiting:
+                self._next = (start + offset + 1) % count
+                worker.wake()
+                return
+        # All busy: one of them looks again after its current step, so no wake-up is lost.
+        self._next = (start + 1) % count
+        self.workers[start % count].wake()
