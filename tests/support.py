@@ -20,9 +20,15 @@ from sluiceway.local.runtime import http_server
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message and lets a test wait for them."""
+    """An aiosmtpd handler that keeps every message and lets a test wait for them.
 
-    def __init__(self) -> None:
+    It offers PIPELINING as Postfix, Exim and the big providers do (aiosmtpd reads commands
+    line by line, so it takes pipelined ones), unless `pipelining` is False. `refuse` maps a
+    recipient to the reply its RCPT gets instead of 250 (``"550 5.1.1 no such user"``)."""
+
+    def __init__(self, *, pipelining: bool = True) -> None:
+        self.pipelining = pipelining
+        self.refuse: dict[str, str] = {}
         self.messages: list[EmailMessage] = []
         self._cond = threading.Condition()
         self._held: threading.Event | None = None
@@ -36,6 +42,23 @@ class Mailbox:
     def release(self) -> None:
         assert self._held is not None
         self._held.set()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        refusal = self.refuse.get(address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

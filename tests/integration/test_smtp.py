@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,8 @@ from aiosmtpd.smtp import AuthResult
 from conftest import EngineFactory
 from sluiceway.blueprints.orders import app
 from sluiceway.local import Admin
-from sluiceway.local.email import redact
-from support import smtp_server
+from sluiceway.local.email import DeliveryError, Email, SmtpMailer, redact
+from support import Mailbox, smtp_server
 
 
 class Accounts:
@@ -87,3 +89,82 @@ def test_smtps_speaks_tls_from_the_first_byte(
 def post_order(engine: Any) -> None:
     with Admin(engine.settings.data_dir, clock=engine.clock) as admin:
         admin.send("/orders", b'{"item": "latex gloves", "customerID": "12345"}')
+
+
+# -- the SMTP conversation itself ------------------------------------------------------------
+
+
+def _mail(recipient: str, body: str = "hello") -> Email:
+    data = (f"From: sender@example.com\r\nTo: {recipient}\r\nSubject: t\r\n\r\n{body}\r\n").encode()
+    return Email("sender@example.com", recipient, data)
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "step-by-step"])
+def test_a_refused_recipient_fails_for_good_a_busy_one_for_later_and_the_next_goes_out(
+    pipelining: bool,
+) -> None:
+    mailbox = Mailbox(pipelining=pipelining)
+    mailbox.refuse = {
+        "nobody@example.com": "550 5.1.1 no such user",
+        "full@example.com": "452 4.2.2 mailbox full",
+    }
+    with smtp_server(mailbox=mailbox) as server:
+        mailer = SmtpMailer(server.url)
+        try:
+            with pytest.raises(DeliveryError) as gone:
+                mailer.send(_mail("nobody@example.com"))
+            assert gone.value.permanent
+            with pytest.raises(DeliveryError) as busy:
+                mailer.send(_mail("full@example.com"))
+            assert not busy.value.permanent
+            mailer.send(_mail("alice@example.com", ".a line that starts with a dot\r\n."))
+            (arrived,) = mailbox.wait_for(1)
+        finally:
+            mailer.close()
+    assert arrived["To"] == "alice@example.com"
+    assert arrived.get_content().splitlines() == [".a line that starts with a dot", "."]
+
+
+def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_write() -> None:
+    """RFC 2920: the envelope in one packet, then the message: two round trips, not four."""
+    reads: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 test ESMTP\r\n")
+            pending = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                reads.append(chunk)
+                pending += chunk
+                if pending[:4].upper() == b"EHLO":
+                    conn.sendall(b"250-test\r\n250 PIPELINING\r\n")
+                elif pending.startswith(b"MAIL") and pending.endswith(b"DATA\r\n"):
+                    conn.sendall(b"250 ok\r\n250 ok\r\n354 go ahead\r\n")
+                elif pending.endswith(b"\r\n.\r\n"):
+                    conn.sendall(b"250 queued\r\n")
+                elif pending[:4].upper() == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    continue
+                pending = b""
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    mailer = SmtpMailer(f"smtp://127.0.0.1:{port}")
+    try:
+        mailer.send(_mail("alice@example.com"))
+    finally:
+        mailer.close()
+        thread.join(10)
+        listener.close()
+    assert reads[1] == (
+        b"MAIL FROM:<sender@example.com>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n"
+    )
+    assert reads[2].endswith(b"hello\r\n.\r\n")

@@ -15,6 +15,7 @@ import contextlib
 import email.header
 import email.utils
 import mailbox
+import re
 import smtplib
 import ssl
 import threading
@@ -216,7 +217,7 @@ class SmtpMailer:
         with self._lock:
             smtp = self._connection()
             try:
-                refused = smtp.sendmail(message.sender, [message.recipient], message.data)
+                transmit(smtp, message)
             except smtplib.SMTPResponseException as error:
                 self._drop()
                 permanent = 500 <= error.smtp_code < 600
@@ -234,8 +235,6 @@ class SmtpMailer:
                 raise DeliveryError(f"SMTP send failed: {error}") from error
             finally:
                 self._used_at = time.monotonic()
-            if refused:
-                raise DeliveryError(f"recipient refused: {refused}", permanent=True)
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -250,6 +249,55 @@ class SmtpMailer:
                 with contextlib.suppress(OSError, smtplib.SMTPException):
                     self._smtp.quit()
                 self._drop()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def transmit(smtp: smtplib.SMTP, message: Email) -> None:
+    """Hand `message` to the server, raising what `SMTP.sendmail` raises.
+
+    With PIPELINING (RFC 2920; every mainstream relay offers it) MAIL, RCPT and DATA go out
+    in one write and their three replies are read together: two round trips a message
+    instead of four, half the system calls and thread switches of the delivery process.
+    Without it, `sendmail` does it step by step."""
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("pipelining"):
+        refused = smtp.sendmail(message.sender, [message.recipient], message.data)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+        return
+    smtp.send(
+        f"MAIL FROM:{smtplib.quoteaddr(message.sender)}\r\n"
+        f"RCPT TO:{smtplib.quoteaddr(message.recipient)}\r\nDATA\r\n"
+    )
+    mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+    accepted = mail[0] == 250 and rcpt[0] in (250, 251)
+    if data[0] == 354 and not accepted:
+        smtp.send(b".\r\n")  # the server wants data after all: end it empty
+        smtp.getreply()
+    if mail[0] != 250:
+        _reset(smtp)
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], message.sender)
+    if rcpt[0] not in (250, 251):
+        _reset(smtp)
+        raise smtplib.SMTPRecipientsRefused({message.recipient: rcpt})
+    if data[0] != 354:
+        _reset(smtp)
+        raise smtplib.SMTPDataError(data[0], data[1])
+    payload = _LEADING_DOT.sub(b"..", message.data)
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    smtp.send(payload + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        _reset(smtp)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
 
 
 def redact(url: str) -> str:

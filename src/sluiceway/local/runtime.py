@@ -21,6 +21,7 @@ from sluiceway.app import App
 from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.gateway import Gateway
+from sluiceway.local.gctune import tune_gc
 from sluiceway.settings import Settings
 
 log = logging.getLogger("sluiceway.runtime")
@@ -75,6 +76,7 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     """Run `app` until SIGINT/SIGTERM."""
     say = announce or (lambda line: print(line, flush=True))
     engine = LocalEngine(app, settings).open()
+    tune_gc()
     runtime_file = Path(settings.data_dir) / "runtime.json"
     try:
 

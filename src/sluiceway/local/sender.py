@@ -38,6 +38,7 @@ from sluiceway.local import topics
 from sluiceway.local.deliveries import Delivered
 from sluiceway.local.email import DeliveryError, Links, MaildirMailer, Mailer, SmtpMailer, compose
 from sluiceway.local.faults import crash_point
+from sluiceway.local.gctune import tune_gc
 from sluiceway.local.store import Store, Tx
 from sluiceway.local.topics import Job
 from sluiceway.settings import Durability
@@ -169,6 +170,7 @@ def record_outcomes(tx: Tx, outcomes: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     config = SenderConfig(**json.loads(sys.stdin.readline()))
+    tune_gc()
     _Child(config, sys.stdout).run(sys.stdin)
 
 
