@@ -230,6 +230,9 @@ def run(profile: Profile, phases: set[str], *, quick: bool) -> dict[str, Any]:
                     log(f"moto {trial + 1}: {run['orders_per_s']:.1f} orders/s")
         if moto is not None:
             moto.close()
+        # Cross-check: the same burst with aiosmtpd as the receiving server.
+        found["throughput_aiosmtpd"] = [e2e.throughput(p.e2e_orders, p.e2e_timeout, "aiosmtpd")]
+        log(f"e2e with aiosmtpd: {found['throughput_aiosmtpd'][-1]['orders_per_s']:.0f}/s")
         found["latency"] = []
         for trial in range(p.e2e_trials):
             found["latency"].append(e2e.latency(p.e2e_rate, p.e2e_duration, p.e2e_timeout))

@@ -1,5 +1,6 @@
 """End to end: POST /orders -> queue -> POC-Lambda-1 -> table -> stream -> POC-Lambda-2 ->
-topic -> email, delivered over SMTP to aiosmtpd in its own process.
+topic -> email, delivered over SMTP to a server in its own process (`servers.LeanSmtp`;
+aiosmtpd for a cross-check).
 
 The load generator records each order's MessageId and wall-clock send time; the SMTP sink
 records each email's arrival time and the order id from its subject ("New order <id>");
@@ -74,13 +75,15 @@ def _stages(data_dir: Path, sent: dict[str, float], arrivals: dict[str, float]) 
     }
 
 
-def _run(load: list[str], expected: int | None, timeout: float) -> dict[str, Any]:
+def _run(
+    load: list[str], expected: int | None, timeout: float, sink_kind: str = "smtp"
+) -> dict[str, Any]:
     """Start sink + runtime, drive `load` (loadgen args, --url and --record added), wait for
     the emails, and match them with the orders."""
     record = TMP / "e2e-sent.txt"
     data_dir = fresh_dir("e2e-data")
     with (
-        SmtpSink(TMP / "e2e-arrivals.txt") as sink,
+        SmtpSink(TMP / "e2e-arrivals.txt", sink_kind) as sink,
         Runtime(data_dir, "--smtp", sink.smtp_url, "--auto-confirm") as runtime,
     ):
         pids = [*runtime.pids(), sink.pid]
@@ -105,8 +108,8 @@ def _run(load: list[str], expected: int | None, timeout: float) -> dict[str, Any
     }
 
 
-def throughput(orders: int, timeout: float) -> dict[str, Any]:
-    run = _run(["closed", "-c", "64", "--count", str(orders)], orders, timeout)
+def throughput(orders: int, timeout: float, sink_kind: str = "smtp") -> dict[str, Any]:
+    run = _run(["closed", "-c", "64", "--count", str(orders)], orders, timeout, sink_kind)
     sent, arrivals = run["sent"], run["arrivals"]
     first_post = min(sent.values())
     complete = len(arrivals) >= orders

@@ -1,8 +1,9 @@
 """Ingest: `POST /orders` on `sluiceway run` beside the bare-ASGI ceiling on the same stack.
 
 Every sluiceway measurement gets a fresh runtime on a fresh data directory, with the whole
-orders app running behind it (the mappings, the delivery process and email to a local
-aiosmtpd), as a user runs it. Ceiling and runtime alternate within each trial, so a slow
+orders app running behind it (the mappings, the delivery process and email to a local SMTP
+server), as a user runs it; and again with the front door alone (`accept_only.py`: the same
+route and queue, nothing consuming it). Ceiling and runtime alternate within each trial, so a slow
 patch of the machine hurts both rather than one.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench import wrk
 from bench.common import TMP, cpu_seconds, fresh_dir, log, run_module
 from bench.servers import Runtime, Service, SmtpSink
 
+ACCEPT_ONLY = Path(__file__).with_name("accept_only.py")
 SATURATED = 0.9  # a target answering less than this share of the offered rate is saturated
 
 
@@ -59,6 +62,12 @@ def sluiceway_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]
         return _with_cpu(runtime.pids(), lambda: measure(runtime.url + "/orders"))
 
 
+def alone_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """`measure(url)` against `sluiceway run` of the orders app's front door alone."""
+    with Runtime(fresh_dir("ingest-alone-data"), str(ACCEPT_ONLY)) as runtime:
+        return _with_cpu(runtime.pids(), lambda: measure(runtime.url + "/orders"))
+
+
 def ceiling_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     with Service("ceiling") as ceiling:
         return _with_cpu([ceiling.pid], lambda: measure(ceiling.url("/orders")))
@@ -69,6 +78,7 @@ def closed_loop_trials(
 ) -> dict[str, list[dict[str, Any]]]:
     runs: dict[str, list[dict[str, Any]]] = {
         "sluiceway": [],
+        "alone": [],
         "ceiling": [],
         "sluiceway_wrk": [],
         "ceiling_wrk": [],
@@ -82,13 +92,15 @@ def closed_loop_trials(
 
     for trial in range(trials):
         runs["sluiceway"].append(sluiceway_target(ours))
+        runs["alone"].append(alone_target(ours))
         runs["ceiling"].append(ceiling_target(ours))
         if use_wrk:
             runs["sluiceway_wrk"].append(sluiceway_target(theirs))
             runs["ceiling_wrk"].append(ceiling_target(theirs))
         log(
             f"ingest trial {trial + 1}/{trials}: sluiceway "
-            f"{runs['sluiceway'][-1]['acks_per_s']:.0f}/s, ceiling "
+            f"{runs['sluiceway'][-1]['acks_per_s']:.0f}/s, front door alone "
+            f"{runs['alone'][-1]['acks_per_s']:.0f}/s, ceiling "
             f"{runs['ceiling'][-1]['acks_per_s']:.0f}/s"
         )
     return runs

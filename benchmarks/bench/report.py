@@ -117,6 +117,14 @@ class Figures:
             "ingest_server_cores": _runs(
                 r, ["ingest", "sluiceway"], lambda x: x["server_cpu_s"] / _span(r)
             ),
+            "alone_acks_per_s": _runs(r, ["ingest", "alone"], acks),
+            "alone_p99_ms": _runs(r, ["ingest", "alone"], lambda x: x["latency"]["p99_ms"]),
+            "alone_server_cores": _runs(
+                r, ["ingest", "alone"], lambda x: x["server_cpu_s"] / _span(r)
+            ),
+            "alone_ratio_paired": _paired(
+                r, (["ingest", "alone"], acks), (["ingest", "ceiling"], acks)
+            ),
             "ceiling_acks_per_s": _runs(r, ["ingest", "ceiling"], acks),
             "ceiling_p50_ms": _runs(r, ["ingest", "ceiling"], lambda x: x["latency"]["p50_ms"]),
             "ceiling_p99_ms": _runs(r, ["ingest", "ceiling"], lambda x: x["latency"]["p99_ms"]),
@@ -131,6 +139,14 @@ class Figures:
             "generator_loadgen_per_s": _runs(r, ["generator", "loadgen"], float),
             "generator_wrk_per_s": _runs(r, ["generator", "wrk"], float),
             "e2e_orders_per_s": _runs(r, ["e2e", "throughput"], lambda x: x["orders_per_s"]),
+            "e2e_aiosmtpd_orders_per_s": _runs(
+                r, ["e2e", "throughput_aiosmtpd"], lambda x: x["orders_per_s"]
+            ),
+            "e2e_aiosmtpd_sink_cpu_per_order_ms": _runs(
+                r,
+                ["e2e", "throughput_aiosmtpd"],
+                lambda x: 1000 * x["cpu_s"]["smtp_sink"] / max(1, x["delivered"]),
+            ),
             "e2e_p50_ms": _runs(r, ["e2e", "latency"], lambda x: x["latency"]["p50_ms"]),
             "e2e_p99_ms": _runs(r, ["e2e", "latency"], lambda x: x["latency"]["p99_ms"]),
             "e2e_low_p50_ms": _runs(
@@ -211,6 +227,14 @@ def checks(results: dict[str, Any], f: Figures) -> list[Check]:
             verdict(ingest_ratio, lambda x: x >= INGEST_RATIO),
         ),
         Check(
+            "Durable ingest, the front door alone (no consumer running)",
+            fmt(f["alone_acks_per_s"], "/s"),
+            f"bare ASGI ceiling {fmt(f['ceiling_acks_per_s'], '/s')}",
+            fmt(f["alone_ratio_paired"], "x", 2),
+            f">= {INGEST_RATIO}x ceiling",
+            verdict(f["alone_ratio_paired"], lambda x: x >= INGEST_RATIO),
+        ),
+        Check(
             "Ingest ack latency p50 / p99 (64 conns)",
             f"{fmt(f['ingest_p50_ms'], '', 2)} / {fmt(f['ingest_p99_ms'], ' ms', 2)}",
             f"ceiling {fmt(f['ceiling_p50_ms'], '', 2)} / {fmt(f['ceiling_p99_ms'], ' ms', 2)}",
@@ -284,6 +308,10 @@ INFO = [
     ("ingest_acks_per_s", "Ingest acks/s (loadgen, 64 conns)", "/s", 0),
     ("ceiling_acks_per_s", "Bare ASGI ceiling req/s (loadgen, 64 conns)", "/s", 0),
     ("ingest_ratio_paired", "Ingest / ceiling, per pair of trials", "x", 2),
+    ("alone_acks_per_s", "Ingest acks/s, front door alone (accept_only.py)", "/s", 0),
+    ("alone_p99_ms", "Ingest p99, front door alone", " ms", 2),
+    ("alone_ratio_paired", "Front door alone / ceiling, per pair of trials", "x", 2),
+    ("alone_server_cores", "CPU used by the runtime, front door alone", " cores", 2),
     ("ingest_wrk_acks_per_s", "Ingest acks/s (wrk cross-check)", "/s", 0),
     ("ceiling_wrk_acks_per_s", "Ceiling req/s (wrk cross-check)", "/s", 0),
     ("ingest_wrk_p99_ms", "Ingest p99 (wrk cross-check)", " ms", 2),
@@ -298,7 +326,9 @@ INFO = [
     ("e2e_low_p99_ms", "POST->email p99 at a low rate", " ms", 1),
     ("e2e_runtime_cpu_per_order_ms", "Runtime CPU per order (e2e)", " ms", 2),
     ("e2e_delivery_cpu_per_order_ms", "Delivery process CPU per order (e2e)", " ms", 2),
-    ("e2e_smtp_sink_cpu_per_order_ms", "aiosmtpd sink CPU per order (e2e)", " ms", 2),
+    ("e2e_smtp_sink_cpu_per_order_ms", "SMTP sink (LeanSmtp) CPU per order (e2e)", " ms", 2),
+    ("e2e_aiosmtpd_orders_per_s", "End-to-end orders/s with aiosmtpd as the sink", "/s", 0),
+    ("e2e_aiosmtpd_sink_cpu_per_order_ms", "aiosmtpd sink CPU per order", " ms", 2),
     ("queue_empty_msgs_per_s", "Queue send+receive+delete, empty", "/s", 0),
     ("queue_backlog_msgs_per_s", "Queue send+receive+delete, 100k waiting", "/s", 0),
     ("queue_paired_msgs_per_s", "Queue, empty, trials paired with RabbitMQ's", "/s", 0),
