@@ -68,8 +68,10 @@ def alone_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
         return _with_cpu(runtime.pids(), lambda: measure(runtime.url + "/orders"))
 
 
-def ceiling_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    with Service("ceiling") as ceiling:
+def ceiling_target(
+    measure: Callable[[str], dict[str, Any]], kind: str = "ceiling"
+) -> dict[str, Any]:
+    with Service(kind) as ceiling:
         return _with_cpu([ceiling.pid], lambda: measure(ceiling.url("/orders")))
 
 
@@ -80,6 +82,7 @@ def closed_loop_trials(
         "sluiceway": [],
         "alone": [],
         "ceiling": [],
+        "handoff": [],
         "sluiceway_wrk": [],
         "ceiling_wrk": [],
     }
@@ -94,6 +97,7 @@ def closed_loop_trials(
         runs["sluiceway"].append(sluiceway_target(ours))
         runs["alone"].append(alone_target(ours))
         runs["ceiling"].append(ceiling_target(ours))
+        runs["handoff"].append(ceiling_target(ours, "handoff"))
         if use_wrk:
             runs["sluiceway_wrk"].append(sluiceway_target(theirs))
             runs["ceiling_wrk"].append(ceiling_target(theirs))
@@ -101,7 +105,8 @@ def closed_loop_trials(
             f"ingest trial {trial + 1}/{trials}: sluiceway "
             f"{runs['sluiceway'][-1]['acks_per_s']:.0f}/s, front door alone "
             f"{runs['alone'][-1]['acks_per_s']:.0f}/s, ceiling "
-            f"{runs['ceiling'][-1]['acks_per_s']:.0f}/s"
+            f"{runs['ceiling'][-1]['acks_per_s']:.0f}/s, with a hand-off "
+            f"{runs['handoff'][-1]['acks_per_s']:.0f}/s"
         )
     return runs
 

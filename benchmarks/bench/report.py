@@ -126,6 +126,10 @@ class Figures:
                 r, (["ingest", "alone"], acks), (["ingest", "ceiling"], acks)
             ),
             "ceiling_acks_per_s": _runs(r, ["ingest", "ceiling"], acks),
+            "handoff_acks_per_s": _runs(r, ["ingest", "handoff"], acks),
+            "handoff_ratio_paired": _paired(
+                r, (["ingest", "handoff"], acks), (["ingest", "ceiling"], acks)
+            ),
             "ceiling_p50_ms": _runs(r, ["ingest", "ceiling"], lambda x: x["latency"]["p50_ms"]),
             "ceiling_p99_ms": _runs(r, ["ingest", "ceiling"], lambda x: x["latency"]["p99_ms"]),
             "ceiling_server_cores": _runs(
@@ -307,6 +311,8 @@ def checks(results: dict[str, Any], f: Figures) -> list[Check]:
 INFO = [
     ("ingest_acks_per_s", "Ingest acks/s (loadgen, 64 conns)", "/s", 0),
     ("ceiling_acks_per_s", "Bare ASGI ceiling req/s (loadgen, 64 conns)", "/s", 0),
+    ("handoff_acks_per_s", "Bare ASGI + answer handed back by a thread (no database)", "/s", 0),
+    ("handoff_ratio_paired", "Hand-off / ceiling, per pair of trials", "x", 2),
     ("ingest_ratio_paired", "Ingest / ceiling, per pair of trials", "x", 2),
     ("alone_acks_per_s", "Ingest acks/s, front door alone (accept_only.py)", "/s", 0),
     ("alone_p99_ms", "Ingest p99, front door alone", " ms", 2),

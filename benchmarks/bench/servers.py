@@ -3,6 +3,9 @@
 * ``ceiling``: a bare ASGI app that only answers 200, served by exactly the uvicorn server
   `sluiceway run` builds (``sluiceway.local.runtime.http_server``: httptools, uvloop, the
   same options), so the only difference from the runtime is the app.
+* ``handoff``: the ceiling, answering each request only once a thread has handed it back
+  (`Handoff`): the group-commit shape with no database, to split the distance to the
+  ceiling into what the hand-off costs and what the rest costs.
 * ``canned``: a raw uvloop protocol that answers every request with a fixed response and
   no HTTP parser: what a load generator can reach at most on this machine.
 * ``smtp``: `LeanSmtp`, an SMTP server that accepts every message and appends
@@ -47,8 +50,49 @@ async def bare_app(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def serve_ceiling() -> None:
-    """Serve `bare_app` on `sluiceway run`'s own server stack."""
+class Handoff:
+    """The shape of a group commit without the database: each request parks a future with
+    a thread that wakes for whatever is pending and answers all of it through the loop, as
+    the store's writer does. Served like the ceiling, it measures what answering from
+    another thread costs by itself."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self.answer_forever, daemon=True).start()
+
+    def answer_forever(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending:
+                    self.cond.wait()
+                batch, self.pending = self.pending, []
+            loop = batch[0][0]
+            loop.call_soon_threadsafe(_resolve_all, [future for _, future in batch])
+
+    async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self.cond:
+            self.pending.append((loop, future))
+            if len(self.pending) == 1:
+                self.cond.notify()
+        await future
+        await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+def serve_ceiling(app: Any = bare_app) -> None:
+    """Serve `app` (the bare app) on `sluiceway run`'s own server stack."""
     import sluiceway.local.runtime as runtime
 
     def ready(port: int) -> None:
@@ -56,7 +100,7 @@ def serve_ceiling() -> None:
 
     # The runtime's http_server builds Gateway(engine); hand it the bare app instead, so the
     # server class and every uvicorn option are the runtime's own, whatever they become.
-    runtime.Gateway = lambda engine: bare_app  # type: ignore[assignment,misc,return-value]
+    runtime.Gateway = lambda engine: app  # type: ignore[assignment,misc,return-value]
     server = runtime.http_server(None, "127.0.0.1", 0, ready)  # type: ignore[arg-type]
     server.run()
 
@@ -389,11 +433,13 @@ class Runtime:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["ceiling", "canned", "smtp", "aiosmtpd"])
+    parser.add_argument("kind", choices=["ceiling", "handoff", "canned", "smtp", "aiosmtpd"])
     parser.add_argument("arrivals", nargs="?", default="")
     args = parser.parse_args()
     if args.kind == "ceiling":
         serve_ceiling()
+    elif args.kind == "handoff":
+        serve_ceiling(Handoff())
     elif args.kind == "canned":
         serve_canned()
     elif args.kind == "aiosmtpd":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import re
 
@@ -15,6 +17,7 @@ from sluiceway.local import Admin
 from support import Mailbox, SmtpServer, free_port, gateway, smtp_server
 
 SEED_ORDER = {"item": "latex gloves", "customerID": "12345"}
+JSON = {"content-type": "application/json"}
 
 
 def orders_in(engine: object) -> list[dict[str, object]]:
@@ -223,3 +226,31 @@ def test_the_notification_address_can_come_from_the_environment(
             admin.send("/orders", json.dumps(SEED_ORDER).encode())
         engine.drain()
         assert smtp.mailbox.wait_for(1)[0]["To"] == "env@shop.test"
+
+
+def test_concurrent_posts_each_get_their_own_stored_message(make_engine: EngineFactory) -> None:
+    """Requests that arrive together share one store op and one commit; each still gets the
+    answer for its own message, and a bad one among them changes nothing for the others."""
+    engine = make_engine(app)
+
+    def body(n: int) -> bytes:
+        return json.dumps({"n": n}).encode()
+
+    async def post_all(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as client:
+            good = [client.post(f"{url}/orders", content=body(n), headers=JSON) for n in range(200)]
+            bad = [client.post(f"{url}/orders", content=b"[1]", headers=JSON) for _ in range(5)]
+            return await asyncio.gather(*good, *bad)
+
+    with gateway(engine) as url:
+        answers = asyncio.run(post_all(url))
+    good, bad = answers[:200], answers[200:]
+    assert {a.status_code for a in good} == {200}
+    assert {a.status_code for a in bad} == {400}
+    ids = [a.json()["MessageId"] for a in good]
+    assert len(set(ids)) == 200
+    for n, answer in enumerate(good):  # each answer's MD5 is of its own body
+        assert answer.json()["MD5OfMessageBody"] == hashlib.md5(body(n)).hexdigest()
+    with Admin(engine.settings.data_dir) as admin:
+        (stats,) = [s for s in admin.queue_stats() if s.name == "POC-Queue"]
+    assert stats.visible == 200

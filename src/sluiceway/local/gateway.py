@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 from sluiceway import events, ids
 from sluiceway.errors import NotFound
-from sluiceway.local import ingest, proxy, queues, topics
+from sluiceway.local import ingest, messages, proxy, queues, topics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.faults import crash_point
 from sluiceway.local.ingest import Rejection
@@ -45,6 +45,49 @@ class ClientGone(Exception):
     pass
 
 
+class SendBatcher:
+    """Messages accepted in one turn of the event loop go to the store as ONE op (one
+    statement for a standard queue), instead of one op each: the writer's per-op work and
+    its wake-ups were half of what a durable 200 cost. Each request still waits for the
+    commit that holds its message; if that commit fails, every request of the batch gets
+    its 503, and nothing of the batch was stored."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self.engine = engine
+        self._batch: list[tuple[QueueInfo, messages.Outgoing, asyncio.Future[dict[str, str]]]] = []
+
+    def send(self, queue: QueueInfo, message: messages.Outgoing) -> asyncio.Future[dict[str, str]]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[dict[str, str]] = loop.create_future()
+        self._batch.append((queue, message, answer))
+        if len(self._batch) == 1:
+            loop.call_soon(self._flush)
+        return answer
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        sends = [(queue, message) for queue, message, _ in batch]
+        try:
+            stored = self.engine.store.awrite(lambda tx: queues.send_many(tx, sends))
+        except Exception as error:  # the store is closed or fenced
+            for _, _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+            return
+
+        def answer_all(done: asyncio.Future[list[dict[str, str]]]) -> None:
+            error = done.exception()
+            for n, (_, _, answer) in enumerate(batch):
+                if answer.done():
+                    continue
+                if error is None:
+                    answer.set_result(done.result()[n])
+                else:
+                    answer.set_exception(error)
+
+        stored.add_done_callback(answer_all)
+
+
 class Gateway:
     """The ASGI application `sluiceway run` serves."""
 
@@ -60,6 +103,7 @@ class Gateway:
             self.methods.setdefault(path, []).append(method)
         self.router = proxy.Router(engine.graph.functions)
         self.requests = 0
+        self.sends = SendBatcher(engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,7 +152,7 @@ class Gateway:
             await _json(send, rejection.status, rejection.body())
             return
         try:
-            await self.engine.store.awrite(lambda tx: queues.send(tx, queue, message))
+            answer = await self.sends.send(queue, message)
             crash_point("after-commit-before-reply")
         except Exception:
             log.exception("could not store a message for %s %s", route.method, route.path)
@@ -119,7 +163,7 @@ class Gateway:
                 [(b"retry-after", b"1")],
             )
             return
-        await _json(send, 200, message.response())
+        await _json(send, 200, answer)
 
     async def _proxy(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,40 @@ PURGE_INTERVAL_MS = 60 * 1000
 _SEQUENCE_BASE = 10**19
 
 
+_INSERT = (
+    "INSERT INTO messages (queue_id, message_id, body, attributes, sender_id, sent_at, "
+    "visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def send_many(tx: Tx, sends: Sequence[tuple[QueueInfo, Outgoing]]) -> list[dict[str, str]]:
+    """Many SendMessages in one op: what arrives at the gateway in one turn of its loop.
+    Standard-queue messages go in with one statement; FIFO ones one by one (deduplication
+    looks at what came before them)."""
+    plain = [(q, m) for q, m in sends if m.group_id is None]
+    if plain:
+        tx.cx.executemany(
+            _INSERT,
+            [
+                (
+                    q.id,
+                    m.message_id,
+                    m.body,
+                    m.attributes,
+                    m.sender_id,
+                    tx.now_ms,
+                    tx.now_ms + m.delay_seconds * 1000,
+                    None,
+                    None,
+                )
+                for q, m in plain
+            ],
+        )
+        for channel in {q.channel for q, _ in plain}:
+            tx.touch(channel)
+    return [m.response() if m.group_id is None else send(tx, q, m) for q, m in sends]
+
+
 def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> dict[str, str]:
     """SendMessage. On a FIFO queue, a deduplication id seen in the last 5 minutes makes the
     send a success that delivers nothing (the answer names the original message)."""
@@ -43,8 +78,7 @@ def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> dict[str, str]:
         if row is not None:
             return message.response(row[0], row[1])
     cursor = tx.execute(
-        "INSERT INTO messages (queue_id, message_id, body, attributes, sender_id, sent_at, "
-        "visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT,
         (
             queue.id,
             message.message_id,

@@ -1,14 +1,21 @@
-"""Durable storage: one SQLite database in WAL mode, one writer, group commit.
+"""Durable storage: one SQLite database in WAL mode, one writer connection, group commit.
 
 Every write is an *op*: a function of a `Tx` that runs inside the writer's transaction.
-Callers from any thread (or the event loop) submit ops; the writer thread takes everything
-pending, runs it in ONE transaction and commits with one fsync, then answers every caller.
-Under load, many HTTP requests therefore share one fsync, which is why a 2xx can wait for
-the commit (acknowledged = on disk) and still be fast.
+Durable ops are queued: the writer thread takes everything pending, runs it in ONE
+transaction and commits with one fsync, then answers every caller. Under load, many HTTP
+requests therefore share one fsync, which is why a 2xx can wait for the commit
+(acknowledged = on disk) and still be fast.
 
-If an op raises (a failed condition, a bad value), the transaction is rolled back and the
-batch replayed with a savepoint per op, so one caller's error never undoes another's write.
-Ops must therefore be pure functions of the database state.
+Early ops (`write(..., early=True)`: claims, a handler's table writes, acknowledgements) run
+in the caller's own thread, inside the writer's open transaction under the connection's
+lock, and return before the commit; the writer commits them with what comes next. Nothing
+outside the database may act on an early answer, so after a crash the database is still a
+prefix of what was asked.
+
+If an op raises (a failed condition, a bad value), its own savepoint is rolled back (or,
+with no early op in the transaction, the batch is replayed with a savepoint per op), so one
+caller's error never undoes another's write. Ops must therefore be pure functions of the
+database state.
 
 Readers use their own connections (one per thread); WAL lets them read while the writer
 writes.
