@@ -23,7 +23,7 @@ from sluiceway.errors import (
     SluicewayError,
     ValidationError,
 )
-from sluiceway.resources import Queue, Table, Topic
+from sluiceway.resources import Queue, Sms, Table, Topic
 from sluiceway.specs import ParameterRef, Permission
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "Queue",
     "SortKey",
     "SortKeyCondition",
+    "Sms",
     "Table",
     "Topic",
     # DynamoDB AttributeValue codec (for stream images) and plain JSON for answers

@@ -13,19 +13,23 @@ from sluiceway import naming, validation
 from sluiceway.attrvalue import KeyType
 from sluiceway.backend import Backend
 from sluiceway.errors import DeclarationError, NotBound
-from sluiceway.resources import Queue, Table, Topic
+from sluiceway.models import compile_model
+from sluiceway.resources import Queue, Sms, Table, Topic
 from sluiceway.specs import (
     PROTOCOLS,
     STARTING_POSITIONS,
     STREAM_VIEW_TYPES,
     AppGraph,
     Destination,
+    DirectSource,
     Endpoint,
     EventSource,
     FunctionSpec,
     HttpSource,
     ParameterRef,
     Permission,
+    PipeSpec,
+    PipeTarget,
     QueueSource,
     QueueSpec,
     QueueTarget,
@@ -33,6 +37,7 @@ from sluiceway.specs import (
     StreamSource,
     SubscriptionSpec,
     TableSpec,
+    TableTarget,
     TopicSource,
     TopicSpec,
 )
@@ -64,8 +69,12 @@ class App:
         self._routes: list[RouteSpec] = []
         self._shapes: dict[tuple[str, str], str] = {}  # (method, path shape) -> what took it
         self._functions: dict[str, FunctionSpec] = {}
+        self._pipes: dict[str, PipeSpec] = {}
         self._parameters: dict[str, ParameterRef] = {}
         self._backend: Backend | None = None
+        self.sms = Sms(self)
+        """Texts straight to phone numbers: ``app.sms.publish(phone, text)``, with
+        ``uses=[app.sms.sends]``."""
 
     # -- binding --------------------------------------------------------------------------
 
@@ -94,6 +103,7 @@ class App:
             routes=tuple(self._routes),
             functions=tuple(self._functions.values()),
             parameters=tuple(self._parameters.values()),
+            pipes=tuple(self._pipes.values()),
         )
 
     # -- parameters -----------------------------------------------------------------------
@@ -233,7 +243,14 @@ class App:
         self._topics[name] = handle
         return handle
 
-    def _subscribe(self, topic: Topic, protocol: str, endpoint: Endpoint) -> None:
+    def _subscribe(
+        self,
+        topic: Topic,
+        protocol: str,
+        endpoint: Endpoint,
+        filter_policy: Mapping[str, Any] | str | None = None,
+        filter_policy_scope: str = "MessageAttributes",
+    ) -> None:
         shown = endpoint if isinstance(endpoint, str) else f"<{endpoint.name}>"
         where = f"subscription {protocol}:{shown} on topic '{topic.name}'"
         self._own(topic, Topic, where, "topic")
@@ -252,8 +269,12 @@ class App:
                 validation.check_endpoint(where, protocol, endpoint.default, self._queues)
         else:
             validation.check_endpoint(where, protocol, endpoint, self._queues)
-        spec = SubscriptionSpec(topic.name, protocol, endpoint)
-        if spec in self._subscriptions:
+        policy = validation.filter_policy(where, filter_policy, filter_policy_scope)
+        spec = SubscriptionSpec(topic.name, protocol, endpoint, policy)
+        if any(
+            (s.topic, s.protocol, s.endpoint) == (topic.name, protocol, endpoint)
+            for s in self._subscriptions
+        ):
             raise DeclarationError(where, "declared twice", "subscribe each endpoint once")
         self._subscriptions.append(spec)
 
@@ -264,16 +285,27 @@ class App:
         method: str,
         path: str,
         *,
-        to: Queue,
+        to: Queue | Table,
         forward_headers: Sequence[str] = (),
+        model: Mapping[str, Any] | str | None = None,
+        overwrite: bool = False,
     ) -> RouteSpec:
-        """Declare an HTTP route that puts the request body on a queue (API Gateway's SQS
-        service integration). `forward_headers` become message attributes of the same name."""
+        """Declare an HTTP route that hands the request body to a queue or a table, as API
+        Gateway's service integrations do, without a function.
+
+        To a queue (SQS SendMessage): the body is the message; `forward_headers` become
+        message attributes of the same name.
+
+        To a table (DynamoDB PutItem): the JSON object body is the item. Its key attributes
+        are required; `model` (a JSON Schema, draft 4, as API Gateway's request models) adds
+        rules; a bad body gets a 400 naming each problem. With ``overwrite=False`` (the
+        default) an existing key gets a 409 and nothing changes; with True the item is
+        replaced. The answer is ``{"key": {...}}``."""
         method = method.upper() if isinstance(method, str) else method
         where = f"route {method} {path}"
         if method not in _METHODS:
             raise DeclarationError(
-                where, f"method {method!r} cannot carry a body to a queue", "use POST, PUT or PATCH"
+                where, f"method {method!r} cannot carry a body", "use POST, PUT or PATCH"
             )
         if not isinstance(path, str) or not validation.PATH.fullmatch(path):
             raise DeclarationError(
@@ -281,7 +313,31 @@ class App:
                 "a path starts with '/' and has segments of letters, digits and -._~",
                 "e.g. '/orders'",
             )
-        self._claim_route(where, method, path)
+        target: QueueTarget | TableTarget
+        if isinstance(to, Table):
+            table = self._own(to, Table, where, "to")
+            if forward_headers:
+                raise DeclarationError(
+                    where,
+                    "forward_headers only apply to a queue route (they become attributes)",
+                    "put what you need in the body",
+                )
+            if not isinstance(overwrite, bool):
+                raise DeclarationError(where, "overwrite is True or False", "pass a bool")
+            compiled = None if model is None else compile_model(model, where)
+            target = TableTarget(
+                table.name, None if compiled is None else compiled.source, overwrite
+            )
+            self._claim_route(where, method, path)
+            spec = RouteSpec(method, path, target)
+            self._routes.append(spec)
+            return spec
+        if model is not None or overwrite:
+            raise DeclarationError(
+                where,
+                "model= and overwrite= apply to a table route",
+                "drop them, or route to a table",
+            )
         queue = self._own(to, Queue, where, "to")
         headers = tuple(forward_headers)
         for header in headers:
@@ -291,6 +347,7 @@ class App:
                     f"{header!r} is not a valid header name",
                     "use a name like 'Idempotency-Key'",
                 )
+        self._claim_route(where, method, path)
         spec = RouteSpec(method, path, QueueTarget(queue.name), headers)
         self._routes.append(spec)
         return spec
@@ -307,10 +364,34 @@ class App:
 
     # -- functions ------------------------------------------------------------------------
 
+    def function(
+        self,
+        *,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+    ) -> Callable[[F], F]:
+        """Declare the decorated function with no trigger of its own, for a pipe to invoke
+        (``app.pipe(..., target=fn)`` or ``enrichment=fn``). As a pipe's target it gets the
+        batch as a JSON array and may return ``{"batchItemFailures": [...]}``; as an
+        enrichment it returns what the target gets."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            where = f"function '{fname}' (function)"
+            self._function_options(where, timeout, memory_size)
+            self._add_function(handler, fname, DirectSource(), uses, timeout, memory_size, where)
+            return handler
+
+        return record
+
     def on_topic(
         self,
         topic: Topic,
         *,
+        filter_policy: Mapping[str, Any] | str | None = None,
+        filter_policy_scope: str = "MessageAttributes",
         uses: Sequence[Permission] = (),
         name: str | None = None,
         timeout: int = 3,
@@ -318,15 +399,17 @@ class App:
     ) -> Callable[[F], F]:
         """Subscribe the decorated function to `topic` (SNS's lambda protocol). It gets the
         SNS event, one record per invocation; a failing invocation is retried twice (1 and
-        2 minutes later), as Lambda retries asynchronous invocations."""
+        2 minutes later), as Lambda retries asynchronous invocations. A `filter_policy`
+        passes only the messages it matches, as on `topic.subscribe`."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
             where = f"function '{fname}' (on_topic)"
             t = self._own(topic, Topic, where, "topic")
             self._function_options(where, timeout, memory_size)
+            policy = validation.filter_policy(where, filter_policy, filter_policy_scope)
             self._add_function(
-                handler, fname, TopicSource(t.name), uses, timeout, memory_size, where
+                handler, fname, TopicSource(t.name, policy), uses, timeout, memory_size, where
             )
             return handler
 
@@ -508,16 +591,9 @@ class App:
             validation.in_range(
                 where, "tumbling_window_in_seconds", tumbling_window_in_seconds, 0, 900, " s"
             )
-            destination = None
-            if on_failure is not None:
-                if isinstance(on_failure, Queue):
-                    destination = Destination(
-                        "queue", self._own(on_failure, Queue, where, "on_failure").name
-                    )
-                else:
-                    destination = Destination(
-                        "topic", self._own(on_failure, Topic, where, "on_failure").name
-                    )
+            destination = (
+                None if on_failure is None else self._destination(where, on_failure, "on_failure")
+            )
             source = StreamSource(
                 t.name,
                 batch_size,
@@ -536,6 +612,177 @@ class App:
             return handler
 
         return record
+
+    # -- pipes ----------------------------------------------------------------------------
+
+    def pipe(
+        self,
+        name: str,
+        *,
+        source: Table | Queue,
+        target: Callable[..., Any] | Queue | Topic,
+        filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        enrichment: Callable[..., Any] | None = None,
+        batch_size: int | None = None,
+        maximum_batching_window_in_seconds: int = 0,
+        starting_position: str = "LATEST",
+        maximum_retry_attempts: int = -1,
+        maximum_record_age_in_seconds: int = -1,
+        on_partial_batch_item_failure: str | None = None,
+        parallelization_factor: int = 1,
+        dead_letter: Queue | Topic | None = None,
+    ) -> PipeSpec:
+        """Declare an EventBridge Pipe from a table's stream (or a queue) to a function, a
+        queue or a topic.
+
+        `filter` is an event pattern (or up to 5, OR-ed) in the Pipes dialect: records that
+        match none are skipped (a queue's are deleted). `enrichment` is a function (declared
+        with `@app.function`) that gets the batch and returns what the target gets. A
+        function target gets the batch as a JSON array and may report failures by
+        ``eventID`` (a message's ``messageId``); a queue or topic target gets one message
+        per record. From a stream: a failing batch is retried (`maximum_retry_attempts`,
+        -1 until its records expire), split in two on each failure with
+        ``on_partial_batch_item_failure="AUTOMATIC_BISECT"``, and what is given up goes to
+        `dead_letter`. From a queue, the queue's own redrive policy applies."""
+        where = f"pipe '{name}'"
+        if not isinstance(name, str) or not validation.PIPE_NAME.fullmatch(name):
+            raise DeclarationError(
+                where,
+                "a pipe name is 1-64 characters of letters, digits, '.', '-' and '_'",
+                "rename the pipe, e.g. 'users-to-sms'",
+            )
+        self._unique(self._pipes, name, "pipe")
+        target_spec = self._pipe_target(where, target)
+        enriched = (
+            None if enrichment is None else self._function_of(where, "enrichment", enrichment)
+        )
+        filters = validation.filter_patterns(where, filter, context="pipes")
+        validation.in_range(
+            where,
+            "maximum_batching_window_in_seconds",
+            maximum_batching_window_in_seconds,
+            0,
+            300,
+            " seconds",
+        )
+        if on_partial_batch_item_failure not in (None, "AUTOMATIC_BISECT"):
+            raise DeclarationError(
+                where,
+                f"on_partial_batch_item_failure={on_partial_batch_item_failure!r}",
+                "use 'AUTOMATIC_BISECT' or leave it out",
+            )
+        pipe_source: StreamSource | QueueSource
+        if isinstance(source, Queue):
+            q = self._own(source, Queue, where, "source")
+            size = 10 if batch_size is None else batch_size
+            limit = 10 if q.spec.fifo or target_spec.kind == "queue" else 10_000
+            validation.in_range(where, "batch_size", size, 1, limit, "")
+            if size > 10 and maximum_batching_window_in_seconds < 1:
+                raise DeclarationError(
+                    where,
+                    f"batch_size={size} needs a batching window (AWS requires one above 10)",
+                    "set maximum_batching_window_in_seconds=1 or more",
+                )
+            stream_only = {
+                "maximum_retry_attempts": maximum_retry_attempts != -1,
+                "maximum_record_age_in_seconds": maximum_record_age_in_seconds != -1,
+                "on_partial_batch_item_failure": on_partial_batch_item_failure is not None,
+                "parallelization_factor": parallelization_factor != 1,
+                "dead_letter": dead_letter is not None,
+                "starting_position": starting_position != "LATEST",
+            }
+            used = [option for option, set_ in stream_only.items() if set_]
+            if used:
+                raise DeclarationError(
+                    where,
+                    f"{', '.join(used)} apply to a stream source",
+                    "a queue source retries through the queue: give the queue a dead_letter "
+                    "and max_receive_count",
+                )
+            pipe_source = QueueSource(
+                q.name, size, maximum_batching_window_in_seconds, True, filters
+            )
+        else:
+            t = self._own(source, Table, where, "source")
+            if t.spec.stream is None:
+                raise DeclarationError(
+                    where,
+                    f"table '{t.name}' has no stream",
+                    f"declare app.table('{t.name}', ..., stream='NEW_AND_OLD_IMAGES')",
+                )
+            limit = 10 if target_spec.kind == "queue" else 10_000
+            size = min(100, limit) if batch_size is None else batch_size
+            validation.in_range(where, "batch_size", size, 1, limit, "")
+            if starting_position not in STARTING_POSITIONS:
+                raise DeclarationError(
+                    where,
+                    f"starting_position={starting_position!r} is not supported for streams",
+                    "use 'TRIM_HORIZON' or 'LATEST'",
+                )
+            validation.in_range(
+                where, "maximum_retry_attempts", maximum_retry_attempts, -1, 10_000, ""
+            )
+            if maximum_record_age_in_seconds != -1:
+                validation.in_range(
+                    where,
+                    "maximum_record_age_in_seconds",
+                    maximum_record_age_in_seconds,
+                    60,
+                    604_800,
+                    " seconds (or -1)",
+                )
+            validation.in_range(where, "parallelization_factor", parallelization_factor, 1, 10, "")
+            dead = (
+                None
+                if dead_letter is None
+                else self._destination(where, dead_letter, "dead_letter")
+            )
+            pipe_source = StreamSource(
+                t.name,
+                size,
+                maximum_batching_window_in_seconds,
+                starting_position,
+                filters,
+                True,
+                maximum_retry_attempts,
+                maximum_record_age_in_seconds,
+                on_partial_batch_item_failure == "AUTOMATIC_BISECT",
+                dead,
+                parallelization_factor,
+            )
+        spec = PipeSpec(name, pipe_source, target_spec, enriched)
+        self._pipes[name] = spec
+        return spec
+
+    def _pipe_target(self, where: str, target: Any) -> PipeTarget:
+        if isinstance(target, Queue):
+            queue = self._own(target, Queue, where, "target")
+            if queue.spec.fifo:
+                raise DeclarationError(
+                    where,
+                    f"queue '{queue.name}' is FIFO; a pipe target here is a standard queue",
+                    "target a standard queue, or a function that sends with a group id",
+                )
+            return PipeTarget("queue", queue.name)
+        if isinstance(target, Topic):
+            return PipeTarget("topic", self._own(target, Topic, where, "target").name)
+        return PipeTarget("function", self._function_of(where, "target", target))
+
+    def _function_of(self, where: str, option: str, handler: Any) -> str:
+        """The name of the function `handler` was declared as in this app."""
+        for spec in self._functions.values():
+            if spec.handler is handler:
+                return spec.name
+        raise DeclarationError(
+            where,
+            f"{option}={handler!r} is not a function declared in app '{self.name}'",
+            "declare it first with @app.function(...) (or another app.on_* decorator)",
+        )
+
+    def _destination(self, where: str, handle: Queue | Topic, option: str) -> Destination:
+        if isinstance(handle, Queue):
+            return Destination("queue", self._own(handle, Queue, where, option).name)
+        return Destination("topic", self._own(handle, Topic, where, option).name)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -574,6 +821,7 @@ class App:
                 "queue": self._queues,
                 "table": self._tables,
                 "topic": self._topics,
+                "sms": {self.sms.name: self.sms},
             }
             known = registries.get(permission.kind, {})
             if permission.name not in known:

@@ -100,3 +100,7 @@ class Backend(Protocol):
         message_attributes: Mapping[str, Mapping[str, Any]] | None,
         message_structure: str | None,
     ) -> dict[str, str]: ...
+
+    def publish_sms(
+        self, phone_number: str, message: str, *, sender_id: str | None, sms_type: str | None
+    ) -> dict[str, str]: ...

@@ -99,6 +99,12 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
 )
 @click.option("--smtp-from", help="The From address of notifications.")
 @click.option(
+    "--sms",
+    help="Where texts go: outbox (default: <data dir>/sms/outbox.jsonl), an http(s):// "
+    "webhook that gets each text as JSON, or python:module:attr (a provider class) "
+    "[default: $SLUICEWAY_SMS].",
+)
+@click.option(
     "--auto-confirm", is_flag=True, help="Confirm email subscriptions without the email round trip."
 )
 @click.option("--set", "params", multiple=True, metavar="KEY=VALUE", help="Set an app parameter.")
@@ -120,6 +126,7 @@ def run(
     port: int | None,
     smtp: str | None,
     smtp_from: str | None,
+    sms: str | None,
     auto_confirm: bool,
     params: tuple[str, ...],
     durability: str | None,
@@ -145,6 +152,7 @@ def run(
             port=port,
             smtp=smtp,
             smtp_from=smtp_from,
+            sms=sms,
             auto_confirm=auto_confirm or None,
             params=values,
             durability=durability,
@@ -371,8 +379,8 @@ def deliveries(
         [
             str(v.id),
             v.protocol,
-            v.endpoint,
-            v.topic,
+            v.destination,
+            v.topic or "-",
             v.kind,
             v.status,
             str(v.attempts),
@@ -387,7 +395,7 @@ def deliveries(
         [
             "ID",
             "PROTOCOL",
-            "ENDPOINT",
+            "DESTINATION",
             "TOPIC",
             "KIND",
             "STATUS",
@@ -397,6 +405,117 @@ def deliveries(
             "ERROR",
         ],
     )
+
+
+# -- patterns -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("pattern")
+@click.argument("event")
+@click.option(
+    "--context",
+    type=click.Choice(["eventbridge", "pipes", "esm", "sns-attributes", "sns-body"]),
+    default="eventbridge",
+    show_default=True,
+    help="Whose rules: an event bus rule, a pipe filter, a Lambda mapping filter, or an SNS "
+    "filter policy on attributes or on the body.",
+)
+def match(pattern: str, event: str, context: str) -> None:
+    """Say whether EVENT matches PATTERN, and if not, which field and condition failed.
+
+    PATTERN and EVENT are inline JSON, a file name, or - for standard input. An SQS record's
+    JSON body is matched as JSON (as Lambda and Pipes do); for --context sns-attributes, EVENT
+    may be message attributes as Publish takes them. Exit status: 0 match, 1 no match,
+    2 the pattern is invalid there.
+    """
+    from sluiceway.patterns import (
+        PatternError,
+        compile_pattern,
+        esm_view_of_sqs_record,
+        sns_attributes_view,
+    )
+
+    try:
+        compiled = compile_pattern(_json_argument(pattern, "PATTERN"), context=context)  # type: ignore[arg-type]
+    except PatternError as error:
+        click.echo(f"invalid pattern: {error}", err=True)
+        sys.exit(2)
+    value = _json_argument(event, "EVENT")
+    if isinstance(value, dict) and isinstance(value.get("body"), str) and "messageId" in value:
+        value = esm_view_of_sqs_record(value)
+    publish_form = isinstance(value, dict) and all(
+        isinstance(v, dict) and ("DataType" in v or "Type" in v) for v in value.values()
+    )
+    if context == "sns-attributes" and publish_form:
+        value = sns_attributes_view(value)
+    explanation = compiled.explain(value)
+    if explanation.matched:
+        click.echo("match")
+        return
+    click.echo("no match")
+    for miss in explanation.misses:
+        where = f"[{miss.branch}] " if miss.branch else ""
+        click.echo(f"  {where}{miss.describe()}")
+    sys.exit(1)
+
+
+def _json_argument(text: str, name: str) -> Any:
+    """Inline JSON, a file, or - (stdin)."""
+    if text == "-":
+        raw = sys.stdin.read()
+    elif text.lstrip()[:1] in ("{", "["):
+        raw = text
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise click.BadParameter(f"{text!r} is neither JSON nor a file", param_hint=name)
+        raw = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
+
+
+# -- SMS ----------------------------------------------------------------------------------
+
+
+@main.group()
+def sms() -> None:
+    """The SMS opt-out list: numbers that get no texts (what a STOP reply does)."""
+
+
+@sms.command("opt-out")
+@click.argument("phone")
+@data_dir_option
+def sms_opt_out(phone: str, data_dir: Path | None) -> None:
+    """Stop texting PHONE (E.164, e.g. +919876543210); waiting texts are not sent."""
+    with _admin(data_dir) as admin:
+        skipped = admin.sms_opt_out(phone)
+    click.echo(f"{phone} opted out; {skipped} waiting text{'s' if skipped != 1 else ''} skipped")
+
+
+@sms.command("opt-in")
+@click.argument("phone")
+@data_dir_option
+def sms_opt_in(phone: str, data_dir: Path | None) -> None:
+    """Text PHONE again (OptInPhoneNumber)."""
+    with _admin(data_dir) as admin:
+        was = admin.sms_opt_in(phone)
+    click.echo(f"{phone} opted in" if was else f"{phone} was not opted out")
+
+
+@sms.command("opted-out")
+@data_dir_option
+@json_option
+def sms_opted_out(data_dir: Path | None, as_json: bool) -> None:
+    """The numbers that opted out (ListPhoneNumbersOptedOut)."""
+    with _admin(data_dir) as admin:
+        numbers = admin.sms_opted_out()
+    if as_json:
+        click.echo(json.dumps([{"phone": p, "opted_out_at": at} for p, at in numbers], indent=2))
+        return
+    _table([[p, _time(at)] for p, at in numbers], ["PHONE", "SINCE"])
 
 
 # -- AWS: render, deploy, destroy ---------------------------------------------------------

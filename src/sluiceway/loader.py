@@ -12,6 +12,7 @@ from sluiceway.errors import SluicewayError
 
 BLUEPRINTS = {
     "orders": "sluiceway.blueprints.orders:app",
+    "registrations": "sluiceway.blueprints.registrations:app",
 }
 
 

@@ -118,6 +118,10 @@ def function_arn(where: Region, name: str) -> str:
     return f"arn:aws:lambda:{where.region}:{where.account_id}:function:{name}"
 
 
+def pipe_arn(where: Region, name: str) -> str:
+    return f"arn:aws:pipes:{where.region}:{where.account_id}:pipe/{name}"
+
+
 def principal_id(principal: str) -> str:
     """An IAM-style unique id for a local principal, used as the SQS ``SenderId``
     ("AROA..." like an assumed role's id, then the session name)."""

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
+from sluiceway.errors import AccessDenied
 from sluiceway.specs import (
+    DirectSource,
     FunctionSpec,
     HttpSource,
     Permission,
@@ -19,7 +21,7 @@ from sluiceway.specs import (
     TopicSource,
 )
 
-ResourceKind = Literal["queue", "table", "stream", "topic"]
+ResourceKind = Literal["queue", "table", "stream", "topic", "sms"]
 
 TABLE_READ_ACTIONS = frozenset(
     {
@@ -69,6 +71,7 @@ ACTION_OF_METHOD: dict[str, tuple[ResourceKind, str, str]] = {
     "send_message": ("queue", "sqs:SendMessage", "sends"),
     "change_message_visibility": ("queue", "sqs:ChangeMessageVisibility", "consumes"),
     "publish": ("topic", "sns:Publish", "publishes"),
+    "publish_sms": ("sms", "sns:Publish", "sends"),
 }
 
 
@@ -81,8 +84,8 @@ class Grant:
 
 def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
     """What a function's event source needs (granted implicitly, like AWS's roles): reading
-    its queue or stream, and sending to its on-failure destination. Topics and HTTP routes
-    invoke the function; that right belongs to the caller, not the function."""
+    its queue or stream, and sending to its on-failure destination. Topics, HTTP routes and
+    pipes invoke the function; that right belongs to the caller, not the function."""
     source = function.source
     match source:
         case QueueSource():
@@ -96,7 +99,7 @@ def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
             elif source.on_failure is not None:
                 grants.append(Grant("topic", source.on_failure.name, TOPIC_PUBLISH_ACTIONS))
             return tuple(grants)
-        case TopicSource() | HttpSource():
+        case TopicSource() | HttpSource() | DirectSource():
             return ()
         case _:
             assert_never(source)
@@ -130,5 +133,22 @@ def permission(kind: ResourceKind, name: str, verb: str) -> Permission:
         ("queue", "sends"): QUEUE_SEND_ACTIONS,
         ("queue", "consumes"): QUEUE_CONSUME_ACTIONS,
         ("topic", "publishes"): TOPIC_PUBLISH_ACTIONS,
+        ("sms", "sends"): TOPIC_PUBLISH_ACTIONS,
     }[(kind, verb)]
     return Permission(kind, name, actions, f"{name}.{verb}")
+
+
+def denied(function: str, method: str, name: str, *, then: str = "") -> AccessDenied:
+    """The AccessDenied for `function` calling handle `method` on resource `name` without the
+    permission: what it lacked, on what, and the `uses=` entry that grants it."""
+    kind, action, verb = ACTION_OF_METHOD[method]
+    if kind == "sms":
+        resource, grant = "phone numbers", "app.sms.sends"
+    else:
+        resource, grant = f"{kind} '{name}'", f"{name}.{verb}"
+    return AccessDenied(
+        function,
+        action,
+        resource,
+        f"add {grant} to uses=[...] in the decorator of '{function}'{then}",
+    )

@@ -168,9 +168,21 @@ class Topic(_Handle):
         """Permission to publish to this topic (`uses=[topic.publishes]`)."""
         return permissions.permission("topic", self.name, "publishes")
 
-    def subscribe(self, protocol: str, endpoint: Endpoint) -> None:
-        """Declare a subscription; `endpoint` may be an `app.parameter(...)`."""
-        self._app._subscribe(self, protocol, endpoint)
+    def subscribe(
+        self,
+        protocol: str,
+        endpoint: Endpoint,
+        *,
+        filter_policy: Mapping[str, Any] | str | None = None,
+        filter_policy_scope: str = "MessageAttributes",
+    ) -> None:
+        """Declare a subscription; `endpoint` may be an `app.parameter(...)`.
+
+        ``protocol`` is ``"email"`` or ``"sms"`` (an E.164 number, ``"+919876543210"``).
+        A `filter_policy` (SNS's JSON policy) lets through only the messages it matches: on
+        their message attributes (``filter_policy_scope="MessageAttributes"``, the default)
+        or on their JSON body (``"MessageBody"``)."""
+        self._app._subscribe(self, protocol, endpoint, filter_policy, filter_policy_scope)
 
     def publish(
         self,
@@ -192,3 +204,39 @@ class Topic(_Handle):
 
     def __repr__(self) -> str:
         return f"Topic({self.name!r})"
+
+
+class Sms(_Handle):
+    """Texts straight to a phone number (SNS Publish with ``PhoneNumber``): `app.sms`.
+
+    >>> app.sms.publish("+919876543210", "Welcome!")             # doctest: +SKIP
+    {'MessageId': '...'}
+
+    A function needs ``uses=[app.sms.sends]``; on AWS that is ``sns:Publish`` on ``*``, the
+    only resource SNS knows for phone numbers.
+    """
+
+    name = "*"
+
+    @property
+    def sends(self) -> Permission:
+        """Permission to text any number (`uses=[app.sms.sends]`)."""
+        return permissions.permission("sms", self.name, "sends")
+
+    def publish(
+        self,
+        phone_number: str,
+        message: str,
+        *,
+        sender_id: str | None = None,
+        sms_type: str | None = None,
+    ) -> dict[str, str]:
+        """Text `message` (at most 1,600 characters) to `phone_number` (E.164,
+        ``"+919876543210"``). `sms_type` is ``"Transactional"`` (the default) or
+        ``"Promotional"``; `sender_id` is the 1-11 character name shown where supported."""
+        return self._backend().publish_sms(
+            phone_number, message, sender_id=sender_id, sms_type=sms_type
+        )
+
+    def __repr__(self) -> str:
+        return "Sms()"

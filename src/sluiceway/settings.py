@@ -25,6 +25,7 @@ class Settings:
     port: int = 8080
     smtp: str | None = None
     smtp_from: str = DEFAULT_SENDER
+    sms: str = "outbox"
     auto_confirm: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
     region: str = "us-east-1"
@@ -40,6 +41,14 @@ class Settings:
             raise ValueError(f"port {self.port} is not 0..65535")
         if any(c in self.smtp_from for c in "\r\n") or "@" not in self.smtp_from:
             raise ValueError(f"--smtp-from {self.smtp_from!r} is not an email address")
+        if not (
+            self.sms == "outbox"
+            or self.sms.startswith(("http://", "https://"))
+            or (self.sms.startswith("python:") and self.sms.count(":") >= 2)
+        ):
+            raise ValueError(
+                f"--sms {self.sms!r}: use outbox, an http(s):// URL or python:module:attr"
+            )
         if self.log_format not in ("auto", "json", "pretty"):
             raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
 
@@ -67,6 +76,8 @@ class Settings:
             values["port"] = int(env["SLUICEWAY_PORT"])
         if "SLUICEWAY_SMTP" in env:
             values["smtp"] = env["SLUICEWAY_SMTP"] or None
+        if "SLUICEWAY_SMS" in env:
+            values["sms"] = env["SLUICEWAY_SMS"] or "outbox"
         if "SLUICEWAY_SMTP_FROM" in env:
             values["smtp_from"] = env["SLUICEWAY_SMTP_FROM"]
         if env.get("SLUICEWAY_AUTO_CONFIRM", "").lower() in ("1", "true", "yes"):

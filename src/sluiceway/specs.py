@@ -23,7 +23,9 @@ STREAM_VIEW_TYPES: tuple[StreamViewType, ...] = (
 StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
 STARTING_POSITIONS: tuple[StartingPosition, ...] = ("TRIM_HORIZON", "LATEST")
 # Subscription protocols the local engine delivers (more arrive with their delivery code).
-PROTOCOLS: tuple[str, ...] = ("email",)
+PROTOCOLS: tuple[str, ...] = ("email", "sms")
+FilterPolicyScope = Literal["MessageAttributes", "MessageBody"]
+FILTER_POLICY_SCOPES: tuple[FilterPolicyScope, ...] = ("MessageAttributes", "MessageBody")
 
 Handler: TypeAlias = Callable[[Any, Any], Any]
 
@@ -97,10 +99,19 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class FilterPolicy:
+    """An SNS subscription filter policy: its JSON text (as validated) and its scope."""
+
+    policy: str
+    scope: FilterPolicyScope = "MessageAttributes"
+
+
+@dataclass(frozen=True)
 class SubscriptionSpec:
     topic: str
     protocol: str
     endpoint: Endpoint
+    filter_policy: FilterPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,18 @@ class QueueTarget:
     queue: str
 
 
-RouteTarget: TypeAlias = QueueTarget
+@dataclass(frozen=True)
+class TableTarget:
+    """A route that writes the request body as an item (API Gateway's PutItem
+    integration): `model` is the JSON Schema the body must satisfy (canonical JSON text);
+    with `overwrite` False an existing key is a 409, with True the item is replaced."""
+
+    table: str
+    model: str | None = None
+    overwrite: bool = False
+
+
+RouteTarget: TypeAlias = QueueTarget | TableTarget
 
 
 @dataclass(frozen=True)
@@ -127,8 +149,8 @@ class Permission:
     function's IAM policy on AWS.
     """
 
-    kind: Literal["queue", "table", "stream", "topic"]
-    name: str
+    kind: Literal["queue", "table", "stream", "topic", "sms"]
+    name: str  # "*" for sms: any phone number
     actions: frozenset[str]
     label: str
 
@@ -172,6 +194,7 @@ class TopicSource:
     """A function subscribed to a topic (SNS's "lambda" protocol)."""
 
     topic: str
+    filter_policy: FilterPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +206,35 @@ class HttpSource:
     path: str
 
 
-EventSource: TypeAlias = QueueSource | StreamSource | TopicSource | HttpSource
+@dataclass(frozen=True)
+class DirectSource:
+    """A function with no trigger of its own (`@app.function`): a pipe invokes it, as its
+    enrichment or its target."""
+
+
+EventSource: TypeAlias = QueueSource | StreamSource | TopicSource | HttpSource | DirectSource
+
+
+@dataclass(frozen=True)
+class PipeTarget:
+    """Where a pipe delivers: a function (invoked with the batch), a queue (one message per
+    record) or a topic (one publish per record)."""
+
+    kind: Literal["function", "queue", "topic"]
+    name: str
+
+
+@dataclass(frozen=True)
+class PipeSpec:
+    """An EventBridge Pipe: records from a table's stream or a queue, filtered, optionally
+    enriched by a function, delivered to a target. `source` is a `StreamSource` or a
+    `QueueSource` carrying the source parameters Pipes share with Lambda's mappings
+    (filters in the Pipes context; `on_failure` is the pipe's dead-letter target)."""
+
+    name: str
+    source: StreamSource | QueueSource
+    target: PipeTarget
+    enrichment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +270,7 @@ class AppGraph:
     routes: tuple[RouteSpec, ...] = ()
     functions: tuple[FunctionSpec, ...] = ()
     parameters: tuple[ParameterRef, ...] = ()
+    pipes: tuple[PipeSpec, ...] = ()
 
     def queue(self, name: str) -> QueueSpec:
         return next(_named(self.queues, name, "queue"))

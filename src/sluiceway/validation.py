@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sluiceway.attrvalue import KeyType
 from sluiceway.errors import DeclarationError
-from sluiceway.specs import KeySpec
+from sluiceway.specs import FILTER_POLICY_SCOPES, FilterPolicy, KeySpec
 
 PATH = re.compile(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?")
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+|\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
@@ -55,6 +55,8 @@ def route_shape(where: str, path: str) -> str:
 
 
 HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")
+PIPE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # ITU-T E.164: + country code, at most 15 digits
 EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 
 
@@ -83,7 +85,9 @@ def key_spec(where: str, option: str, key: str | tuple[str, KeyType]) -> KeySpec
 
 
 def filter_patterns(
-    where: str, filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+    where: str,
+    filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    context: Literal["esm", "pipes"] = "esm",
 ) -> tuple[str, ...]:
     from sluiceway.patterns import PatternError, compile_filters
 
@@ -91,12 +95,38 @@ def filter_patterns(
         return ()
     patterns = [filter] if isinstance(filter, Mapping) else list(filter)
     try:
-        compiled = compile_filters(patterns, context="esm")
+        compiled = compile_filters(patterns, context=context)
     except PatternError as error:
         raise DeclarationError(
             where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
         ) from None
     return tuple(p.source for p in compiled.patterns)
+
+
+def filter_policy(
+    where: str, policy: Mapping[str, Any] | str | None, scope: str
+) -> FilterPolicy | None:
+    """An SNS filter policy, checked as SNS checks it for its scope."""
+    from sluiceway.patterns import PatternError, compile_pattern
+
+    if scope not in FILTER_POLICY_SCOPES:
+        raise DeclarationError(
+            where,
+            f"filter_policy_scope={scope!r} is not a scope SNS knows",
+            "use 'MessageAttributes' (the default) or 'MessageBody'",
+        )
+    if policy is None:
+        return None
+    context: Literal["sns-attributes", "sns-body"] = (
+        "sns-attributes" if scope == "MessageAttributes" else "sns-body"
+    )
+    try:
+        compiled = compile_pattern(policy, context=context)
+    except PatternError as error:
+        raise DeclarationError(
+            where, f"invalid filter policy: {error}", "fix the policy (see `sluiceway match`)"
+        ) from None
+    return FilterPolicy(compiled.source, scope)
 
 
 def check_handler(where: str, handler: Callable[..., Any]) -> None:
@@ -127,6 +157,12 @@ def check_endpoint(
     if protocol in ("email", "email-json") and not EMAIL.fullmatch(endpoint):
         raise DeclarationError(
             where, f"{endpoint!r} is not an email address", "use e.g. 'ops@example.com'"
+        )
+    if protocol == "sms" and not E164.fullmatch(endpoint):
+        raise DeclarationError(
+            where,
+            f"{endpoint!r} is not a phone number in E.164 form",
+            "use + and the country code, digits only, e.g. '+919876543210'",
         )
     if protocol in ("http", "https") and not re.fullmatch(
         rf"{protocol}://[^\s/]+(/\S*)?", endpoint

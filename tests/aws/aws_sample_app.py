@@ -13,6 +13,7 @@ outbox = app.queue("sample-outbox")
 entries = app.table("sample-entries", partition_key="stream", sort_key=("at", "N"))
 secrets = app.table("sample-secrets", partition_key="id")
 alerts = app.topic("sample-alerts")
+PHONE = "+919876543210"
 
 imports = 0  # how many times this module ran (the shim imports it once per container)
 imports += 1
@@ -28,3 +29,15 @@ def echo(event: dict[str, Any], context: Any) -> Any:
 def snoop(event: dict[str, Any], context: Any) -> Any:
     """Reads a table its uses= does not name."""
     return secrets.get_item({"id": "root"})
+
+
+@app.on_queue(inbox, uses=[app.sms.sends], name="texter")
+def texter(event: dict[str, Any], context: Any) -> Any:
+    """Texts a number straight away (no topic)."""
+    return app.sms.publish(PHONE, "hi")
+
+
+@app.on_queue(inbox, name="mute")
+def mute(event: dict[str, Any], context: Any) -> Any:
+    """Texts a number its uses= does not allow."""
+    return app.sms.publish(PHONE, "hi")

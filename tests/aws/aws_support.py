@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 from samtranslator.translator.transform import transform
 
@@ -48,6 +49,12 @@ def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
             resource["Properties"]["CodeUri"] = "s3://sam-artifacts/app.zip"
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": REGION}):
         return transform(packaged, {}, ManagedPolicies())  # type: ignore[no-any-return]
+
+
+def findings(text: str) -> list[str]:
+    """cfn-lint's errors, warnings and informational findings on a template's text."""
+    config = ManualArgs(include_checks=["I"], regions=[REGION])
+    return [f"{m.rule.id} {m.message}" for m in lint(text, config=config)]
 
 
 @contextmanager

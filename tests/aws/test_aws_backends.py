@@ -10,7 +10,16 @@ from typing import Any
 import aws_sample_app as sample
 import boto3
 import pytest
-from aws_support import Stack, fake_aws, notifications, observe_topic, sam_transform
+from aws_support import (
+    ACCOUNT,
+    REGION,
+    Stack,
+    fake_aws,
+    notifications,
+    observe_topic,
+    sam_transform,
+)
+from moto.sns.models import sns_backends
 
 from conftest import EngineFactory
 from sluiceway import ConditionalCheckFailed, SortKey, ValidationError, events, naming
@@ -186,6 +195,43 @@ def test_a_publish_on_aws_carries_subject_attributes_and_structure() -> None:
         )
         (envelope,) = notifications(observer)
     assert (envelope["Subject"], envelope["Message"]) == ("Alert", "for queues")
+
+
+def test_a_text_to_a_number_is_answered_with_its_message_id(backend: str) -> None:
+    answer = sample.app.sms.publish(sample.PHONE, "Your code is 1234")
+    assert list(answer) == ["MessageId"]
+
+
+@pytest.mark.parametrize("number", ["9876543210", "+0123", "+91 98765 43210"])
+def test_a_number_not_in_e164_form_is_a_validation_error(backend: str, number: str) -> None:
+    with pytest.raises(ValidationError, match=r"not a phone number in E\.164 form"):
+        sample.app.sms.publish(number, "hi")
+
+
+def test_a_text_on_aws_reaches_the_number_transactional_unless_said_otherwise() -> None:
+    with fake_aws():
+        backend = Boto3Backend(ResourceNames())
+        sent: list[dict[str, Any]] = []
+        backend.client("sns").meta.events.register(
+            "provide-client-params.sns.Publish", lambda params, **_: sent.append(params)
+        )
+        first = backend.publish_sms(sample.PHONE, "hi")
+        backend.publish_sms(sample.PHONE, "sale!", sms_type="Promotional", sender_id="Shop")
+        texts = sns_backends[ACCOUNT][REGION].sms_messages
+        assert texts[first["MessageId"]] == (sample.PHONE, "hi")
+    assert [(p["PhoneNumber"], p["MessageAttributes"]) for p in sent] == [
+        (
+            sample.PHONE,
+            {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        ),
+        (
+            sample.PHONE,
+            {
+                "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "Shop"},
+                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"},
+            },
+        ),
+    ]
 
 
 def test_each_boto3_client_is_made_once_per_backend() -> None:

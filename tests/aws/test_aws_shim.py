@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import aws_sample_app as sample
 import pytest
-from aws_support import REGION, FakeLambda, Stack, fake_aws, sam_transform
+from aws_support import ACCOUNT, REGION, FakeLambda, Stack, fake_aws, sam_transform
+from moto.sns.models import sns_backends
 
 from sluiceway import AccessDenied, events
 from sluiceway.aws import Code, ShimError, shim, template_for
@@ -77,6 +78,27 @@ def test_a_call_outside_uses_is_denied_as_the_local_engine_denies_it(lam: FakeLa
         "table 'sample-secrets'",
     )
     assert "add sample-secrets.reads to uses=[...]" in str(denied.value)
+
+
+def test_a_handler_texts_a_number_through_the_shim_when_its_uses_allow_it(
+    lam: FakeLambda,
+) -> None:
+    answer = lam.invoke("Texter", an_sqs_event())
+    assert list(answer) == ["MessageId"]
+    texts = sns_backends[ACCOUNT][REGION].sms_messages
+    assert texts[answer["MessageId"]] == (sample.PHONE, "hi")
+
+
+def test_a_text_outside_uses_is_denied_before_it_reaches_sns(lam: FakeLambda) -> None:
+    with pytest.raises(AccessDenied) as denied:
+        lam.invoke("Mute", an_sqs_event())
+    assert (denied.value.function, denied.value.action, denied.value.resource) == (
+        "mute",
+        "sns:Publish",
+        "phone numbers",
+    )
+    assert "add app.sms.sends to uses=[...]" in str(denied.value)
+    assert not sns_backends[ACCOUNT][REGION].sms_messages
 
 
 def test_without_the_template_s_environment_the_shim_says_what_is_missing() -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_support import sam_transform
-from cfnlint.api import ManualArgs, lint
+from aws_support import findings, sam_transform
 
 from sluiceway import App
 from sluiceway.aws import Code, RenderError, _yaml, render, render_spec, template_for
@@ -37,12 +36,6 @@ def resources(template: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the whole template --------------------------------------------------------------------
-
-
-def findings(text: str) -> list[str]:
-    """cfn-lint's errors, warnings and informational findings."""
-    config = ManualArgs(include_checks=["I"], regions=["us-east-1"])
-    return [f"{m.rule.id} {m.message}" for m in lint(text, config=config)]
 
 
 def test_the_orders_template_passes_cfn_lint_without_a_single_finding(tmp_path: Path) -> None:
@@ -524,6 +517,30 @@ def test_names_that_become_the_same_logical_id_are_refused() -> None:
         RenderError, match=r"queue 'work-items' and table 'work_items' both become .*'WorkItems'"
     ):
         template_for(app.graph, Code("m:app"))
+
+
+def test_a_pipe_is_refused_rather_than_left_out_of_the_stack() -> None:
+    app = App("piped")
+    table = app.table("events", partition_key="id", stream="NEW_IMAGE")
+
+    @app.function(name="sink")
+    def sink(event: Any, context: Any) -> None: ...
+
+    app.pipe("events-to-sink", source=table, target=sink)
+    with pytest.raises(RenderError, match="pipe 'events-to-sink' is not rendered for AWS yet"):
+        template_for(app.graph, Code("m:app"))
+
+
+def test_a_function_with_no_trigger_of_its_own_renders_without_events_or_invokers() -> None:
+    app = App("helpers")
+
+    @app.function(name="enrich")
+    def enrich(event: Any, context: Any) -> list[Any]:
+        return []
+
+    rendered = resources(template_for(app.graph, Code("m:app")))
+    assert sorted(rendered) == ["Enrich", "EnrichRole"]
+    assert "Events" not in rendered["Enrich"]["Properties"]
 
 
 def test_a_stage_name_api_gateway_would_refuse_is_refused() -> None:

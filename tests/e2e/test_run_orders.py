@@ -42,7 +42,7 @@ def test_the_seed_order_flows_from_http_to_email(tmp_path: Path, smtp: SmtpServe
             "POC-Queue": 0,
         }
         deliveries = json.loads(cli("deliveries", "--json", data_dir=data).stdout)
-        assert [(d["protocol"], d["endpoint"], d["status"]) for d in deliveries] == [
+        assert [(d["protocol"], d["destination"], d["status"]) for d in deliveries] == [
             ("email", "ops@example.com", "delivered")
         ]
     finally:

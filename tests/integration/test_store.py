@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sluiceway.local.schema import SCHEMA_VERSION
 from sluiceway.local.store import EXTERNAL, Store, Tx
 
 
@@ -150,3 +151,49 @@ def test_a_failed_commit_after_early_answers_fences_the_store(tmp_path: Path) ->
     assert "early" not in {
         r[0] for r in sqlite3.connect(tmp_path / "sluiceway.db").execute("SELECT key FROM meta")
     }
+
+
+def test_a_version_1_data_directory_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    v1 = (Path(__file__).parents[1] / "fixtures" / "schema_v1.sql").read_text()
+    with sqlite3.connect(tmp_path / "sluiceway.db") as cx:
+        cx.executescript(v1)
+        cx.execute("INSERT INTO topics (id, name, created_at) VALUES (1, 't', 0)")
+        cx.execute(
+            "INSERT INTO subscriptions (id, topic_id, protocol, endpoint, arn, status, token, "
+            "created_at) VALUES (1, 1, 'email', 'a@example.com', 'arn:t:1', 'confirmed', 'k', 0)"
+        )
+        cx.execute(
+            "INSERT INTO notifications (id, message_id, topic_id, message, published_at) "
+            "VALUES (1, 'm1', 1, 'hello', 0)"
+        )
+        cx.execute(
+            "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
+            "status, next_attempt_at, created_at) "
+            "VALUES (1, 1, 'notification', 'email', 'a@example.com', 'pending', 0, 0)"
+        )
+        cx.execute("PRAGMA user_version = 1")
+    with Store(tmp_path) as store:
+        store.write(
+            lambda tx: tx.execute(  # a direct SMS: no topic, no subscription
+                "INSERT INTO notifications (message_id, topic_id, message, published_at) "
+                "VALUES ('m2', NULL, 'hi', 0)"
+            )
+        )
+        cx = store.reader()
+        assert cx.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert cx.execute(
+            "SELECT d.endpoint, d.status, s.filter_policy FROM deliveries d "
+            "JOIN subscriptions s ON s.id = d.subscription_id"
+        ).fetchall() == [("a@example.com", "pending", None)]
+        assert [r[0] for r in cx.execute("SELECT message FROM notifications ORDER BY id")] == [
+            "hello",
+            "hi",
+        ]
+        plan = " ".join(
+            str(r)
+            for r in cx.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE status = 'pending' "
+                "AND protocol = 'email' AND next_attempt_at <= 5"
+            )
+        )
+        assert "deliveries_due" in plan

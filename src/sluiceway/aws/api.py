@@ -11,6 +11,10 @@ local gateway answers:
 * the integration response turns SQS's ``SendMessageResponse`` into
   ``{"MessageId", "MD5OfMessageBody"[, "MD5OfMessageAttributes"]}``; SQS's 4xx become a 400
   and its 5xx a 503 with ``Retry-After``, with the local gateway's ``{"message", "code"}``.
+
+A table route is API Gateway's DynamoDB PutItem integration, its body validated against the
+route's model and mapped to an item property by property (`table_routes` says which models
+can be, and what the deployed API answers differently).
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import re
 from typing import Any, assert_never
 from urllib.parse import quote
 
-from sluiceway.aws import names
+from sluiceway.aws import names, table_routes
 from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.specs import FunctionSpec, HttpSource, QueueTarget, RouteSpec
+from sluiceway.specs import AppGraph, FunctionSpec, HttpSource, QueueTarget, RouteSpec, TableTarget
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"
@@ -49,17 +53,32 @@ UNAVAILABLE_RESPONSE = (
 # API Gateway's own refusals, in the local gateway's {"message", "code"} shape.
 GATEWAY_RESPONSES = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "UnsupportedMediaType"),
-    "BAD_REQUEST_BODY": (400, "InvalidRequestBody"),
+    "BAD_REQUEST_BODY": (400, "BadRequestBody"),
     "MISSING_AUTHENTICATION_TOKEN": (404, "NotFound"),
 }
 
 
-def operation(route: RouteSpec) -> dict[str, Any]:
+def operation(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
     """The OpenAPI operation for one route, with its integration."""
     target = route.target
     match target:
         case QueueTarget():
             return _queue_operation(route, target)
+        case TableTarget():
+            return _table_operation(route, target, graph)
+        case _:
+            assert_never(target)
+
+
+def models(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
+    """The schemas (API Gateway models) one route's operation refers to, by name."""
+    target = route.target
+    match target:
+        case QueueTarget():
+            return {}  # the shared JsonObject
+        case TableTarget():
+            mapping = table_routes.item_mapping(route, target, graph.table(target.table))
+            return {names.route_model_id(route): mapping.model}
         case _:
             assert_never(target)
 
@@ -112,6 +131,59 @@ def _queue_operation(route: RouteSpec, target: QueueTarget) -> dict[str, Any]:
                     "statusCode": "503",
                     "responseParameters": {"method.response.header.Retry-After": "'1'"},
                     "responseTemplates": {"application/json": UNAVAILABLE_RESPONSE},
+                },
+            },
+        },
+    }
+
+
+def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> dict[str, Any]:
+    table = graph.table(target.table)
+    mapping = table_routes.item_mapping(route, target, table)
+    model = names.route_model_id(route)
+    responses: dict[str, Any] = {
+        "200": {"description": "The item is stored"},
+        "400": {"description": "The body or the item was refused"},
+    }
+    if not target.overwrite:
+        responses["409"] = {"description": "An item with this key exists already"}
+    responses["503"] = {
+        "description": "The table is unavailable; retry",
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    }
+    return {
+        "operationId": names.route_id(route),
+        "summary": f"Put the request body into table {target.table} as an item",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        },
+        "x-amazon-apigateway-request-validator": VALIDATOR,
+        "responses": responses,
+        "x-amazon-apigateway-integration": {
+            "type": "aws",
+            "httpMethod": "POST",
+            "uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:dynamodb:action/PutItem"),
+            "credentials": get_att(names.route_role_id(route), "Arn"),
+            "requestTemplates": {
+                "application/json": table_routes.request_template(table, mapping, target.overwrite)
+            },
+            "passthroughBehavior": "never",
+            "responses": {
+                "default": {
+                    "statusCode": "200",
+                    "responseTemplates": {"application/json": table_routes.STORED_RESPONSE},
+                },
+                r"4\d{2}": {
+                    "statusCode": "400",
+                    "responseTemplates": {
+                        "application/json": table_routes.refused_response(table, target.overwrite)
+                    },
+                },
+                r"5\d{2}": {
+                    "statusCode": "503",
+                    "responseParameters": {"method.response.header.Retry-After": "'1'"},
+                    "responseTemplates": {"application/json": table_routes.UNAVAILABLE_RESPONSE},
                 },
             },
         },
@@ -193,14 +265,16 @@ def request_template(route: RouteSpec) -> str:
     return "".join(parts)
 
 
-def definition(title: str, paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def definition(
+    title: str, paths: dict[str, dict[str, Any]], schemas: dict[str, Any]
+) -> dict[str, Any]:
     """The whole OpenAPI document."""
     return {
         "openapi": "3.0.1",
         "info": {"title": title, "version": "1.0"},
         "paths": paths,
         "components": {
-            "schemas": {OBJECT_SCHEMA: {"type": "object"}},
+            "schemas": {OBJECT_SCHEMA: {"type": "object"}, **schemas},
         },
         "x-amazon-apigateway-request-validators": {
             VALIDATOR: {"validateRequestBody": True, "validateRequestParameters": False}

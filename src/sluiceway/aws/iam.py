@@ -3,9 +3,11 @@
 A function's role allows exactly the actions of `permissions.grants_for(function)` (its event
 source's needs, a stream mapping's failure destination included, plus its ``uses=``), each on
 the ARN of the one resource it names, built with intrinsics. A route's role allows only what
-the route's integration does: send to its queue. CloudWatch Logs come from the one managed
-policy allowed, ``AWSLambdaBasicExecutionRole``. Who may invoke a function (SNS, API Gateway)
-is the function's resource policy, scoped to the one topic or route (`template`).
+the route's integration does: send to its queue, or put an item into its table. Texting a
+phone number (``uses=[app.sms.sends]``) is the one grant on ``"Resource": "*"``: SNS has no
+resource for a number. CloudWatch Logs come from the one managed policy allowed,
+``AWSLambdaBasicExecutionRole``. Who may invoke a function (SNS, API Gateway) is the
+function's resource policy, scoped to the one topic or route (`template`).
 
 Roles are rendered here rather than left to SAM, because SAM would attach its event-source
 managed policies (``AWSLambdaSQSQueueExecutionRole``, ``AWSLambdaDynamoDBExecutionRole``),
@@ -21,7 +23,7 @@ from sluiceway import permissions
 from sluiceway.aws import names
 from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.permissions import ResourceKind
-from sluiceway.specs import FunctionSpec, QueueTarget, RouteSpec
+from sluiceway.specs import FunctionSpec, QueueTarget, RouteSpec, TableTarget
 
 BASIC_EXECUTION_POLICY = sub(
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -33,13 +35,17 @@ STREAM_LISTING_ACTIONS = frozenset({"dynamodb:ListStreams"})
 
 
 def route_grants(route: RouteSpec) -> tuple[permissions.Grant, ...]:
-    """What a route's integration does on the caller's behalf: one SendMessage to its queue
-    (the action the local engine checks for `send_message`)."""
+    """What a route's integration does on the caller's behalf: one SendMessage to its queue,
+    or one PutItem into its table (the actions the local engine checks for `send_message`
+    and `put_item`)."""
     target = route.target
     match target:
         case QueueTarget():
             _, action, _ = permissions.ACTION_OF_METHOD["send_message"]
             return (permissions.Grant("queue", target.queue, frozenset({action})),)
+        case TableTarget():
+            _, action, _ = permissions.ACTION_OF_METHOD["put_item"]
+            return (permissions.Grant("table", target.table, frozenset({action})),)
         case _:
             assert_never(target)
 
@@ -69,11 +75,14 @@ def function_role(function: FunctionSpec) -> dict[str, Any]:
 
 
 def route_role(route: RouteSpec) -> dict[str, Any]:
-    """The role API Gateway assumes to call SQS for one route."""
+    """The role API Gateway assumes to call SQS or DynamoDB for one route."""
+    does = "put the request on its queue"
+    if isinstance(route.target, TableTarget):
+        does = "put the request body into its table"
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "Description": f"Lets {route.method} {route.path} put the request on its queue",
+            "Description": f"Lets {route.method} {route.path} {does}",
             "AssumeRolePolicyDocument": trust("apigateway.amazonaws.com"),
             "Policies": [
                 {"PolicyName": "sluiceway-route", "PolicyDocument": document(route_grants(route))}
@@ -130,5 +139,7 @@ def arn(kind: ResourceKind, name: str) -> Any:
             return get_att(logical, "StreamArn")
         case "topic":
             return ref(logical)  # a topic's Ref is its ARN
+        case "sms":
+            return "*"  # SNS knows no resource for a phone number
         case _:
             assert_never(kind)

@@ -86,6 +86,11 @@ def route_role_id(route: RouteSpec) -> str:
     return logical_id(f"route-{route.method.lower()}-{route.path}-role")
 
 
+def route_model_id(route: RouteSpec) -> str:
+    """The API Gateway model a table route's body is validated against."""
+    return logical_id(f"route-{route.method.lower()}-{route.path}-model")
+
+
 def output_id(name: str, what: str) -> str:
     return logical_id(f"{name}-{what}")
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluiceway import naming
+from sluiceway import naming, phones
 from sluiceway.clock import Clock, SystemClock
+from sluiceway.errors import ConditionalCheckFailed
 from sluiceway.local import ingest, moves, queues, tables, topics
 from sluiceway.local.registry import Registry
 from sluiceway.local.store import Store
@@ -131,15 +132,34 @@ class Admin:
         *,
         method: str = "POST",
         headers: Mapping[str, str] | None = None,
-    ) -> dict[str, str]:
-        """What an HTTP request to a route does, without HTTP (raises `ingest.Rejection`)."""
+    ) -> dict[str, Any]:
+        """What an HTTP request to a route does, without HTTP (raises `ingest.Rejection`):
+        the answer the route gives."""
         route = self.registry.route(method, path)
-        queue = self.registry.queue(route.queue)
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
+        content_type = lowered.get("content-type", "application/json")
+        if route.table is not None:
+            table = self.registry.table(route.table)
+            prepared = ingest.prepare_item(table, route, content_type=content_type, body=body)
+            try:
+                self.store.write(
+                    lambda tx: tables.put(
+                        tx, table, prepared.item, if_not_exists=not route.overwrite
+                    )
+                )
+            except ConditionalCheckFailed:
+                ingest.reject(
+                    409,
+                    "ConditionalCheckFailed",
+                    f"an item with this key already exists in table '{table.name}'",
+                )
+            return {"key": prepared.key}
+        assert route.queue is not None
+        queue = self.registry.queue(route.queue)
         message = ingest.prepare(
             queue,
             route,
-            content_type=lowered.get("content-type", "application/json"),
+            content_type=content_type,
             body=body,
             headers=lowered,
         )
@@ -194,6 +214,20 @@ class Admin:
 
     def confirm(self, token: str) -> str:
         return self.store.write(lambda tx: topics.confirm(tx, token))
+
+    # -- SMS ----------------------------------------------------------------------------
+
+    def sms_opt_out(self, phone: str) -> int:
+        """Opt `phone` out; returns how many waiting texts will now not be sent."""
+        number = phones.check_phone(phone)
+        return self.store.write(lambda tx: topics.opt_out(tx, number))
+
+    def sms_opt_in(self, phone: str) -> bool:
+        number = phones.check_phone(phone)
+        return self.store.write(lambda tx: topics.opt_in(tx, number))
+
+    def sms_opted_out(self) -> list[tuple[str, int]]:
+        return topics.opted_out(self.store.reader())
 
 
 def running_runtime(data_dir: Path) -> dict[str, Any] | None:

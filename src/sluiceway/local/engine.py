@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar, assert_never
 
-from sluiceway import attrvalue, naming, permissions
+from sluiceway import attrvalue, naming, permissions, phones
 from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
@@ -31,11 +31,13 @@ from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.local.email import Links, Mailer
 from sluiceway.local.faults import crash_point
 from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
-from sluiceway.local.mappings import commit_deferred
+from sluiceway.local.mappings import FunctionConsumer, commit_deferred
+from sluiceway.local.pipes import PipeConsumer
 from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.local.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.local.signing import Signer
+from sluiceway.local.sms import SmsCarrier, make_provider
 from sluiceway.local.sns_lambda import LambdaCarrier
 from sluiceway.local.store import EXTERNAL, Op, Store, Tx
 from sluiceway.local.stream_mapping import FailureSink, StreamMapping
@@ -43,8 +45,10 @@ from sluiceway.local.work import Crew, Step, Work, Worker
 from sluiceway.settings import Settings
 from sluiceway.specs import (
     Destination,
+    DirectSource,
     FunctionSpec,
     HttpSource,
+    PipeSpec,
     QueueSource,
     QueueSpec,
     StreamSource,
@@ -115,6 +119,7 @@ class LocalEngine:
         self.mappings: list[SourceMapping] = []
         self.deliverers: list[DeliveryWorker] = []
         self.email: MailCarrier | None = None
+        self.sms: SmsCarrier | None = None
         self.sender: ChildSender | None = None
         self.links = Links(self.settings.base_url)
         self.signer = Signer(Path(self.settings.data_dir) / "keys")
@@ -143,6 +148,7 @@ class LocalEngine:
             )
             self.store.write(_recover)
             self.mappings = [m for m in map(self._mapping, self.graph.functions) if m is not None]
+            self.mappings += [self._pipe(pipe) for pipe in self.graph.pipes]
             for mapping in self.mappings:
                 if isinstance(mapping, StreamMapping):
                     mapping.start()
@@ -152,8 +158,10 @@ class LocalEngine:
                 sender=self.settings.smtp_from,
                 links=self.links,
             )
+            self.sms = SmsCarrier(make_provider(self.settings.sms, Path(self.settings.data_dir)))
             self.deliverers = [
-                DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock)
+                DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock),
+                DeliveryWorker("sms", ("sms",), self.sms, store=self.store, clock=self.clock),
             ]
             subscribed = {
                 f.name: f for f in self.graph.functions if isinstance(f.source, TopicSource)
@@ -187,6 +195,8 @@ class LocalEngine:
         self.app.bind(None)
         if self.email is not None:
             self.email.close()
+        if self.sms is not None:
+            self.sms.close()
         self.store.close()
         self._unlock_data_dir()
         self._opened = False
@@ -237,25 +247,25 @@ class LocalEngine:
         match source:
             case QueueSource():
                 return QueueMapping(
-                    function,
+                    FunctionConsumer(function, self.invoker, self.region),
+                    source,
                     registry.queue(source.queue),
                     store=self.store,
                     clock=self.clock,
-                    invoker=self.invoker,
                     region=self.region.region,
                 )
             case StreamSource():
                 return StreamMapping(
-                    function,
+                    FunctionConsumer(function, self.invoker, self.region),
+                    source,
                     registry.table(source.table),
                     store=self.store,
                     clock=self.clock,
-                    invoker=self.invoker,
                     region=self.region,
                     on_failure=None if source.on_failure is None else self._sink(source.on_failure),
                 )
-            case TopicSource() | HttpSource():
-                return None  # invoked by the outbox and by the gateway, not by a mapping
+            case TopicSource() | HttpSource() | DirectSource():
+                return None  # invoked by the outbox, the gateway or a pipe, not by a mapping
             case _:
                 assert_never(source)
 
@@ -269,14 +279,54 @@ class LocalEngine:
         self.store.write(lambda tx: commit_deferred(tx, deferred))
         return outcome
 
-    def _sink(self, destination: Destination) -> FailureSink:
+    def _pipe(self, pipe: PipeSpec) -> SourceMapping:
+        """A pipe: the mapping of its source, handing batches to its enrichment and target."""
+        registry = self._registry()
+        target = pipe.target
+        consumer = PipeConsumer(
+            pipe,
+            invoker=self.invoker,
+            functions={f.name: f for f in self.graph.functions},
+            deliver=None
+            if target.kind == "function"
+            else self._sender(Destination(target.kind, target.name), "pipes"),
+            region=self.region,
+        )
+        source = pipe.source
+        if isinstance(source, QueueSource):
+            return QueueMapping(
+                consumer,
+                source,
+                registry.queue(source.queue),
+                store=self.store,
+                clock=self.clock,
+                region=self.region.region,
+            )
+        return StreamMapping(
+            consumer,
+            source,
+            registry.table(source.table),
+            store=self.store,
+            clock=self.clock,
+            region=self.region,
+            on_failure=None
+            if source.on_failure is None
+            else self._sink(source.on_failure, "pipes"),
+        )
+
+    def _sink(self, destination: Destination, service: str = "lambda") -> FailureSink:
         """How a stream mapping reports what it discarded: a message to a queue or a
         publish to a topic, committed with the checkpoint that skips the records."""
-        registry = self._registry()
-        sender = naming.principal_id("lambda")
+        send = self._sender(destination, service)
+        return lambda notice: send(json.dumps(notice))
 
-        def deliver(notice: dict[str, Any]) -> Op[Any]:
-            text = json.dumps(notice)
+    def _sender(self, destination: Destination, service: str) -> Callable[[str], Op[Any]]:
+        """The op that sends a text to a queue (as `service`'s principal) or publishes it
+        to a topic; the caller commits it with whatever made it necessary."""
+        registry = self._registry()
+        sender = naming.principal_id(service)
+
+        def deliver(text: str) -> Op[Any]:
             if destination.kind == "queue":
                 queue = registry.queue(destination.name)
                 message = messages.prepare(queue, text, sender_id=sender)
@@ -385,6 +435,11 @@ class LocalEngine:
             self._sweep_due = now + SWEEP_SECONDS
         return Step(False, self._sweep_due)
 
+    def _email_deliverers(self) -> list[DeliveryWorker]:
+        """The workers that carry email (the delivery process takes them over in `start`;
+        SMS and functions on topics stay in this process)."""
+        return [d for d in self.deliverers if d.protocols == ("email",)]
+
     def start(self) -> None:
         """Run every unit of work in its own thread, woken by the commits that concern it."""
         if self._workers:
@@ -404,7 +459,7 @@ class LocalEngine:
                 ),
                 keep_fds=(self._lock_file.fileno(),),
             )
-            for deliverer in self.deliverers:
+            for deliverer in self._email_deliverers():
                 deliverer.carrier = self.sender
         by_channel: dict[str, list[Worker]] = {}
         crews: dict[str, Crew] = {}
@@ -458,7 +513,7 @@ class LocalEngine:
             self.sender.close()
             self.sender = None
             assert self.email is not None
-            for deliverer in self.deliverers:
+            for deliverer in self._email_deliverers():
                 deliverer.carrier = self.email
 
     # -- the Backend the handles call ---------------------------------------------------
@@ -485,14 +540,9 @@ class LocalEngine:
                 f"function '{function.name}' ran past its {function.timeout}s timeout; "
                 "its invocation is over"
             )
-        kind, action, verb = permissions.ACTION_OF_METHOD[method]
+        kind, action, _ = permissions.ACTION_OF_METHOD[method]
         if not permissions.allows(invocation.grants, kind, name, action):
-            raise AccessDenied(
-                invocation.function.name,
-                action,
-                f"{kind} '{name}'",
-                f"add {name}.{verb} to uses=[...] in the decorator of '{invocation.function.name}'",
-            )
+            raise permissions.denied(invocation.function.name, method, name)
         return invocation.function.name
 
     def _effect(self, op: Op[T]) -> T | None:
@@ -615,6 +665,20 @@ class LocalEngine:
             message, subject=subject, attributes=message_attributes, structure=message_structure
         )
         self._effect(lambda tx: topics.publish(tx, info, publication))
+        return {"MessageId": publication.message_id}
+
+    def publish_sms(
+        self, phone_number: str, message: str, *, sender_id: str | None, sms_type: str | None
+    ) -> dict[str, str]:
+        self._authorize("publish_sms", "*")
+        phone = phones.check_phone(phone_number)
+        publication = topics.prepare(
+            phones.check_text(message),
+            subject=None,
+            attributes=phones.sms_attributes(sender_id, sms_type),
+            structure=None,
+        )
+        self._effect(lambda tx: topics.publish_sms(tx, phone, publication))
         return {"MessageId": publication.message_id}
 
 

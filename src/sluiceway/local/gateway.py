@@ -16,14 +16,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
-from sluiceway import events, ids
-from sluiceway.errors import NotFound
-from sluiceway.local import ingest, messages, proxy, queues, topics
+from sluiceway import attrvalue, events, ids
+from sluiceway.errors import ConditionalCheckFailed, NotFound
+from sluiceway.local import ingest, messages, proxy, queues, tables, topics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.faults import crash_point
 from sluiceway.local.ingest import Rejection
 from sluiceway.local.invoke import TaskTimedOut
-from sluiceway.local.registry import QueueInfo, RouteInfo
+from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.local.signing import CERT_PATH
 
 log = logging.getLogger("sluiceway.gateway")
@@ -96,10 +96,17 @@ class Gateway:
         registry = engine.registry
         assert registry is not None
         self.routes: dict[tuple[str, str], tuple[RouteInfo, QueueInfo]] = {
-            key: (route, registry.queue(route.queue)) for key, route in registry.routes.items()
+            key: (route, registry.queue(route.queue))
+            for key, route in registry.routes.items()
+            if route.queue is not None
+        }
+        self.table_routes: dict[tuple[str, str], tuple[RouteInfo, TableInfo]] = {
+            key: (route, registry.table(route.table))
+            for key, route in registry.routes.items()
+            if route.table is not None
         }
         self.methods: dict[str, list[str]] = {}
-        for method, path in self.routes:
+        for method, path in [*self.routes, *self.table_routes]:
             self.methods.setdefault(path, []).append(method)
         self.router = proxy.Router(engine.graph.functions)
         self.requests = 0
@@ -114,6 +121,8 @@ class Gateway:
         try:
             if target is not None:
                 await self._ingest(target[0], target[1], scope, receive, send)
+            elif (into := self.table_routes.get((scope["method"], path))) is not None:
+                await self._put(into[0], into[1], scope, receive, send)
             elif path.startswith("/_sluiceway/"):
                 await self._runtime_page(scope, send)
             elif (found := self.router.find(scope["method"], path)) is not None:
@@ -164,6 +173,47 @@ class Gateway:
             )
             return
         await _json(send, 200, answer)
+
+    async def _put(
+        self, route: RouteInfo, table: TableInfo, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """API Gateway's PutItem integration: the body is the item; answered once the item
+        (and its stream record) is on disk."""
+        try:
+            headers = _headers(scope)
+            ingest.check_content_type(headers.get("content-type"))
+            body = await _read_body(receive, headers, attrvalue.MAX_ITEM_BYTES)
+            prepared = ingest.prepare_item(
+                table, route, content_type=headers.get("content-type"), body=body
+            )
+        except Rejection as rejection:
+            await _json(send, rejection.status, rejection.body())
+            return
+        try:
+            await self.engine.store.awrite(
+                lambda tx: tables.put(tx, table, prepared.item, if_not_exists=not route.overwrite)
+            )
+        except ConditionalCheckFailed:
+            await _json(
+                send,
+                409,
+                {
+                    "message": f"an item with this key already exists in table '{table.name}'",
+                    "code": "ConditionalCheckFailed",
+                    "key": prepared.key,
+                },
+            )
+            return
+        except Exception:
+            log.exception("could not store an item for %s %s", route.method, route.path)
+            await _json(
+                send,
+                503,
+                {"message": "the item could not be stored; retry", "code": "Unavailable"},
+                [(b"retry-after", b"1")],
+            )
+            return
+        await _json(send, 200, {"key": prepared.key})
 
     async def _proxy(
         self,

@@ -12,12 +12,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NoReturn
 
-from sluiceway import naming
+from sluiceway import attrvalue, naming
 from sluiceway.errors import ValidationError
-from sluiceway.local import messages
-from sluiceway.local.registry import QueueInfo, RouteInfo
+from sluiceway.local import messages, tables
+from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
+from sluiceway.models import Model, compile_model
 
 SENDER_ID = naming.principal_id("apigateway")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,1024}")
@@ -25,18 +27,23 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,1024}")
 
 @dataclass(frozen=True)
 class Rejection(Exception):
-    """A request refused with a 4xx: nothing was stored."""
+    """A request refused with a 4xx: nothing was stored. `errors` lists every problem a
+    request model found."""
 
     status: int
     code: str
     message: str
+    errors: tuple[str, ...] = ()
 
-    def body(self) -> dict[str, str]:
-        return {"message": self.message, "code": self.code}
+    def body(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"message": self.message, "code": self.code}
+        if self.errors:
+            answer["errors"] = list(self.errors)
+        return answer
 
 
-def reject(status: int, code: str, message: str) -> NoReturn:
-    raise Rejection(status, code, message)
+def reject(status: int, code: str, message: str, errors: tuple[str, ...] = ()) -> NoReturn:
+    raise Rejection(status, code, message, errors)
 
 
 def check_content_type(value: str | None) -> None:
@@ -149,3 +156,42 @@ def prepare(
         reject(413, "PayloadTooLarge", str(error))
     except ValidationError as error:
         reject(400, error.code, str(error))
+
+
+# -- a route to a table -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedItem:
+    """A request body ready to be put: the item as AttributeValues, and its key as plain
+    JSON (what the answer carries)."""
+
+    item: dict[str, Any]
+    key: dict[str, Any]
+
+
+_MODELS: dict[str, Model] = {}
+
+
+def prepare_item(
+    table: TableInfo, route: RouteInfo, *, content_type: str | None, body: bytes
+) -> PreparedItem:
+    """Check a request for a table route (or raise `Rejection`): a UTF-8 JSON object that
+    satisfies the route's model and carries the table's key attributes with their types."""
+    check_content_type(content_type)
+    text = parse_object(body)
+    value = json.loads(text, parse_float=Decimal)
+    if route.model is not None:
+        model = _MODELS.get(route.model)
+        if model is None:
+            model = _MODELS[route.model] = compile_model(route.model, f"route {route.path}")
+        problems = model.validate(value)
+        if problems:
+            reject(400, "BadRequestBody", "Invalid request body", tuple(problems))
+    try:
+        item = attrvalue.serialize_item(value, where="body")
+        tables.check_item(table, item)
+    except ValidationError as error:
+        reject(400, "InvalidItem", str(error))
+    key = {name: value[name] for name in table.spec.key_names}
+    return PreparedItem(item, attrvalue.to_plain_json(key))

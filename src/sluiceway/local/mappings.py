@@ -1,17 +1,51 @@
-"""What every event source mapping shares: Lambda's rules for partial batch responses, and
-committing an invocation's deferred effects with its acknowledgement.
+"""What every event source mapping shares: who consumes the batches (a function, or a pipe),
+Lambda's rules for partial batch responses, and committing an invocation's deferred effects
+with its acknowledgement.
 
 The mappings themselves: `queue_mapping.py` (SQS) and `stream_mapping.py` (DynamoDB
-Streams).
+Streams); the pipes that ride on them: `pipes.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from sluiceway.local.invoke import Outcome
+from sluiceway import naming
+from sluiceway.local.invoke import Invoker, Outcome
 from sluiceway.local.store import Op, Tx
+from sluiceway.specs import FunctionSpec
+
+
+class Consumer(Protocol):
+    """What a mapping hands its batches to.
+
+    `name` keys the mapping's checkpoints and logs; `arn` is named in failure records.
+    A function (`pipe` False) gets Lambda's event, ``{"Records": [...]}``, and reports
+    failed stream records by sequence number; a pipe (`pipe` True) gets the bare list of
+    records and reports them by ``eventID``, as EventBridge Pipes do."""
+
+    name: str
+    arn: str
+    pipe: bool
+
+    def invoke(self, event: Any) -> Outcome: ...
+
+
+class FunctionConsumer:
+    """A Lambda function behind an event source mapping."""
+
+    pipe = False
+
+    def __init__(self, function: FunctionSpec, invoker: Invoker, region: naming.Region) -> None:
+        self.function = function
+        self.invoker = invoker
+        self.name = function.name
+        self.arn = naming.function_arn(region, function.name)
+
+    def invoke(self, event: Any) -> Outcome:
+        return self.invoker.invoke(self.function, event)
+
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 

@@ -22,10 +22,11 @@ from sluiceway import events
 from sluiceway.clock import Clock
 from sluiceway.local import queues
 from sluiceway.local.faults import crash_point
-from sluiceway.local.invoke import Invoker, Outcome
+from sluiceway.local.invoke import Outcome
 from sluiceway.local.mappings import (
     MAX_PAYLOAD_BYTES,
     BadResponse,
+    Consumer,
     commit_deferred,
     failed_identifiers,
 )
@@ -34,7 +35,7 @@ from sluiceway.local.registry import QueueInfo
 from sluiceway.local.store import Op, Store, Tx
 from sluiceway.local.work import IDLE, Step
 from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
-from sluiceway.specs import FunctionSpec, QueueSource
+from sluiceway.specs import QueueSource
 
 log = logging.getLogger("sluiceway.mappings")
 
@@ -49,27 +50,25 @@ LOCAL_MAX_POLLERS = 10
 class QueueMapping:
     def __init__(
         self,
-        function: FunctionSpec,
+        consumer: Consumer,
+        source: QueueSource,
         queue: QueueInfo,
         *,
         store: Store,
         clock: Clock,
-        invoker: Invoker,
         region: str,
     ) -> None:
-        assert isinstance(function.source, QueueSource)
-        self.function = function
-        self.source: QueueSource = function.source
+        self.consumer = consumer
+        self.source = source
         self.queue = queue
         self.store = store
         self.clock = clock
-        self.invoker = invoker
         self.region = region
         self.channel = queue.channel
-        self.name = function.name
+        self.name = consumer.name
         self.filters: FilterSet | None = (
-            compile_filters(list(self.source.filters), context="esm")
-            if self.source.filters
+            compile_filters(list(source.filters), context="pipes" if consumer.pipe else "esm")
+            if source.filters
             else None
         )
         self.invocations = 0
@@ -139,7 +138,8 @@ class QueueMapping:
         if not kept:
             self._acknowledge(dropped, [], ())
             return Step(True)
-        outcome = self.invoker.invoke(self.function, {"Records": [r for _, r in kept]})
+        records = [r for _, r in kept]
+        outcome = self.consumer.invoke(records if self.consumer.pipe else {"Records": records})
         self.invocations += 1
         invoked = [m for m, _ in kept]
         failed, deferred = self._failures(outcome, invoked)
@@ -192,7 +192,7 @@ class QueueMapping:
             )
         except BadResponse as error:
             self.last_error = f"invalid batch response: {error}"
-            log.warning("function %s: %s; the whole batch fails", self.name, self.last_error)
+            log.warning("%s: %s; the whole batch fails", self.name, self.last_error)
             return set(ids), ()
         if failed and self.queue.spec.fifo:
             failed = _stop_at_first_failure(batch, failed)

@@ -19,7 +19,15 @@ from sluiceway import ids, naming
 from sluiceway.errors import DeclarationError, NotFound
 from sluiceway.local.store import Store, Tx
 from sluiceway.naming import Region
-from sluiceway.specs import AppGraph, KeySpec, ParameterRef, QueueSpec, TableSpec, TopicSource
+from sluiceway.specs import (
+    AppGraph,
+    KeySpec,
+    ParameterRef,
+    QueueSpec,
+    TableSpec,
+    TableTarget,
+    TopicSource,
+)
 from sluiceway.validation import check_endpoint
 
 
@@ -64,10 +72,15 @@ class TopicInfo:
 
 @dataclass(frozen=True)
 class RouteInfo:
+    """A route to a queue (`queue`) or a table (`table`, with its `model` and `overwrite`)."""
+
     method: str
     path: str
-    queue: str
+    queue: str | None
     forward_headers: tuple[str, ...]
+    table: str | None = None
+    model: str | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,13 @@ class Registry:
         for method, path, config in cx.execute("SELECT method, path, config FROM routes"):
             data = json.loads(config)
             routes[(method, path)] = RouteInfo(
-                method, path, data["queue"], tuple(data["forward_headers"])
+                method,
+                path,
+                data.get("queue"),
+                tuple(data.get("forward_headers", ())),
+                data.get("table"),
+                data.get("model"),
+                bool(data.get("overwrite", False)),
             )
         return cls(region, queues, tables, topics, routes)
 
@@ -238,7 +257,15 @@ def _sync(
         )
     tx.execute("DELETE FROM routes")
     for route in graph.routes:
-        config = {"queue": route.target.queue, "forward_headers": list(route.forward_headers)}
+        config: dict[str, Any]
+        if isinstance(route.target, TableTarget):
+            config = {
+                "table": route.target.table,
+                "model": route.target.model,
+                "overwrite": route.target.overwrite,
+            }
+        else:
+            config = {"queue": route.target.queue, "forward_headers": list(route.forward_headers)}
         tx.execute(
             "INSERT INTO routes (method, path, config) VALUES (?, ?, ?)",
             (route.method, route.path, json.dumps(config)),
@@ -288,16 +315,16 @@ def _sync_subscriptions(
     declared: set[tuple[int, str, str]] = set()
     pending: list[NewSubscription] = []
     wanted = [
-        (sub.topic, sub.protocol, endpoint_value(sub.endpoint, parameters))
+        (sub.topic, sub.protocol, endpoint_value(sub.endpoint, parameters), sub.filter_policy)
         for sub in graph.subscriptions
     ]
     # A function on a topic is a "lambda" subscription named after the function.
     wanted += [
-        (f.source.topic, "lambda", f.name)
+        (f.source.topic, "lambda", f.name, f.source.filter_policy)
         for f in graph.functions
         if isinstance(f.source, TopicSource)
     ]
-    for topic, protocol, endpoint in wanted:
+    for topic, protocol, endpoint, policy in wanted:
         topic_id = topic_ids[topic]
         declared.add((topic_id, protocol, endpoint))
         row = tx.execute(
@@ -305,9 +332,18 @@ def _sync_subscriptions(
             "WHERE topic_id = ? AND protocol = ? AND endpoint = ?",
             (topic_id, protocol, endpoint),
         ).fetchone()
-        # SNS confirms same-account SQS and Lambda subscriptions at once; email and http wait
-        # for the owner.
-        confirm_now = auto_confirm or protocol in ("sqs", "lambda")
+        # SNS confirms same-account SQS and Lambda subscriptions at once, and SMS ones (the
+        # number's owner opts out by replying STOP); email and http wait for the owner.
+        confirm_now = auto_confirm or protocol in ("sqs", "lambda", "sms")
+        if row is not None:
+            tx.execute(
+                "UPDATE subscriptions SET filter_policy = ?, filter_scope = ? WHERE id = ?",
+                (
+                    None if policy is None else policy.policy,
+                    None if policy is None else policy.scope,
+                    row[0],
+                ),
+            )
         if row is not None and row[1] != "deleted":
             if row[1] == "pending" and confirm_now:
                 tx.execute(
@@ -322,8 +358,20 @@ def _sync_subscriptions(
         if row is None:
             sid = tx.execute(
                 "INSERT INTO subscriptions (topic_id, protocol, endpoint, arn, status, token, "
-                "created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (topic_id, protocol, endpoint, arn, status, token, tx.now_ms, confirmed_at),
+                "created_at, confirmed_at, filter_policy, filter_scope) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    topic_id,
+                    protocol,
+                    endpoint,
+                    arn,
+                    status,
+                    token,
+                    tx.now_ms,
+                    confirmed_at,
+                    None if policy is None else policy.policy,
+                    None if policy is None else policy.scope,
+                ),
             ).lastrowid
         else:
             sid = row[0]

@@ -23,6 +23,7 @@ from sluiceway.local.engine import LocalEngine
 from sluiceway.local.gateway import Gateway
 from sluiceway.local.gctune import tune_gc
 from sluiceway.settings import Settings
+from sluiceway.specs import TableTarget
 
 log = logging.getLogger("sluiceway.runtime")
 
@@ -108,7 +109,11 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
         f"(data: {settings.data_dir}; mail: {mail})"
     ]
     for route in engine.graph.routes:
-        lines.append(f"  {route.method} {url}{route.path} -> queue {route.target.queue}")
+        target = route.target
+        into = (
+            f"table {target.table}" if isinstance(target, TableTarget) else f"queue {target.queue}"
+        )
+        lines.append(f"  {route.method} {url}{route.path} -> {into}")
     for sub in engine.new_subscriptions:
         lines.append(
             f"  {sub.protocol} subscription {sub.endpoint} to topic {sub.topic} is pending "

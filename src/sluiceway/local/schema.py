@@ -2,9 +2,12 @@
 
 Resource names appear as they are declared (``queues.name = 'POC-Queue'``), so what the CLI,
 the console and the template show is the same name. Times are epoch milliseconds.
+
+`SCHEMA` creates the current version from nothing; `MIGRATIONS[v]` takes a data directory
+of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -146,12 +149,15 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     token        TEXT NOT NULL,
     created_at   INTEGER NOT NULL,
     confirmed_at INTEGER,
+    filter_policy TEXT,
+    filter_scope  TEXT,
     UNIQUE (topic_id, protocol, endpoint)
 );
+-- topic_id is NULL for a message published straight to a phone number (SMS)
 CREATE TABLE IF NOT EXISTS notifications (
     id           INTEGER PRIMARY KEY,
     message_id   TEXT NOT NULL,
-    topic_id     INTEGER NOT NULL,
+    topic_id     INTEGER,
     subject      TEXT,
     message      TEXT NOT NULL,
     structure    TEXT,
@@ -161,7 +167,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE TABLE IF NOT EXISTS deliveries (
     id              INTEGER PRIMARY KEY,
     notification_id INTEGER,
-    subscription_id INTEGER NOT NULL,
+    subscription_id INTEGER,
     kind            TEXT NOT NULL,
     protocol        TEXT NOT NULL,
     endpoint        TEXT NOT NULL,
@@ -174,4 +180,57 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (protocol, next_attempt_at)
     WHERE status = 'pending';
+-- SMS: numbers that replied STOP (or were opted out by hand); nothing is texted to them
+CREATE TABLE IF NOT EXISTS sms_opt_outs (
+    phone        TEXT PRIMARY KEY,
+    opted_out_at INTEGER NOT NULL
+);
 """
+
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: subscription filter policies; direct SMS (a notification with no topic, a
+    # delivery with no subscription); the SMS opt-out list.
+    1: """
+ALTER TABLE subscriptions ADD COLUMN filter_policy TEXT;
+ALTER TABLE subscriptions ADD COLUMN filter_scope TEXT;
+CREATE TABLE notifications_v2 (
+    id           INTEGER PRIMARY KEY,
+    message_id   TEXT NOT NULL,
+    topic_id     INTEGER,
+    subject      TEXT,
+    message      TEXT NOT NULL,
+    structure    TEXT,
+    attributes   TEXT,
+    published_at INTEGER NOT NULL
+);
+INSERT INTO notifications_v2 SELECT id, message_id, topic_id, subject, message, structure,
+    attributes, published_at FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_v2 RENAME TO notifications;
+CREATE TABLE deliveries_v2 (
+    id              INTEGER PRIMARY KEY,
+    notification_id INTEGER,
+    subscription_id INTEGER,
+    kind            TEXT NOT NULL,
+    protocol        TEXT NOT NULL,
+    endpoint        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER
+);
+INSERT INTO deliveries_v2 SELECT id, notification_id, subscription_id, kind, protocol,
+    endpoint, status, attempts, next_attempt_at, last_error, created_at, delivered_at
+    FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v2 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries (protocol, next_attempt_at)
+    WHERE status = 'pending';
+CREATE TABLE sms_opt_outs (
+    phone        TEXT PRIMARY KEY,
+    opted_out_at INTEGER NOT NULL
+);
+""",
+}

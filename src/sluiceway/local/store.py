@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sluiceway.clock import Clock, SystemClock
-from sluiceway.local.schema import SCHEMA, SCHEMA_VERSION
+from sluiceway.local.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from sluiceway.settings import Durability
 
 T = TypeVar("T")
@@ -140,9 +140,14 @@ class Store:
                 f"{self.path} was written by a newer sluiceway (schema {version}); "
                 "upgrade sluiceway"
             )
-        if version < SCHEMA_VERSION:
+        if version == 0:
             cx.executescript(SCHEMA)
             cx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+            # One transaction per step: a data directory is at one version or the next.
+            cx.executescript(
+                f"BEGIN IMMEDIATE;\n{MIGRATIONS[step]}\nPRAGMA user_version={step + 1};\nCOMMIT;"
+            )
         self._writer = cx
         self._data_version = int(cx.execute("PRAGMA data_version").fetchone()[0])
         self._thread = threading.Thread(target=self._run, name="sluiceway-writer", daemon=True)

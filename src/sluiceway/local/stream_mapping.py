@@ -34,14 +34,14 @@ from typing import Any
 from sluiceway import ids, naming
 from sluiceway.clock import Clock
 from sluiceway.local import tables
-from sluiceway.local.invoke import Invoker, Outcome
-from sluiceway.local.mappings import BadResponse, commit_deferred, failed_identifiers
+from sluiceway.local.invoke import Outcome
+from sluiceway.local.mappings import BadResponse, Consumer, commit_deferred, failed_identifiers
 from sluiceway.local.registry import TableInfo
 from sluiceway.local.store import Op, Store, Tx
 from sluiceway.local.tables import StreamRecord
 from sluiceway.local.work import Step, backoff_ms
 from sluiceway.patterns import FilterSet, compile_filters
-from sluiceway.specs import FunctionSpec, StreamSource
+from sluiceway.specs import StreamSource
 
 log = logging.getLogger("sluiceway.mappings")
 
@@ -71,32 +71,30 @@ def _iso(ms: int, *, millis: bool = False) -> str:
 class StreamMapping:
     def __init__(
         self,
-        function: FunctionSpec,
+        consumer: Consumer,
+        source: StreamSource,
         table: TableInfo,
         *,
         store: Store,
         clock: Clock,
-        invoker: Invoker,
         region: naming.Region,
         on_failure: FailureSink | None = None,
     ) -> None:
-        assert isinstance(function.source, StreamSource)
         assert table.stream_arn is not None
-        self.function = function
-        self.source: StreamSource = function.source
+        self.consumer = consumer
+        self.source = source
         self.table = table
         self.stream_arn: str = table.stream_arn
         self.store = store
         self.clock = clock
-        self.invoker = invoker
         self.region = region
         self.on_failure = on_failure
         self.channel = table.channel
-        self.name = function.name
-        self.lanes = self.source.parallelization_factor
+        self.name = consumer.name
+        self.lanes = source.parallelization_factor
         self.filters: FilterSet | None = (
-            compile_filters(list(self.source.filters), context="esm")
-            if self.source.filters
+            compile_filters(list(source.filters), context="pipes" if consumer.pipe else "esm")
+            if source.filters
             else None
         )
         self.window_ms = self.source.tumbling_window_in_seconds * 1000
@@ -231,7 +229,9 @@ class StreamMapping:
         final: bool = False,
         early: bool = False,
         window_start: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Any:
+        if self.consumer.pipe:  # Pipes: the bare list of records
+            return [r.record for r in records]
         event: dict[str, Any] = {"Records": [r.record for r in records]}
         if self.window_ms:
             start = window_start if window_start is not None else state.window_start or 0
@@ -256,9 +256,7 @@ class StreamMapping:
                 None,
                 state.last_error,
             )
-        outcome = self.invoker.invoke(
-            self.function, self._event(batch, state, window_start=window_start)
-        )
+        outcome = self.consumer.invoke(self._event(batch, state, window_start=window_start))
         self.invocations += 1
         error = None if outcome.ok else repr(outcome.error)
         failed: set[str] = set()
@@ -267,7 +265,7 @@ class StreamMapping:
             try:
                 failed = failed_identifiers(
                     outcome,
-                    [r.sequence_number for r in batch],
+                    [self._identifier(r) for r in batch],
                     enabled=self.source.report_batch_item_failures,
                 )
                 if self.window_ms:
@@ -290,6 +288,11 @@ class StreamMapping:
             return self._final(self.lane(self.store.reader(), state.lane), early=True)
         return Step(True)
 
+    def _identifier(self, record: StreamRecord) -> str:
+        """How a partial response names a record: Lambda by sequence number, Pipes by
+        eventID."""
+        return str(record.record["eventID"]) if self.consumer.pipe else record.sequence_number
+
     def _failed(
         self, state: Lane, batch: list[StreamRecord], consumed: int, error: str, outcome: Outcome
     ) -> Step:
@@ -311,7 +314,7 @@ class StreamMapping:
             error=error,
             retry_in=backoff_ms(attempts),
         )
-        log.warning("function %s: stream batch failed (attempt %d): %s", self.name, attempts, error)
+        log.warning("%s: stream batch failed (attempt %d): %s", self.name, attempts, error)
         return Step(True)
 
     def _partly_failed(
@@ -323,7 +326,7 @@ class StreamMapping:
         outcome: Outcome,
         new_state: dict[str, Any] | None,
     ) -> Step:
-        lowest = min(tables.seq_of(s) for s in failed)
+        lowest = min(r.seq for r in batch if self._identifier(r) in failed)
         attempts = state.attempts + 1
         error = f"{len(failed)} of {len(batch)} records reported failed"
         if self._exhausted(attempts):
@@ -357,9 +360,7 @@ class StreamMapping:
 
     def _final(self, state: Lane, *, early: bool) -> Step:
         """The window's last invocation: no records, its accumulated state."""
-        outcome = self.invoker.invoke(
-            self.function, self._event([], state, final=True, early=early)
-        )
+        outcome = self.consumer.invoke(self._event([], state, final=True, early=early))
         self.invocations += 1
         try:
             if not outcome.ok:
@@ -397,7 +398,7 @@ class StreamMapping:
         self.discarded += len(records)
         notice = self._failure_record(state, records, condition, outcome, attempts)
         log.warning(
-            "function %s: discarding %d stream records (%s)%s",
+            "%s: discarding %d stream records (%s)%s",
             self.name,
             len(records),
             condition,
@@ -420,7 +421,7 @@ class StreamMapping:
         record: dict[str, Any] = {
             "requestContext": {
                 "requestId": outcome.request_id if outcome else ids.uuid4(),
-                "functionArn": naming.function_arn(self.region, self.name),
+                ("pipeArn" if self.consumer.pipe else "functionArn"): self.consumer.arn,
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },

@@ -33,10 +33,6 @@ def sequence_number(seq: int) -> str:
     return str(_SEQUENCE_BASE + seq)
 
 
-def seq_of(sequence: str) -> int:
-    return int(sequence) - _SEQUENCE_BASE
-
-
 def _dumps(item: Mapping[str, Any]) -> str:
     return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
 

@@ -10,6 +10,7 @@ gets a visible ``unconfirmed`` row instead of a delivery, as SNS does not delive
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from sluiceway.errors import NotFound, ValidationError
 from sluiceway.local.registry import TopicInfo
 from sluiceway.local.store import Tx
 from sluiceway.local.work import backoff_ms
+from sluiceway.patterns import Context, Pattern, compile_pattern, sns_attributes_view
 
 MAX_MESSAGE_BYTES = 262_144
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,99}")
@@ -94,8 +96,32 @@ def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, 
                 "a StringValue",
                 code="InvalidParameter",
             )
+        if data_type == "Number" and not _is_number(value):
+            raise ValidationError(
+                f"message attribute {name!r} is a Number but {value!r} is not a number",
+                code="InvalidParameter",
+            )
+        if data_type == "String.Array" and not _is_array(value):
+            raise ValidationError(
+                f"message attribute {name!r} is a String.Array but {value!r} is not a JSON array",
+                code="InvalidParameter",
+            )
         clean[name] = {"DataType": data_type, "StringValue": value}
     return clean
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _is_array(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), list)
+    except ValueError:
+        return False
 
 
 def text_for(protocol: str, message: str, structure: str | None) -> str:
@@ -111,12 +137,80 @@ def text_for(protocol: str, message: str, structure: str | None) -> str:
 
 
 def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
+    """Publish: the notification and, per subscription, a delivery: ``pending`` (to be
+    sent), ``unconfirmed`` (SNS does not deliver to it), ``filtered`` (its filter policy did
+    not match; the reason is kept) or ``opted-out`` (an SMS number that replied STOP)."""
+    notification_id = _notification(tx, topic.id, publication)
+    subscriptions = tx.execute(
+        "SELECT s.id, s.protocol, s.endpoint, s.status, s.filter_policy, s.filter_scope, "
+        "o.phone IS NOT NULL FROM subscriptions s "
+        "LEFT JOIN sms_opt_outs o ON s.protocol = 'sms' AND o.phone = s.endpoint "
+        "WHERE s.topic_id = ? AND s.status IN ('confirmed', 'pending')",
+        (topic.id,),
+    ).fetchall()
+    for sid, protocol, endpoint, status, policy, scope, opted_out in subscriptions:
+        note = None
+        if status != "confirmed":
+            state, note = "unconfirmed", "subscription is pending confirmation"
+        elif policy is not None and (miss := _filtered_out(publication, protocol, policy, scope)):
+            state, note = "filtered", f"filter policy ({scope}): {miss}"
+        elif opted_out:
+            state, note = "opted-out", OPTED_OUT
+        else:
+            state = "pending"
+        _delivery(tx, notification_id, sid, protocol, endpoint, state, note)
+    tx.touch("deliveries")
+
+
+OPTED_OUT = "the number opted out of SMS (`sluiceway sms opt-in NUMBER` to undo)"
+
+
+def publish_sms(tx: Tx, phone: str, publication: Publication) -> None:
+    """Publish straight to a phone number: a notification with no topic, one SMS delivery."""
+    notification_id = _notification(tx, None, publication)
+    opted_out = tx.execute("SELECT 1 FROM sms_opt_outs WHERE phone = ?", (phone,)).fetchone()
+    state, note = ("opted-out", OPTED_OUT) if opted_out else ("pending", None)
+    _delivery(tx, notification_id, None, "sms", phone, state, note)
+    tx.touch("deliveries")
+
+
+def opt_out(tx: Tx, phone: str) -> int:
+    """Opt a number out of SMS (what a STOP reply does); its waiting SMS are not sent.
+    Returns how many were waiting."""
+    tx.execute(
+        "INSERT INTO sms_opt_outs (phone, opted_out_at) VALUES (?, ?) "
+        "ON CONFLICT (phone) DO NOTHING",
+        (phone, tx.now_ms),
+    )
+    return int(
+        tx.execute(
+            "UPDATE deliveries SET status = 'opted-out', last_error = ? "
+            "WHERE protocol = 'sms' AND endpoint = ? AND status = 'pending'",
+            (OPTED_OUT, phone),
+        ).rowcount
+    )
+
+
+def opt_in(tx: Tx, phone: str) -> bool:
+    """OptInPhoneNumber: texts reach the number again (not those skipped meanwhile)."""
+    return bool(tx.execute("DELETE FROM sms_opt_outs WHERE phone = ?", (phone,)).rowcount)
+
+
+def opted_out(cx: sqlite3.Connection) -> list[tuple[str, int]]:
+    """ListPhoneNumbersOptedOut: (number, when) pairs."""
+    return [
+        (str(phone), int(at))
+        for phone, at in cx.execute("SELECT phone, opted_out_at FROM sms_opt_outs ORDER BY phone")
+    ]
+
+
+def _notification(tx: Tx, topic_id: int | None, publication: Publication) -> int:
     cursor = tx.execute(
         "INSERT INTO notifications (message_id, topic_id, subject, message, structure, "
         "attributes, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             publication.message_id,
-            topic.id,
+            topic_id,
             publication.subject,
             publication.message,
             publication.structure,
@@ -124,30 +218,51 @@ def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
             tx.now_ms,
         ),
     )
-    notification_id = cursor.lastrowid
-    subscriptions = tx.execute(
-        "SELECT id, protocol, endpoint, status FROM subscriptions "
-        "WHERE topic_id = ? AND status IN ('confirmed', 'pending')",
-        (topic.id,),
-    ).fetchall()
-    for sid, protocol, endpoint, status in subscriptions:
-        delivery_status = "pending" if status == "confirmed" else "unconfirmed"
-        tx.execute(
-            "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
-            "status, next_attempt_at, created_at, last_error) "
-            "VALUES (?, ?, 'notification', ?, ?, ?, ?, ?, ?)",
-            (
-                notification_id,
-                sid,
-                protocol,
-                endpoint,
-                delivery_status,
-                tx.now_ms,
-                tx.now_ms,
-                None if status == "confirmed" else "subscription is pending confirmation",
-            ),
-        )
-    tx.touch("deliveries")
+    return int(cursor.lastrowid or 0)
+
+
+def _delivery(
+    tx: Tx,
+    notification_id: int,
+    subscription_id: int | None,
+    protocol: str,
+    endpoint: str,
+    status: str,
+    note: str | None,
+) -> None:
+    tx.execute(
+        "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
+        "status, next_attempt_at, created_at, last_error) "
+        "VALUES (?, ?, 'notification', ?, ?, ?, ?, ?, ?)",
+        (notification_id, subscription_id, protocol, endpoint, status, tx.now_ms, tx.now_ms, note),
+    )
+
+
+_POLICIES: dict[tuple[str, str], Pattern] = {}
+
+
+def _filtered_out(publication: Publication, protocol: str, policy: str, scope: str) -> str | None:
+    """Why `policy` lets `publication` not through to a `protocol` subscriber, or None if it
+    matches. Attribute scope looks at the message attributes (String, String.Array, Number;
+    never Binary); body scope at the message (the protocol's text) parsed as JSON."""
+    compiled = _POLICIES.get((policy, scope))
+    if compiled is None:
+        context: Context = "sns-body" if scope == "MessageBody" else "sns-attributes"
+        compiled = _POLICIES[(policy, scope)] = compile_pattern(policy, context=context)
+    event: Any
+    if scope == "MessageBody":
+        try:
+            event = json.loads(text_for(protocol, publication.message, publication.structure))
+        except ValueError:
+            return "the message body is not JSON"
+        if not isinstance(event, dict):
+            return "the message body is not a JSON object"
+    else:
+        attributes = json.loads(publication.attributes) if publication.attributes else {}
+        event = sns_attributes_view(attributes)
+    if compiled.matches(event):
+        return None
+    return compiled.explain(event).describe().removeprefix("no match: ")
 
 
 def confirm(tx: Tx, token: str) -> str:
@@ -189,7 +304,7 @@ class Job:
     protocol: str
     endpoint: str
     attempts: int
-    subscription_arn: str
+    subscription_arn: str  # these three are "" for an SMS published straight to a number
     token: str
     topic: str
     message_id: str | None
@@ -207,10 +322,11 @@ class Job:
 def claim(tx: Tx, protocols: Sequence[str], limit: int) -> list[Job]:
     marks = ",".join("?" * len(protocols))
     rows = tx.execute(
-        "SELECT d.id, d.kind, d.protocol, d.endpoint, d.attempts, s.arn, s.token, t.name, "
+        "SELECT d.id, d.kind, d.protocol, d.endpoint, d.attempts, COALESCE(s.arn, ''), "
+        "COALESCE(s.token, ''), COALESCE(t.name, ''), "
         "n.message_id, n.subject, n.message, n.structure, n.attributes, n.published_at "
-        "FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
-        "JOIN topics t ON t.id = s.topic_id "
+        "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
+        "LEFT JOIN topics t ON t.id = s.topic_id "
         "LEFT JOIN notifications n ON n.id = d.notification_id "
         f"WHERE d.status = 'pending' AND d.protocol IN ({marks}) AND d.next_attempt_at <= ? "
         "ORDER BY d.next_attempt_at, d.id LIMIT ?",
@@ -296,11 +412,15 @@ def next_due(cx: sqlite3.Connection, protocols: Sequence[str], now_ms: int) -> i
 
 @dataclass(frozen=True)
 class DeliveryView:
+    """A delivery as `sluiceway deliveries` shows it. `destination` is the address (email,
+    phone number, function); `text` what that protocol receives (None for a confirmation
+    request); `topic` is None for an SMS published straight to a number."""
+
     id: int
     kind: str
     protocol: str
-    endpoint: str
-    topic: str
+    destination: str
+    topic: str | None
     status: str
     attempts: int
     last_error: str | None
@@ -308,6 +428,7 @@ class DeliveryView:
     message_id: str | None
     created_at: int
     delivered_at: int | None
+    text: str | None
 
 
 def list_deliveries(
@@ -316,8 +437,9 @@ def list_deliveries(
     """Deliveries, oldest first; with `limit`, the most recent `limit` of them."""
     sql = (
         "SELECT d.id, d.kind, d.protocol, d.endpoint, t.name, d.status, d.attempts, d.last_error, "
-        "n.subject, n.message_id, d.created_at, d.delivered_at FROM deliveries d "
-        "JOIN subscriptions s ON s.id = d.subscription_id JOIN topics t ON t.id = s.topic_id "
+        "n.subject, n.message_id, d.created_at, d.delivered_at, n.message, n.structure "
+        "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
+        "LEFT JOIN topics t ON t.id = s.topic_id "
         "LEFT JOIN notifications n ON n.id = d.notification_id"
     )
     params: list[Any] = []
@@ -326,4 +448,24 @@ def list_deliveries(
         params.append(status)
     sql += " ORDER BY d.id DESC LIMIT ?"
     params.append(-1 if limit is None else limit)
-    return [DeliveryView(*row) for row in cx.execute(sql, params)][::-1]
+    views = []
+    for row in cx.execute(sql, params):
+        message, structure = row[12], row[13]
+        views.append(
+            DeliveryView(
+                id=row[0],
+                kind=row[1],
+                protocol=row[2],
+                destination=row[3],
+                topic=row[4],
+                status=row[5],
+                attempts=row[6],
+                last_error=row[7],
+                subject=row[8],
+                message_id=row[9],
+                created_at=row[10],
+                delivered_at=row[11],
+                text=None if message is None else text_for(row[2], message, structure),
+            )
+        )
+    return views[::-1]

@@ -203,6 +203,22 @@ def _check_size(text: str, context: Context) -> None:
         )
 
 
+# What EventBridge Pipes cannot filter on: fields its poller adds to each record
+# (eb-pipes-event-filtering). Lambda's own ESM filters may use them ({"eventName": [...]}).
+POLLER_FIELDS = frozenset(
+    {
+        "awsRegion",
+        "eventSource",
+        "eventSourceARN",
+        "eventVersion",
+        "eventID",
+        "eventName",
+        "invokeIdentityArn",
+        "eventSourceKey",
+    }
+)
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -234,6 +250,14 @@ class _Parser:
         items: list[tuple[str, LeafSpec | ObjSpec | OrSpec]] = []
         for key, value in node.items():
             here = _join(jpath, key)
+            if self.context == "pipes" and not epath and key in POLLER_FIELDS:
+                raise self.error(
+                    f"Pipes filter on the fields the source sends, not on {quote(key)}, which "
+                    "the poller adds (awsRegion, eventSource, eventSourceARN, eventVersion, "
+                    "eventID, eventName, invokeIdentityArn, eventSourceKey); filter on the "
+                    "record's data (e.g. an INSERT has no dynamodb.OldImage) or in the target",
+                    here,
+                )
             if in_or and key in RESERVED_IN_OR:
                 raise self.error(
                     f"{quote(key)} is a reserved word and cannot be a field inside $or", here
