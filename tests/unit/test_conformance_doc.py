@@ -11,6 +11,9 @@ PROMISED = (
     "## SQS queues",
     "## SQS event source mappings",
     "## DynamoDB Streams",
+    "## EventBridge Pipes",
+    "## SNS topics",
+    "## API Gateway routes",
     "## Other",
     "## Durability",
 )

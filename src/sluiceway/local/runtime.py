@@ -23,7 +23,7 @@ from sluiceway.local.engine import LocalEngine
 from sluiceway.local.gateway import Gateway
 from sluiceway.local.gctune import tune_gc
 from sluiceway.settings import Settings
-from sluiceway.specs import TableTarget
+from sluiceway.specs import QueueSource, TableTarget
 
 log = logging.getLogger("sluiceway.runtime")
 
@@ -104,9 +104,11 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
         if settings.smtp
         else f"Maildir {Path(settings.data_dir) / 'maildir'}"
     )
+    provider = engine.sms.provider if engine.sms is not None else None
+    texts = getattr(provider, "display", type(provider).__name__)
     lines = [
         f"sluiceway: app '{engine.app.name}' ready on {url} "
-        f"(data: {settings.data_dir}; mail: {mail})"
+        f"(data: {settings.data_dir}; mail: {mail}; sms: {texts})"
     ]
     for route in engine.graph.routes:
         target = route.target
@@ -114,6 +116,13 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
             f"table {target.table}" if isinstance(target, TableTarget) else f"queue {target.queue}"
         )
         lines.append(f"  {route.method} {url}{route.path} -> {into}")
+    for pipe in engine.graph.pipes:
+        source = pipe.source
+        origin = (
+            f"queue {source.queue}" if isinstance(source, QueueSource) else f"table {source.table}"
+        )
+        via = f" via {pipe.enrichment}" if pipe.enrichment else ""
+        lines.append(f"  pipe {pipe.name}: {origin}{via} -> {pipe.target.kind} {pipe.target.name}")
     for sub in engine.new_subscriptions:
         lines.append(
             f"  {sub.protocol} subscription {sub.endpoint} to topic {sub.topic} is pending "

@@ -54,7 +54,8 @@ class Sms:
 
 class SmsProvider(Protocol):
     """What sends texts. `send` returns the provider's id for the text, or raises
-    `DeliveryError` (``permanent=True`` when retrying cannot help)."""
+    `DeliveryError` (``permanent=True`` when retrying cannot help). A ``display``
+    attribute, if any, says where texts go in the runtime's banner."""
 
     def send(self, sms: Sms) -> str: ...
 
