@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from sluiceway.aws.cli import deploy, destroy, render
-from sluiceway.errors import SluicewayError
+from sluiceway.errors import ConditionalCheckFailed, SluicewayError
 from sluiceway.local.ingest import Rejection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -322,6 +323,42 @@ def scan(table: str, limit: int | None, data_dir: Path | None, as_json: bool) ->
             click.echo(json.dumps(item, ensure_ascii=False))
 
 
+@main.command("put-item")
+@click.argument("table")
+@click.argument("item")
+@click.option("--if-not-exists", is_flag=True, help="Refuse to replace an item with the same key.")
+@data_dir_option
+def put_item(table: str, item: str, if_not_exists: bool, data_dir: Path | None) -> None:
+    """Put ITEM (a JSON object: inline, a file, or - for stdin) into TABLE, replacing an item
+    with the same key, as DynamoDB's PutItem does; its stream record follows as for any
+    put. Prints the key."""
+    value = _json_argument(item, "ITEM", parse_float=Decimal)
+    if not isinstance(value, dict):
+        raise click.BadParameter("an item is a JSON object", param_hint="ITEM")
+    with _admin(data_dir) as admin:
+        try:
+            key = admin.put_item(table, value, if_not_exists=if_not_exists)
+        except ConditionalCheckFailed as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(json.dumps({"key": key}, ensure_ascii=False))
+
+
+@main.command("get-item")
+@click.argument("table")
+@click.argument("key")
+@data_dir_option
+def get_item(table: str, key: str, data_dir: Path | None) -> None:
+    """The item of TABLE with KEY (a JSON object of the key attributes), as plain JSON."""
+    value = _json_argument(key, "KEY", parse_float=Decimal)
+    if not isinstance(value, dict):
+        raise click.BadParameter("a key is a JSON object", param_hint="KEY")
+    with _admin(data_dir) as admin:
+        found = admin.get_item(table, value)
+    if found is None:
+        raise click.ClickException(f"no item in table '{table}' has the key {json.dumps(key)}")
+    click.echo(json.dumps(found, ensure_ascii=False))
+
+
 # -- deliveries ---------------------------------------------------------------------------
 
 
@@ -460,7 +497,7 @@ def match(pattern: str, event: str, context: str) -> None:
     sys.exit(1)
 
 
-def _json_argument(text: str, name: str) -> Any:
+def _json_argument(text: str, name: str, **options: Any) -> Any:
     """Inline JSON, a file, or - (stdin)."""
     if text == "-":
         raw = sys.stdin.read()
@@ -472,7 +509,7 @@ def _json_argument(text: str, name: str) -> Any:
             raise click.BadParameter(f"{text!r} is neither JSON nor a file", param_hint=name)
         raw = path.read_text(encoding="utf-8")
     try:
-        return json.loads(raw)
+        return json.loads(raw, **options)
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
 

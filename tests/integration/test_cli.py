@@ -98,3 +98,35 @@ def test_deliveries_can_be_listed_and_made_due(make_engine: EngineFactory, data_
     assert "unreachable" in listed[0]["last_error"]
     assert run("deliveries", "--retry", data_dir=data_dir).output.strip() == "1 delivery due now"
     assert "pending" in run("deliveries", "--status", "pending", data_dir=data_dir).output
+
+
+def test_put_item_and_get_item_seed_and_read_any_table(
+    make_engine: EngineFactory, data_dir: Path
+) -> None:
+    app = App("lookup")
+    app.table("clients", partition_key="ClientID", stream="NEW_IMAGE")
+    engine = make_engine(app)
+    put = run(
+        "put-item", "clients", '{"ClientID": "DemoClient", "Topic": "MyTopic"}', data_dir=data_dir
+    )
+    assert put.exit_code == 0, put.output
+    assert json.loads(put.output) == {"key": {"ClientID": "DemoClient"}}
+    got = run("get-item", "clients", '{"ClientID": "DemoClient"}', data_dir=data_dir)
+    assert json.loads(got.output) == {"ClientID": "DemoClient", "Topic": "MyTopic"}
+    again = run(
+        "put-item",
+        "clients",
+        '{"ClientID": "DemoClient", "Topic": "X"}',
+        "--if-not-exists",
+        data_dir=data_dir,
+    )
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    missing = run("put-item", "clients", '{"Topic": "X"}', data_dir=data_dir)
+    assert missing.exit_code == 1
+    assert "ClientID" in missing.output
+    events = [
+        row[0] for row in engine.store.reader().execute("SELECT event_name FROM stream_records")
+    ]
+    assert events == ["INSERT"]
+    assert run("get-item", "clients", '{"ClientID": "nobody"}', data_dir=data_dir).exit_code == 1

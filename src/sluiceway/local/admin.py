@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluiceway import naming, phones
+from sluiceway import attrvalue, naming, phones
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import ConditionalCheckFailed
 from sluiceway.local import ingest, moves, queues, tables, topics
@@ -166,6 +166,25 @@ class Admin:
         return self.store.write(lambda tx: queues.send(tx, queue, message))
 
     # -- tables -------------------------------------------------------------------------
+
+    def put_item(
+        self, table_name: str, item: Mapping[str, Any], *, if_not_exists: bool = False
+    ) -> dict[str, Any]:
+        """PutItem from outside any function (seeding a lookup table); its stream record is
+        written as for any put. Returns the item's key."""
+        table = self.registry.table(table_name)
+        encoded = attrvalue.serialize_item(item)
+        tables.check_item(table, encoded)
+        self.store.write(lambda tx: tables.put(tx, table, encoded, if_not_exists=if_not_exists))
+        key: dict[str, Any] = attrvalue.to_plain_json(
+            {name: item[name] for name in table.spec.key_names}
+        )
+        return key
+
+    def get_item(self, table_name: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        table = self.registry.table(table_name)
+        found = tables.get(self.store.reader(), table, tables.key_item(table, key))
+        return None if found is None else tables.plain(found)
 
     def scan(self, table_name: str, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         table = self.registry.table(table_name)
