@@ -117,8 +117,9 @@ def smtp_server(
 
 
 @contextmanager
-def gateway(engine: LocalEngine) -> Iterator[str]:
-    """Serve `engine`'s gateway over real HTTP on a free port; yields its base URL."""
+def gateway(engine: LocalEngine, tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Serve `engine`'s gateway over real HTTP (HTTPS with `tls`: certificate, key) on a
+    free port; yields its base URL."""
     ready = threading.Event()
     port: list[int] = []
 
@@ -126,13 +127,13 @@ def gateway(engine: LocalEngine) -> Iterator[str]:
         port.append(bound)
         ready.set()
 
-    server = http_server(engine, "127.0.0.1", 0, on_ready)
+    server = http_server(engine, "127.0.0.1", 0, on_ready, tls)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     if not ready.wait(10):
         raise AssertionError("the gateway did not start")
     try:
-        yield f"http://127.0.0.1:{port[0]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port[0]}"
     finally:
         server.should_exit = True
         thread.join(10)
@@ -156,3 +157,21 @@ def wait_until(
             raise AssertionError("condition not reached in time")
         done.wait(interval)
         waited += interval
+
+
+def raw_exchange(url: str, *chunks: bytes, timeout: float = 10.0) -> bytes:
+    """Send `chunks` over one TCP connection to `url`'s host and port and return everything
+    the server answers until it closes the connection (or `timeout`)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        for chunk in chunks:
+            sock.sendall(chunk)
+        received = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                return received
+            if not data:
+                return received
+            received += data

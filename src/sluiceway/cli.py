@@ -119,6 +119,15 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
 @click.option(
     "--public-url", help="Base URL for links in notifications (default: the listen address)."
 )
+@click.option(
+    "--tls-cert", type=click.Path(dir_okay=False), help="Serve HTTPS with this certificate."
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="The certificate's private key.")
+@click.option(
+    "--tls",
+    type=click.Choice(["self-signed"]),
+    help="Serve HTTPS with a self-signed certificate for localhost, made in the data directory.",
+)
 @click.option("--log-format", type=click.Choice(["auto", "json", "pretty"]))
 def run(
     app: str,
@@ -132,6 +141,9 @@ def run(
     params: tuple[str, ...],
     durability: str | None,
     public_url: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls: str | None,
     log_format: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
@@ -158,6 +170,8 @@ def run(
             params=values,
             durability=durability,
             public_url=public_url,
+            tls_cert=tls or tls_cert,
+            tls_key=tls_key,
             log_format=log_format,
         )
         logs.configure(settings.log_format)

@@ -32,6 +32,8 @@ class Settings:
     account_id: str = "000000000000"
     durability: Durability = "full"
     public_url: str | None = None
+    tls_cert: str | None = None  # a PEM file, or "self-signed" (made in the data directory)
+    tls_key: str | None = None
     log_format: Literal["auto", "json", "pretty"] = "auto"
 
     def __post_init__(self) -> None:
@@ -49,6 +51,8 @@ class Settings:
             raise ValueError(
                 f"--sms {self.sms!r}: use outbox, an http(s):// URL or python:module:attr"
             )
+        if self.tls_cert not in (None, "self-signed") and not self.tls_key:
+            raise ValueError("--tls-cert needs --tls-key (or use --tls self-signed)")
         if self.log_format not in ("auto", "json", "pretty"):
             raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
 
@@ -58,7 +62,8 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -88,6 +93,10 @@ class Settings:
             values["durability"] = env["SLUICEWAY_DURABILITY"]
         if "SLUICEWAY_PUBLIC_URL" in env:
             values["public_url"] = env["SLUICEWAY_PUBLIC_URL"]
+        if "SLUICEWAY_TLS_CERT" in env:
+            values["tls_cert"] = env["SLUICEWAY_TLS_CERT"] or None
+        if "SLUICEWAY_TLS_KEY" in env:
+            values["tls_key"] = env["SLUICEWAY_TLS_KEY"] or None
         if "SLUICEWAY_LOG_FORMAT" in env:
             values["log_format"] = env["SLUICEWAY_LOG_FORMAT"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -9,6 +9,7 @@ transaction and one fsync.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -35,9 +36,13 @@ Send = Callable[[Message], Awaitable[None]]
 
 _JSON = b"application/json"
 _HTML = b"text/html; charset=utf-8"
+# On every answer of the runtime's own: nothing sniffs, caches, frames or runs it.
 _COMMON_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
 
 
@@ -146,12 +151,17 @@ class Gateway:
                 )
         except ClientGone:
             return
+        except Exception:
+            # Never a stack trace in an answer: the log has it, the client gets a 500.
+            log.exception("%s %s failed", scope["method"], path)
+            with contextlib.suppress(Exception):  # the answer may have started already
+                await _json(send, 500, {"message": "internal error", "code": "InternalError"})
 
     async def _ingest(
         self, route: RouteInfo, queue: QueueInfo, scope: Scope, receive: Receive, send: Send
     ) -> None:
         try:
-            headers = _headers(scope)
+            headers = _headers(scope, route.single_headers)
             ingest.check_content_type(headers.get("content-type"))
             body = await _read_body(receive, headers, queue.spec.maximum_message_size)
             message = ingest.prepare(
@@ -326,13 +336,18 @@ def _title(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+_SINGLE = frozenset({"content-length", "content-type", "transfer-encoding"})
+
+
+def _headers(scope: Scope, single: frozenset[str] = _SINGLE) -> dict[str, str]:
+    """The request's headers by lower-case name; repeated ones joined with ", ", except
+    those in `single`, which may come once (which of two would count is ambiguous)."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         if name in headers:
-            if name in ("content-length", "content-type", "transfer-encoding"):
+            if name in single:
                 ingest.reject(400, "AmbiguousHeaders", f"the {name} header is given more than once")
             headers[name] = f"{headers[name]}, {value}"
         else:

@@ -9,6 +9,7 @@ attributes of the same name.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,7 +74,14 @@ def _no_constants(name: str) -> Any:
     reject(400, "InvalidJson", f"the body is not valid JSON: {name} is not a JSON value")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        reject(400, "InvalidJson", f"the body holds a number too large for a double: {text[:40]}")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
 
 
 def parse_object(raw: bytes) -> str:

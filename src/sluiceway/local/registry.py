@@ -8,6 +8,7 @@ the same whether or not the runtime (or even the app's code) is there.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import secrets
 from collections.abc import Mapping
@@ -81,6 +82,15 @@ class RouteInfo:
     table: str | None = None
     model: str | None = None
     overwrite: bool = False
+
+    @functools.cached_property
+    def single_headers(self) -> frozenset[str]:
+        """Headers a request may carry once: the framing ones and those forwarded as
+        message attributes (two would be ambiguous)."""
+        return frozenset(
+            {"content-length", "content-type", "transfer-encoding"}
+            | {name.lower() for name in self.forward_headers}
+        )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from types import FrameType
 import uvicorn
 
 from sluiceway.app import App
+from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.gateway import Gateway
@@ -54,21 +55,29 @@ class _Server(uvicorn.Server):
 
 
 def http_server(
-    engine: LocalEngine, host: str, port: int, on_ready: Callable[[int], None]
+    engine: LocalEngine,
+    host: str,
+    port: int,
+    on_ready: Callable[[int], None],
+    tls: tuple[str, str] | None = None,
 ) -> _Server:
-    """The uvicorn server of `engine`'s gateway (httptools, uvloop when installed)."""
+    """The uvicorn server of `engine`'s gateway: httptools behind the edge's deadlines and
+    limits (`edge.py`), uvloop when installed, HTTPS with `tls` (certificate, key)."""
+    gateway = Gateway(engine)
     config = uvicorn.Config(
-        Gateway(engine),
+        gateway if tls is None else with_hsts(gateway),
         host=host,
         port=port,
         loop=_event_loop(),
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
         lifespan="off",
         access_log=False,
         log_level="warning",
         server_header=False,
         timeout_keep_alive=5,
         backlog=2048,
+        ssl_certfile=None if tls is None else tls[0],
+        ssl_keyfile=None if tls is None else tls[1],
     )
     return _Server(config, on_ready)
 
@@ -80,9 +89,10 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     tune_gc()
     runtime_file = Path(settings.data_dir) / "runtime.json"
     try:
+        tls = tls_files(Path(settings.data_dir), settings.tls_cert, settings.tls_key)
 
         def ready(port: int) -> None:
-            url = f"http://{settings.host}:{port}"
+            url = f"{'https' if tls else 'http'}://{settings.host}:{port}"
             if settings.public_url is None:
                 engine.set_base_url(settings.replace(port=port).base_url)
             # Workers start once the port is known, so the first email already links to it.
@@ -91,7 +101,7 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             for line in _banner(engine, url):
                 say(line)
 
-        http_server(engine, settings.host, settings.port, ready).run()
+        http_server(engine, settings.host, settings.port, ready, tls).run()
     finally:
         runtime_file.unlink(missing_ok=True)
         engine.close()
