@@ -14,12 +14,13 @@ from sluiceway.attrvalue import KeyType
 from sluiceway.backend import Backend
 from sluiceway.errors import DeclarationError, NotBound
 from sluiceway.models import compile_model
-from sluiceway.resources import Queue, Sms, Table, Topic
+from sluiceway.resources import Queue, Sms, Table, Topic, UserPool
 from sluiceway.specs import (
     PROTOCOLS,
     STARTING_POSITIONS,
     STREAM_VIEW_TYPES,
     AppGraph,
+    AuthSpec,
     Destination,
     DirectSource,
     Endpoint,
@@ -70,6 +71,7 @@ class App:
         self._shapes: dict[tuple[str, str], str] = {}  # (method, path shape) -> what took it
         self._functions: dict[str, FunctionSpec] = {}
         self._pipes: dict[str, PipeSpec] = {}
+        self._pools: dict[str, UserPool] = {}
         self._parameters: dict[str, ParameterRef] = {}
         self._backend: Backend | None = None
         self.sms = Sms(self)
@@ -104,6 +106,7 @@ class App:
             functions=tuple(self._functions.values()),
             parameters=tuple(self._parameters.values()),
             pipes=tuple(self._pipes.values()),
+            user_pools=tuple(pool.spec for pool in self._pools.values()),
         )
 
     # -- parameters -----------------------------------------------------------------------
@@ -289,6 +292,7 @@ class App:
         forward_headers: Sequence[str] = (),
         model: Mapping[str, Any] | str | None = None,
         overwrite: bool = False,
+        auth: AuthSpec | None = None,
     ) -> RouteSpec:
         """Declare an HTTP route that hands the request body to a queue or a table, as API
         Gateway's service integrations do, without a function.
@@ -300,7 +304,12 @@ class App:
         are required; `model` (a JSON Schema, draft 4, as API Gateway's request models) adds
         rules; a bad body gets a 400 naming each problem. With ``overwrite=False`` (the
         default) an existing key gets a 409 and nothing changes; with True the item is
-        replaced. The answer is ``{"key": {...}}``."""
+        replaced. The answer is ``{"key": {...}}``.
+
+        With `auth` (``pool.requires("devices/send")``) a request needs an access token of
+        that pool with one of those scopes in its ``Authorization`` header; otherwise it
+        gets a 401 (no or bad token) or 403 (a token without the scope), and nothing is
+        stored."""
         method = method.upper() if isinstance(method, str) else method
         where = f"route {method} {path}"
         if method not in _METHODS:
@@ -313,6 +322,7 @@ class App:
                 "a path starts with '/' and has segments of letters, digits and -._~",
                 "e.g. '/orders'",
             )
+        guard = self._auth(where, auth)
         target: QueueTarget | TableTarget
         if isinstance(to, Table):
             table = self._own(to, Table, where, "to")
@@ -329,7 +339,7 @@ class App:
                 table.name, None if compiled is None else compiled.source, overwrite
             )
             self._claim_route(where, method, path)
-            spec = RouteSpec(method, path, target)
+            spec = RouteSpec(method, path, target, (), guard)
             self._routes.append(spec)
             return spec
         if model is not None or overwrite:
@@ -348,7 +358,7 @@ class App:
                     "use a name like 'Idempotency-Key'",
                 )
         self._claim_route(where, method, path)
-        spec = RouteSpec(method, path, QueueTarget(queue.name), headers)
+        spec = RouteSpec(method, path, QueueTarget(queue.name), headers, guard)
         self._routes.append(spec)
         return spec
 
@@ -420,6 +430,7 @@ class App:
         method: str,
         path: str,
         *,
+        auth: AuthSpec | None = None,
         uses: Sequence[Permission] = (),
         name: str | None = None,
         timeout: int = 3,
@@ -447,9 +458,10 @@ class App:
                     f"timeout={timeout}s is longer than API Gateway waits (29 s)",
                     "keep HTTP handlers under 29 seconds; hand long work to a queue",
                 )
+            guard = self._auth(where, auth)
             self._claim_route(where, verb, path)
             self._add_function(
-                handler, fname, HttpSource(verb, path), uses, timeout, memory_size, where
+                handler, fname, HttpSource(verb, path, guard), uses, timeout, memory_size, where
             )
             return handler
 
@@ -612,6 +624,35 @@ class App:
             return handler
 
         return record
+
+    # -- OAuth2 ---------------------------------------------------------------------------
+
+    def user_pool(
+        self, name: str, *, domain: str | None = None, access_token_validity: int = 3600
+    ) -> UserPool:
+        """Declare a Cognito user pool for OAuth2 client credentials (machine to machine).
+
+        Locally the runtime serves its token endpoint at ``POST /oauth2/token`` and its keys
+        at ``/.well-known/jwks.json``; app clients are made with ``sluiceway clients
+        create``. Declare scopes with `UserPool.resource_server`, then protect a route with
+        ``auth=pool.requires("devices/send")``."""
+        where = f"user pool '{name}'"
+        validation.user_pool(where, name, domain, access_token_validity)
+        self._unique(self._pools, name, "user pool")
+        pool = UserPool(self, name, domain, access_token_validity)
+        self._pools[name] = pool
+        return pool
+
+    def _auth(self, where: str, auth: Any) -> AuthSpec | None:
+        if auth is None:
+            return None
+        if not isinstance(auth, AuthSpec) or auth.pool not in self._pools:
+            raise DeclarationError(
+                where,
+                f"auth={auth!r} is not a requirement of a user pool of this app",
+                "pass auth=pool.requires('resource/scope')",
+            )
+        return auth
 
     # -- pipes ----------------------------------------------------------------------------
 

@@ -134,11 +134,42 @@ RouteTarget: TypeAlias = QueueTarget | TableTarget
 
 
 @dataclass(frozen=True)
+class ResourceServerSpec:
+    """A Cognito resource server: an identifier (``devices``) and its scopes (``send`` ->
+    the full scope ``devices/send``), each with a description."""
+
+    identifier: str
+    name: str
+    scopes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class UserPoolSpec:
+    """A Cognito user pool used for machine-to-machine OAuth2 (client credentials): its
+    domain prefix, resource servers, and how long access tokens live."""
+
+    name: str
+    domain: str | None = None
+    resource_servers: tuple[ResourceServerSpec, ...] = ()
+    access_token_validity: int = 3600
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """A route's authorizer: an access token of `pool` carrying one of `scopes` (API
+    Gateway's COGNITO_USER_POOLS authorizer with AuthorizationScopes)."""
+
+    pool: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
     target: RouteTarget
     forward_headers: tuple[str, ...] = ()
+    auth: AuthSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +235,7 @@ class HttpSource:
 
     method: str
     path: str
+    auth: AuthSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +303,7 @@ class AppGraph:
     functions: tuple[FunctionSpec, ...] = ()
     parameters: tuple[ParameterRef, ...] = ()
     pipes: tuple[PipeSpec, ...] = ()
+    user_pools: tuple[UserPoolSpec, ...] = ()
 
     def queue(self, name: str) -> QueueSpec:
         return next(_named(self.queues, name, "queue"))

@@ -7,6 +7,7 @@ writes (see `LocalEngine._watch_external_writes`). Nothing here needs the app's 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -19,6 +20,7 @@ from sluiceway import attrvalue, naming, phones
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import ConditionalCheckFailed
 from sluiceway.local import ingest, moves, queues, tables, topics
+from sluiceway.local.identity import Identity
 from sluiceway.local.registry import Registry
 from sluiceway.local.store import Store
 
@@ -67,6 +69,18 @@ class Admin:
 
     def _now_ms(self) -> int:
         return int(self.clock.now() * 1000)
+
+    @functools.cached_property
+    def identity(self) -> Identity:
+        """The app's user pools as it last ran: clients, tokens, signing keys."""
+        return Identity(
+            app=self.registry.app,
+            pools=self.registry.user_pools,
+            store=self.store,
+            data_dir=self.store.data_dir,
+            clock=self.clock,
+            region=self.region.region,
+        )
 
     # -- queues -------------------------------------------------------------------------
 

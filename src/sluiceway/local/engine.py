@@ -30,6 +30,7 @@ from sluiceway.local import messages, moves, queues, tables, topics
 from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.local.email import Links, Mailer
 from sluiceway.local.faults import crash_point
+from sluiceway.local.identity import Identity
 from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
 from sluiceway.local.mappings import FunctionConsumer, commit_deferred
 from sluiceway.local.pipes import PipeConsumer
@@ -116,6 +117,7 @@ class LocalEngine:
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
         self.new_subscriptions: list[NewSubscription] = []
+        self.identity: Identity | None = None
         self.mappings: list[SourceMapping] = []
         self.deliverers: list[DeliveryWorker] = []
         self.email: MailCarrier | None = None
@@ -147,6 +149,14 @@ class LocalEngine:
                 auto_confirm=self.settings.auto_confirm,
             )
             self.store.write(_recover)
+            self.identity = Identity(
+                app=self.graph.name,
+                pools=self.graph.user_pools,
+                store=self.store,
+                data_dir=Path(self.settings.data_dir),
+                clock=self.clock,
+                region=self.region.region,
+            )
             self.mappings = [m for m in map(self._mapping, self.graph.functions) if m is not None]
             self.mappings += [self._pipe(pipe) for pipe in self.graph.pipes]
             for mapping in self.mappings:

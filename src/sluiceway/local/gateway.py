@@ -19,13 +19,14 @@ from urllib.parse import parse_qs, parse_qsl
 
 from sluiceway import attrvalue, events, ids
 from sluiceway.errors import ConditionalCheckFailed, NotFound
-from sluiceway.local import ingest, messages, proxy, queues, tables, topics
+from sluiceway.local import ingest, messages, oauth, proxy, queues, tables, topics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.faults import crash_point
 from sluiceway.local.ingest import Rejection
 from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.local.signing import CERT_PATH
+from sluiceway.specs import AuthSpec, HttpSource
 
 log = logging.getLogger("sluiceway.gateway")
 
@@ -130,6 +131,8 @@ class Gateway:
                 await self._put(into[0], into[1], scope, receive, send)
             elif path.startswith("/_sluiceway/"):
                 await self._runtime_page(scope, send)
+            elif path == "/oauth2/token" or path.endswith("/.well-known/jwks.json"):
+                await self._oauth(scope, receive, send)
             elif (found := self.router.find(scope["method"], path)) is not None:
                 await self._proxy(found[0], found[1], scope, receive, send)
             elif path in self.methods or self.router.allowed(path):
@@ -160,6 +163,8 @@ class Gateway:
     async def _ingest(
         self, route: RouteInfo, queue: QueueInfo, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        if route.auth is not None and not await self._authorized(route.auth, scope, send):
+            return
         try:
             headers = _headers(scope, route.single_headers)
             ingest.check_content_type(headers.get("content-type"))
@@ -189,6 +194,8 @@ class Gateway:
     ) -> None:
         """API Gateway's PutItem integration: the body is the item; answered once the item
         (and its stream record) is on disk."""
+        if route.auth is not None and not await self._authorized(route.auth, scope, send):
+            return
         try:
             headers = _headers(scope)
             ingest.check_content_type(headers.get("content-type"))
@@ -237,6 +244,10 @@ class Gateway:
         function's answer as the response."""
         request_id = ids.uuid4()
         trace = [(b"x-amzn-requestid", request_id.encode())]
+        source = route.function.source
+        guard = source.auth if isinstance(source, HttpSource) else None
+        if guard is not None and not await self._authorized(guard, scope, send, trace):
+            return
         try:
             headers = _headers(scope)
             body = await _read_body(receive, headers, proxy.MAX_BODY_BYTES)
@@ -285,6 +296,63 @@ class Gateway:
         headers_out = [*kept, (b"content-length", str(len(payload)).encode()), *trace]
         await send({"type": "http.response.start", "status": status, "headers": headers_out})
         await send({"type": "http.response.body", "body": payload})
+
+    async def _authorized(
+        self,
+        requirement: AuthSpec,
+        scope: Scope,
+        send: Send,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> bool:
+        """Check the request's access token against `requirement` (API Gateway's Cognito
+        authorizer, before the body is read); answer 401/403 and return False if it fails."""
+        identity = self.engine.identity
+        assert identity is not None
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        try:
+            identity.authorize(requirement, authorization)
+        except oauth.AuthError as refusal:
+            code = "Unauthorized" if refusal.status == 401 else "Forbidden"
+            challenge = [(b"www-authenticate", refusal.www_authenticate.encode("latin-1"))]
+            await _json(
+                send,
+                refusal.status,
+                {"message": refusal.description, "code": code},
+                [*challenge, *(extra or [])],
+            )
+            return False
+        return True
+
+    async def _oauth(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The user pools' token endpoint and their signing keys (JWKS)."""
+        identity = self.engine.identity
+        assert identity is not None
+        path = scope["path"]
+        if path.endswith("/.well-known/jwks.json"):
+            prefix = path.removesuffix("/.well-known/jwks.json").strip("/")
+            if scope["method"] != "GET" or (prefix and identity.pool_of_id(prefix) is None):
+                await _json(send, 404, {"message": f"no keys at {path}", "code": "NotFound"})
+                return
+            await _json(send, 200, identity.keys.jwks())
+            return
+        headers = _headers(scope)
+        try:
+            body = await _read_body(receive, headers, oauth.MAX_TOKEN_REQUEST_BYTES)
+        except Rejection as rejection:
+            await _json(
+                send,
+                rejection.status,
+                {"error": "invalid_request", "error_description": rejection.message},
+            )
+            return
+        status, answer, extra = identity.token(
+            scope["method"], headers, body, scope.get("query_string", b"")
+        )
+        # Cache-Control: no-store is on every answer already (RFC 6749 §5.1 asks for it).
+        kept = [(k.lower(), v) for k, v in extra if k.lower() != "cache-control"]
+        await _json(send, status, answer, [(k.encode(), v.encode("latin-1")) for k, v in kept])
 
     async def _runtime_page(self, scope: Scope, send: Send) -> None:
         path = scope["path"]

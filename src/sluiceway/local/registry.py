@@ -22,12 +22,15 @@ from sluiceway.local.store import Store, Tx
 from sluiceway.naming import Region
 from sluiceway.specs import (
     AppGraph,
+    AuthSpec,
     KeySpec,
     ParameterRef,
     QueueSpec,
+    ResourceServerSpec,
     TableSpec,
     TableTarget,
     TopicSource,
+    UserPoolSpec,
 )
 from sluiceway.validation import check_endpoint
 
@@ -82,6 +85,7 @@ class RouteInfo:
     table: str | None = None
     model: str | None = None
     overwrite: bool = False
+    auth: AuthSpec | None = None
 
     @functools.cached_property
     def single_headers(self) -> frozenset[str]:
@@ -100,6 +104,8 @@ class Registry:
     tables: Mapping[str, TableInfo]
     topics: Mapping[str, TopicInfo]
     routes: Mapping[tuple[str, str], RouteInfo]
+    app: str = ""
+    user_pools: tuple[UserPoolSpec, ...] = ()
 
     def queue(self, name: str) -> QueueInfo:
         try:
@@ -164,8 +170,13 @@ class Registry:
                 data.get("table"),
                 data.get("model"),
                 bool(data.get("overwrite", False)),
+                None
+                if data.get("auth") is None
+                else AuthSpec(data["auth"]["pool"], tuple(data["auth"]["scopes"])),
             )
-        return cls(region, queues, tables, topics, routes)
+        meta = dict(cx.execute("SELECT key, value FROM meta WHERE key IN ('app', 'user_pools')"))
+        pools = tuple(_user_pool(p) for p in json.loads(meta.get("user_pools", "[]")))
+        return cls(region, queues, tables, topics, routes, meta.get("app", ""), pools)
 
 
 def _names(mapping: Mapping[str, Any]) -> str:
@@ -265,6 +276,15 @@ def _sync(
             "INSERT INTO topics (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
             (topic.name, tx.now_ms),
         )
+    for key, value in (
+        ("app", graph.name),
+        ("user_pools", json.dumps([dataclasses.asdict(pool) for pool in graph.user_pools])),
+    ):
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
     tx.execute("DELETE FROM routes")
     for route in graph.routes:
         config: dict[str, Any]
@@ -276,6 +296,8 @@ def _sync(
             }
         else:
             config = {"queue": route.target.queue, "forward_headers": list(route.forward_headers)}
+        if route.auth is not None:
+            config["auth"] = {"pool": route.auth.pool, "scopes": list(route.auth.scopes)}
         tx.execute(
             "INSERT INTO routes (method, path, config) VALUES (?, ?, ?)",
             (route.method, route.path, json.dumps(config)),
@@ -308,6 +330,14 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
     tx.execute(
         "UPDATE tables SET config = ?, stream_label = ? WHERE name = ?", (config, keep, table.name)
     )
+
+
+def _user_pool(data: Mapping[str, Any]) -> UserPoolSpec:
+    servers = tuple(
+        ResourceServerSpec(s["identifier"], s["name"], tuple(tuple(pair) for pair in s["scopes"]))
+        for s in data["resource_servers"]
+    )
+    return UserPoolSpec(data["name"], data["domain"], servers, data["access_token_validity"])
 
 
 def _stream_label(now: float) -> str:

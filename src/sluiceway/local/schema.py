@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -185,6 +185,15 @@ CREATE TABLE IF NOT EXISTS sms_opt_outs (
     phone        TEXT PRIMARY KEY,
     opted_out_at INTEGER NOT NULL
 );
+-- OAuth2 app clients of the user pools; a secret is kept only as its salted hash
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id   TEXT PRIMARY KEY,
+    pool        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
 """
 
 MIGRATIONS: dict[int, str] = {
@@ -231,6 +240,17 @@ CREATE INDEX deliveries_due ON deliveries (protocol, next_attempt_at)
 CREATE TABLE sms_opt_outs (
     phone        TEXT PRIMARY KEY,
     opted_out_at INTEGER NOT NULL
+);
+""",
+    # 2 -> 3: OAuth2 app clients.
+    2: """
+CREATE TABLE oauth_clients (
+    client_id   TEXT PRIMARY KEY,
+    pool        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
 );
 """,
 }
