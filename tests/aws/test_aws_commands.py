@@ -111,11 +111,13 @@ def test_render_refuses_to_replace_a_src_directory_it_did_not_write(tmp_path: Pa
         render_aws("orders", tmp_path / "project")
 
 
-def test_the_cli_renders_and_says_how_to_deploy(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["render", "aws", "orders", "--out", str(tmp_path / "o")])
+@pytest.mark.parametrize("blueprint", ["orders", "registrations"])
+def test_the_cli_renders_a_blueprint_and_says_how_to_deploy(tmp_path: Path, blueprint: str) -> None:
+    result = CliRunner().invoke(cli, ["render", "aws", blueprint, "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "template.yaml").is_file()
-    assert "sluiceway deploy aws orders --stack-name <name>" in result.output
+    assert (tmp_path / "o" / "src" / "sluiceway" / "blueprints" / f"{blueprint}.py").is_file()
+    assert f"sluiceway deploy aws {blueprint} --stack-name <name>" in result.output
 
 
 # -- deploy ---------------------------------------------------------------------------------

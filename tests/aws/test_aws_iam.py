@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import aws_pipes_app as relay
 import aws_sample_app as sample
 import pytest
 from aws_support import sam_transform
 
 from sluiceway import App, permissions
-from sluiceway.aws import Code, names, route_grants, template_for
+from sluiceway.aws import Code, iam, names, route_grants, template_for
 from sluiceway.blueprints.orders import app as orders_app
+from sluiceway.blueprints.registrations import app as registrations_app
 from sluiceway.specs import HttpSource, TopicSource
 
 LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
@@ -72,6 +74,10 @@ def derived_actions(app: App) -> dict[str, set[str]]:
     }
     for route in graph.routes:
         expected[names.route_role_id(route)] = {a for g in route_grants(route) for a in g.actions}
+    for pipe in graph.pipes:
+        invokes = {"lambda:InvokeFunction"} if iam.pipe_invokes(pipe) else set()
+        expected[names.role_id(pipe)] = {a for g in iam.pipe_grants(pipe) for a in g.actions}
+        expected[names.role_id(pipe)] |= invokes
     return expected
 
 
@@ -112,7 +118,14 @@ def signup() -> App:
     return app
 
 
-APPS = {"orders": lambda: orders_app, "sample": lambda: sample.app, "desk": desk, "signup": signup}
+APPS = {
+    "orders": lambda: orders_app,
+    "sample": lambda: sample.app,
+    "desk": desk,
+    "signup": signup,
+    "registrations": lambda: registrations_app,
+    "relay": lambda: relay.app,
+}
 
 
 @pytest.mark.parametrize("name", list(APPS))

@@ -1,5 +1,5 @@
-"""Rendering the app graph into a SAM template: the orders blueprint passes cfn-lint and the
-SAM translator, and each kind renders to exactly the resource it should."""
+"""Rendering the app graph into a SAM template: the blueprints pass cfn-lint and the SAM
+translator, and each kind renders to exactly the resource it should (pipes: test_aws_pipes)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sluiceway.aws import template as rendering
 from sluiceway.aws.api import request_template
 from sluiceway.aws.template import Target
 from sluiceway.blueprints.orders import app as orders_app
+from sluiceway.blueprints.registrations import app as registrations_app
 
 ORDERS = Code(app="sluiceway.blueprints.orders:app")
 
@@ -41,6 +42,15 @@ def resources(template: dict[str, Any]) -> dict[str, Any]:
 def test_the_orders_template_passes_cfn_lint_without_a_single_finding(tmp_path: Path) -> None:
     path = render(orders_app, tmp_path / "orders")
     assert findings(path.read_text()) == []
+
+
+def test_the_registrations_template_passes_cfn_lint_with_its_pipe_and_table_route(
+    tmp_path: Path,
+) -> None:
+    path = render(registrations_app, tmp_path / "registrations")
+    assert findings(path.read_text()) == []
+    kinds = {r["Type"] for r in yaml.safe_load(path.read_text())["Resources"].values()}
+    assert {"AWS::Pipes::Pipe", "AWS::Serverless::Api", "AWS::DynamoDB::Table"} <= kinds
 
 
 def test_cfn_lint_is_really_looking(tmp_path: Path) -> None:
@@ -505,8 +515,9 @@ def test_an_option_the_aws_target_does_not_render_fails_the_render(
 
 
 def test_every_field_of_every_spec_is_either_rendered_or_refused() -> None:
-    for kind, rendered in rendering.RENDERED_FIELDS.items():
-        assert rendered <= {f.name for f in dataclasses.fields(kind)}, kind
+    for fields in (rendering.RENDERED_FIELDS, rendering.PIPE_SOURCE_FIELDS):
+        for kind, rendered in fields.items():
+            assert rendered <= {f.name for f in dataclasses.fields(kind)}, kind
 
 
 def test_names_that_become_the_same_logical_id_are_refused() -> None:
@@ -516,18 +527,6 @@ def test_names_that_become_the_same_logical_id_are_refused() -> None:
     with pytest.raises(
         RenderError, match=r"queue 'work-items' and table 'work_items' both become .*'WorkItems'"
     ):
-        template_for(app.graph, Code("m:app"))
-
-
-def test_a_pipe_is_refused_rather_than_left_out_of_the_stack() -> None:
-    app = App("piped")
-    table = app.table("events", partition_key="id", stream="NEW_IMAGE")
-
-    @app.function(name="sink")
-    def sink(event: Any, context: Any) -> None: ...
-
-    app.pipe("events-to-sink", source=table, target=sink)
-    with pytest.raises(RenderError, match="pipe 'events-to-sink' is not rendered for AWS yet"):
         template_for(app.graph, Code("m:app"))
 
 

@@ -12,9 +12,9 @@ local gateway answers:
   ``{"MessageId", "MD5OfMessageBody"[, "MD5OfMessageAttributes"]}``; SQS's 4xx become a 400
   and its 5xx a 503 with ``Retry-After``, with the local gateway's ``{"message", "code"}``.
 
-A table route is API Gateway's DynamoDB PutItem integration, its body validated against the
-route's model and mapped to an item property by property (`table_routes` says which models
-can be, and what the deployed API answers differently).
+A table route is API Gateway's DynamoDB UpdateItem integration, its body validated against
+the route's model and mapped to an item property by property, answered with the stored key
+(`table_routes` says which models can be, and what the deployed API answers differently).
 """
 
 from __future__ import annotations
@@ -163,7 +163,9 @@ def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> 
         "x-amazon-apigateway-integration": {
             "type": "aws",
             "httpMethod": "POST",
-            "uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:dynamodb:action/PutItem"),
+            "uri": sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:dynamodb:action/UpdateItem"
+            ),
             "credentials": get_att(names.route_role_id(route), "Arn"),
             "requestTemplates": {
                 "application/json": table_routes.request_template(table, mapping, target.overwrite)
@@ -172,7 +174,7 @@ def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> 
             "responses": {
                 "default": {
                     "statusCode": "200",
-                    "responseTemplates": {"application/json": table_routes.STORED_RESPONSE},
+                    "responseTemplates": {"application/json": table_routes.stored_response(table)},
                 },
                 r"4\d{2}": {
                     "statusCode": "400",

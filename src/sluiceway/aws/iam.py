@@ -3,11 +3,13 @@
 A function's role allows exactly the actions of `permissions.grants_for(function)` (its event
 source's needs, a stream mapping's failure destination included, plus its ``uses=``), each on
 the ARN of the one resource it names, built with intrinsics. A route's role allows only what
-the route's integration does: send to its queue, or put an item into its table. Texting a
-phone number (``uses=[app.sms.sends]``) is the one grant on ``"Resource": "*"``: SNS has no
-resource for a number. CloudWatch Logs come from the one managed policy allowed,
-``AWSLambdaBasicExecutionRole``. Who may invoke a function (SNS, API Gateway) is the
-function's resource policy, scoped to the one topic or route (`template`).
+the route's integration does: send to its queue, or update an item of its table. A pipe's
+role allows reading its source, invoking its enrichment and target functions, and sending to
+its target and dead-letter queue or topic. Texting a phone number (``uses=[app.sms.sends]``)
+is the one grant on ``"Resource": "*"``: SNS has no resource for a number. CloudWatch Logs
+come from the one managed policy allowed, ``AWSLambdaBasicExecutionRole``. Who may invoke a
+function (SNS, API Gateway) is the function's resource policy, scoped to the one topic or
+route (`template`); a pipe invokes with its own role, so it needs none.
 
 Roles are rendered here rather than left to SAM, because SAM would attach its event-source
 managed policies (``AWSLambdaSQSQueueExecutionRole``, ``AWSLambdaDynamoDBExecutionRole``),
@@ -23,7 +25,16 @@ from sluiceway import permissions
 from sluiceway.aws import names
 from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.permissions import ResourceKind
-from sluiceway.specs import FunctionSpec, QueueTarget, RouteSpec, TableTarget
+from sluiceway.specs import (
+    Destination,
+    FunctionSpec,
+    PipeSpec,
+    QueueSource,
+    QueueTarget,
+    RouteSpec,
+    StreamSource,
+    TableTarget,
+)
 
 BASIC_EXECUTION_POLICY = sub(
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -32,22 +43,72 @@ BASIC_EXECUTION_POLICY = sub(
 # (``table/<name>/stream/*``), as AWS's own stream policies write it. The other stream
 # actions get the exact stream ARN.
 STREAM_LISTING_ACTIONS = frozenset({"dynamodb:ListStreams"})
+# What AWS lists for a pipe's queue source (not ChangeMessageVisibility, which a Lambda
+# mapping's role holds).
+PIPE_QUEUE_SOURCE_ACTIONS = frozenset(
+    {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+)
 
 
 def route_grants(route: RouteSpec) -> tuple[permissions.Grant, ...]:
-    """What a route's integration does on the caller's behalf: one SendMessage to its queue,
-    or one PutItem into its table (the actions the local engine checks for `send_message`
-    and `put_item`)."""
+    """What a route's integration does on the caller's behalf: one SendMessage to its queue
+    (the action the local engine checks for `send_message`), or one UpdateItem on its table
+    (UpdateItem, not PutItem, so the answer can name the stored key: `table_routes`)."""
     target = route.target
     match target:
         case QueueTarget():
             _, action, _ = permissions.ACTION_OF_METHOD["send_message"]
             return (permissions.Grant("queue", target.queue, frozenset({action})),)
         case TableTarget():
-            _, action, _ = permissions.ACTION_OF_METHOD["put_item"]
-            return (permissions.Grant("table", target.table, frozenset({action})),)
+            return (permissions.Grant("table", target.table, frozenset({"dynamodb:UpdateItem"})),)
         case _:
             assert_never(target)
+
+
+def pipe_grants(pipe: PipeSpec) -> tuple[permissions.Grant, ...]:
+    """What a pipe does to resources other than functions: read its source, and send to its
+    target and dead-letter destination when those are a queue or a topic."""
+    source = pipe.source
+    grants: list[permissions.Grant] = []
+    match source:
+        case StreamSource():
+            grants.append(
+                permissions.Grant("stream", source.table, permissions.STREAM_READ_ACTIONS)
+            )
+            if source.on_failure is not None:
+                grants.append(delivery_grant(source.on_failure))
+        case QueueSource():
+            grants.append(permissions.Grant("queue", source.queue, PIPE_QUEUE_SOURCE_ACTIONS))
+        case _:
+            assert_never(source)
+    target = pipe.target
+    match target.kind:
+        case "queue" | "topic":
+            grants.append(delivery_grant(Destination(target.kind, target.name)))
+        case "function":
+            pass  # invoked: `pipe_invokes`
+        case _:
+            assert_never(target.kind)
+    return permissions.merge(grants)
+
+
+def pipe_invokes(pipe: PipeSpec) -> tuple[str, ...]:
+    """The functions a pipe invokes (its enrichment, its target), each once, sorted."""
+    invoked = {pipe.enrichment} if pipe.enrichment is not None else set()
+    if pipe.target.kind == "function":
+        invoked.add(pipe.target.name)
+    return tuple(sorted(invoked))
+
+
+def delivery_grant(destination: Destination) -> permissions.Grant:
+    """Sending one message to a queue, or publishing one to a topic."""
+    match destination.kind:
+        case "queue":
+            return permissions.Grant("queue", destination.name, frozenset({"sqs:SendMessage"}))
+        case "topic":
+            return permissions.Grant("topic", destination.name, permissions.TOPIC_PUBLISH_ACTIONS)
+        case _:
+            assert_never(destination.kind)
 
 
 def function_grants(function: FunctionSpec) -> tuple[permissions.Grant, ...]:
@@ -91,13 +152,46 @@ def route_role(route: RouteSpec) -> dict[str, Any]:
     }
 
 
-def trust(service: str) -> dict[str, Any]:
+def pipe_role(pipe: PipeSpec) -> dict[str, Any]:
+    """The execution role EventBridge Pipes assumes to run one pipe."""
+    invokes = [
+        _allow(
+            names.resource_id(f"function-{function}"),
+            {"lambda:InvokeFunction"},
+            get_att(names.resource_id(function), "Arn"),
+        )
+        for function in pipe_invokes(pipe)
+    ]
     return {
-        "Version": POLICY_VERSION,
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": f"Runs pipe {pipe.name}: reads its source, calls what it delivers to",
+            "AssumeRolePolicyDocument": trust("pipes.amazonaws.com", this_account_only=True),
+            "Policies": [
+                {
+                    "PolicyName": "sluiceway-pipe",
+                    "PolicyDocument": {
+                        "Version": POLICY_VERSION,
+                        "Statement": statements(pipe_grants(pipe)) + invokes,
+                    },
+                }
+            ],
+        },
     }
+
+
+def trust(service: str, *, this_account_only: bool = False) -> dict[str, Any]:
+    """Who may assume a role. `this_account_only` guards a role a service assumes on behalf
+    of a resource (a pipe) against the service acting for another account's resource (the
+    confused deputy)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if this_account_only:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+    return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
 def document(grants: Iterable[permissions.Grant]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sluiceway.naming import logical_id
 from sluiceway.specs import (
     FunctionSpec,
     ParameterRef,
+    PipeSpec,
     QueueSource,
     RouteSpec,
     StreamSource,
@@ -29,7 +30,7 @@ FUNCTION_VARIABLE = "SLUICEWAY_FUNCTION"
 
 
 def resource_id(name: str) -> str:
-    """A queue, table, topic or function: its declared name as a logical ID."""
+    """A queue, table, topic, function or pipe: its declared name as a logical ID."""
     return logical_id(name)
 
 
@@ -37,8 +38,10 @@ def parameter_id(parameter: ParameterRef) -> str:
     return logical_id(parameter.name)
 
 
-def role_id(function: FunctionSpec) -> str:
-    return logical_id(f"{function.name}-role")
+def role_id(runner: FunctionSpec | PipeSpec) -> str:
+    """The execution role of a function, or of a pipe (what Pipes assumes to read its source
+    and call its enrichment, target and dead-letter destination)."""
+    return logical_id(f"{runner.name}-role")
 
 
 def event_id(source: QueueSource | StreamSource) -> str:

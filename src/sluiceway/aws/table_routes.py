@@ -1,4 +1,4 @@
-"""A route straight into a table: API Gateway's DynamoDB PutItem integration.
+"""A route straight into a table: API Gateway's DynamoDB UpdateItem integration.
 
 Locally the JSON object body *is* the item, whatever its shape. A mapping template cannot do
 that: VTL has no generic way to turn arbitrary JSON into DynamoDB attribute values. So on AWS
@@ -17,21 +17,30 @@ Anything else is a `RenderError` that names the route and says to declare such a
 to put a function behind the route. API Gateway validates the body against the model first
 (the request validator), so the template can trust each property's type.
 
+Why UpdateItem and not PutItem: an integration response template sees only DynamoDB's
+answer, never the request, and a successful PutItem answers ``{}``. UpdateItem with
+``ReturnValues: ALL_NEW`` answers the stored item, so the deployed API answers
+``200 {"key": {...}}`` as the local gateway does. The write is still the local put: the key
+attributes are the ``Key``, every other property in the body is SET and every optional one
+it lacks is REMOVEd, which replaces the item whole because a model is closed and holds only
+scalars (an attribute outside the model, written by a function, would survive a replace on
+AWS; locally the put drops it). A new key is an INSERT on the table's stream, a replaced
+item a MODIFY, as locally.
+
 The request template maps each property with ``$input.json``, which gives JSON text: a
 properly quoted and escaped string for S (``$util.escapeJavaScript`` would write ``'`` as
-``\\'``, which is not JSON), the number's text for N, ``true``/``false`` for BOOL. An
-optional property is written only when the body has it (``#if($body.containsKey(...))``).
-With ``overwrite=False`` the put carries ``attribute_not_exists(#pk)`` and
+``\\'``, which is not JSON), the number's text for N, ``true``/``false`` for BOOL; whether
+an optional property is there is ``$body.containsKey(...)``. Every name in an expression is
+a placeholder (``#a0``...), so properties named like reserved words (``name``) work. With
+``overwrite=False`` the update carries ``attribute_not_exists(#pk)`` and
 ``ReturnValuesOnConditionCheckFailure: ALL_OLD``, so DynamoDB's refusal holds the existing
 item and the 409 answer can name its key as the local gateway does.
 
-What the local gateway answers and the deployed API cannot: an integration response template
-sees only DynamoDB's answer, never the request, and a successful PutItem answers ``{}``. So a
-stored item is answered ``200 {}`` on AWS where the local gateway answers
-``{"key": {...}}``. A refused body is API Gateway's own ``BAD_REQUEST_BODY`` (the same
-message and code as locally, without the per-problem ``errors`` list), numbers go through
-API Gateway's JSON parser (very long numbers may lose digits), and the model's ``pattern``
-is evaluated by API Gateway's validator rather than Python's ``re``.
+What still differs from the local gateway: a refused body is API Gateway's own
+``BAD_REQUEST_BODY`` (the same message and code as locally, without the per-problem
+``errors`` list), numbers go through API Gateway's JSON parser (very long numbers may lose
+digits) and come back as DynamoDB normalizes them, and the model's ``pattern`` is evaluated
+by API Gateway's validator rather than Python's ``re``.
 """
 
 from __future__ import annotations
@@ -55,7 +64,6 @@ SCALAR_TYPES: dict[str, AttributeType] = {
 }
 _PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-STORED_RESPONSE = "{}"
 UNAVAILABLE_RESPONSE = '{"message": "the item could not be stored; retry", "code": "Unavailable"}'
 
 
@@ -114,7 +122,7 @@ def item_mapping(route: RouteSpec, target: TableTarget, table: TableSpec) -> Ite
 
 def _refused(route: RouteSpec, problem: str) -> RenderError:
     return RenderError(
-        f"route {route.method} {route.path} cannot be rendered as a PutItem integration: "
+        f"route {route.method} {route.path} cannot be rendered as an UpdateItem integration: "
         f"{problem}. A mapping template builds the item property by property, so declare a "
         "model= whose properties are all string, number, integer or boolean, that requires "
         "the table's key and sets additionalProperties to false; or route to a function"
@@ -122,37 +130,79 @@ def _refused(route: RouteSpec, problem: str) -> RenderError:
 
 
 def request_template(table: TableSpec, mapping: ItemMapping, overwrite: bool) -> Any:
-    """The PutItem request for the body, as an ``Fn::Sub`` (for the table's name)."""
+    """The UpdateItem request for the body, as an ``Fn::Sub`` (for the table's name): the key
+    attributes as the ``Key``, every other present property SET, every absent optional one
+    REMOVEd, so the stored item is the body, as a PutItem would store it."""
     logical = names.resource_id(table.name)
+    keys = [a for name in table.key_names for a in mapping.attributes if a.name == name]
+    others = [a for a in mapping.attributes if a.name not in table.key_names]
     lines = ["#set($body = $input.path('$'))", "{", f'  "TableName": "${{{logical}}}",']
-    lines.append('  "Item": {')
-    required = [a for a in mapping.attributes if a.required]
-    for n, attribute in enumerate(required):
-        comma = "," if n < len(required) - 1 else ""
-        lines.append(f"    {_value(attribute)}{comma}")
-    for attribute in mapping.attributes:
-        if not attribute.required:
-            lines.append(f'    #if($body.containsKey("{attribute.name}")), {_value(attribute)}#end')
-    if overwrite:
-        lines.append("  }")
-    else:
-        # A placeholder, so a key named like a reserved word ("name") works too.
+    lines.append('  "Key": {')
+    lines += [f"    {_value(a)}{',' if n < len(keys) - 1 else ''}" for n, a in enumerate(keys)]
+    lines.append("  },")
+    # Placeholders, so properties named like reserved words ("name") work too.
+    placeholders = {f"#a{n}": a.name for n, a in enumerate(others)}
+    if others:
+        lines.append(f'  "UpdateExpression": "{_update_expression(others)}",')
+        lines.append(f"  {_values(others)}")
+    if not overwrite:
+        placeholders["#pk"] = table.partition_key.name
         lines += [
-            "  },",
             '  "ConditionExpression": "attribute_not_exists(#pk)",',
-            f'  "ExpressionAttributeNames": {{"#pk": "{table.partition_key.name}"}},',
-            '  "ReturnValuesOnConditionCheckFailure": "ALL_OLD"',
+            '  "ReturnValuesOnConditionCheckFailure": "ALL_OLD",',
         ]
-    lines.append("}")
+    if placeholders:
+        lines.append(f'  "ExpressionAttributeNames": {json.dumps(placeholders)},')
+    lines += ['  "ReturnValues": "ALL_NEW"', "}"]
     return sub("\n".join(lines))
+
+
+def _update_expression(others: list[Attribute]) -> str:
+    """SET for each present property, then REMOVE for each absent optional one, on one line
+    (a line break would be inside a JSON string). ``$sep`` is what comes before the next item:
+    its clause's keyword for the first, ", " after that. Every non-key property is SET or
+    REMOVEd, so each placeholder name is used, as DynamoDB requires."""
+    parts = ['#set($sep = "SET ")']
+    for n, attribute in enumerate(others):
+        item = f'$sep#a{n} = :a{n}#set($sep = ", ")'
+        parts.append(_if_present(attribute, item))
+    if any(not a.required for a in others):
+        parts.append('#if($sep == ", ")#set($sep = " REMOVE ")#else#set($sep = "REMOVE ")#end')
+    for n, attribute in enumerate(others):
+        if not attribute.required:
+            parts.append(
+                f'#if(!$body.containsKey("{attribute.name}"))$sep#a{n}#set($sep = ", ")#end'
+            )
+    return "".join(parts)
+
+
+def _values(others: list[Attribute]) -> str:
+    """``"ExpressionAttributeValues": {...},`` with the present properties' values, or nothing
+    when none is present (DynamoDB refuses an empty map, and an unused value)."""
+    parts = ["#set($sep = '\"ExpressionAttributeValues\": {')"]
+    for n, attribute in enumerate(others):
+        parts.append(_if_present(attribute, f'$sep":a{n}": {_typed(attribute)}#set($sep = ", ")'))
+    parts.append('#if($sep == ", ")},#end')
+    return "".join(parts)
+
+
+def _if_present(attribute: Attribute, text: str) -> str:
+    if attribute.required:
+        return text  # the model requires it, and API Gateway validated the body against it
+    return f'#if($body.containsKey("{attribute.name}")){text}#end'
 
 
 def _value(attribute: Attribute) -> str:
     """``"name": {<type>: <value>}`` with the value as JSON text from the body."""
+    return f'"{attribute.name}": {_typed(attribute)}'
+
+
+def _typed(attribute: Attribute) -> str:
+    """``{<type>: <value>}``, an attribute value from the body's JSON text."""
     value = f"$input.json('$.{attribute.name}')"
     if attribute.type == "N":
         value = f'"{value}"'  # DynamoDB takes a number as its decimal text
-    return f'"{attribute.name}": {{"{attribute.type}": {value}}}'
+    return f'{{"{attribute.type}": {value}}}'
 
 
 def refused_response(table: TableSpec, overwrite: bool) -> str:
@@ -174,16 +224,28 @@ def refused_response(table: TableSpec, overwrite: bool) -> str:
     )
 
 
+def stored_response(table: TableSpec) -> str:
+    """The 200 answer: the stored item's key, read from the item UpdateItem returns
+    (``$.Attributes``), as the local gateway answers it."""
+    return f'{{"key": {key_json(table, "$.Attributes")}}}'
+
+
 def conflict_response(table: TableSpec) -> str:
     """The 409 answer, its key read from the existing item (``$.Item``)."""
-    keys = [table.partition_key, *([table.sort_key] if table.sort_key else [])]
-    shown = ", ".join(
-        f"\"{key.name}\": $input.json('$.Item.{key.name}.S')"
-        if key.type == "S"
-        else f"\"{key.name}\": $input.path('$.Item.{key.name}.N')"
-        for key in keys
-    )
     return (
         f'{{"message": "an item with this key already exists in table \'{table.name}\'", '
-        f'"code": "ConditionalCheckFailed", "key": {{{shown}}}}}'
+        f'"code": "ConditionalCheckFailed", "key": {key_json(table, "$.Item")}}}'
     )
+
+
+def key_json(table: TableSpec, item: str) -> str:
+    """The key attributes of the item at JSON path `item`, as plain JSON: a string key as a
+    JSON string (``$input.json`` quotes and escapes it), a number key as the number's text."""
+    keys = [table.partition_key, *([table.sort_key] if table.sort_key else [])]
+    shown = ", ".join(
+        f"\"{key.name}\": $input.json('{item}.{key.name}.S')"
+        if key.type == "S"
+        else f"\"{key.name}\": $input.path('{item}.{key.name}.N')"
+        for key in keys
+    )
+    return f"{{{shown}}}"

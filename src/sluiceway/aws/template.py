@@ -3,11 +3,11 @@
 `render_spec` dispatches with an exhaustive ``match``: a spec kind without a render function
 fails mypy, and at run time an unknown object is an ``AssertionError``, never dropped. Each
 render function returns a `Fragment` (resources, outputs, and API paths for routes);
-`template_for` merges them, refuses two things that would share a logical ID, and adds the
-REST API when the app has routes.
+`template_for` merges them (the graph's specs, then its pipes), refuses two things that would
+share a logical ID, and adds the REST API when the app has routes.
 
-Physical names are the declared names (queues, tables, topics, functions), so the seeds'
-``POC-Queue``, ``orders`` and ``POC-Topic`` appear in the console as declared.
+Physical names are the declared names (queues, tables, topics, functions, pipes), so the
+seeds' ``POC-Queue``, ``orders`` and ``POC-Topic`` appear in the console as declared.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import Any, TypeAlias, assert_never
 
 from sluiceway import permissions
 from sluiceway.aws import api, iam, names
@@ -31,6 +32,8 @@ from sluiceway.specs import (
     HttpSource,
     KeySpec,
     ParameterRef,
+    PipeSpec,
+    PipeTarget,
     QueueSource,
     QueueSpec,
     QueueTarget,
@@ -43,6 +46,9 @@ from sluiceway.specs import (
     TopicSource,
     TopicSpec,
 )
+
+# What `render_spec` renders: the graph's specs and its pipes (which the graph keeps apart).
+Renderable: TypeAlias = Spec | PipeSpec
 
 RUNTIME = "python3.12"
 SHIM_HANDLER = "sluiceway.aws.shim.handler"
@@ -106,6 +112,30 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
             "tumbling_window_in_seconds",
         }
     ),
+    PipeSpec: frozenset({"name", "source", "target", "enrichment"}),
+    PipeTarget: frozenset({"kind", "name"}),
+}
+# A pipe's source, checked against these instead: the parameters Pipes has. It always reads a
+# function target's ``batchItemFailures`` (so report_batch_item_failures must stay True), and
+# knows no tumbling window or maximum concurrency.
+PIPE_SOURCE_FIELDS: dict[type, frozenset[str]] = {
+    QueueSource: frozenset(
+        {"queue", "batch_size", "maximum_batching_window_in_seconds", "filters"}
+    ),
+    StreamSource: frozenset(
+        {
+            "table",
+            "batch_size",
+            "maximum_batching_window_in_seconds",
+            "starting_position",
+            "filters",
+            "maximum_retry_attempts",
+            "maximum_record_age_in_seconds",
+            "bisect_batch_on_function_error",
+            "on_failure",
+            "parallelization_factor",
+        }
+    ),
 }
 
 
@@ -145,12 +175,6 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
         raise RenderError(
             f"stage {stage!r}: a stage name is 1-128 letters, digits and '_'; use e.g. 'prod'"
         )
-    for pipe in graph.pipes:
-        # Not in `graph.specs()` yet: refused here rather than left out of the stack.
-        raise RenderError(
-            f"pipe '{pipe.name}' is not rendered for AWS yet; leave it out to deploy, or "
-            "render it in sluiceway.aws.template"
-        )
     target = Target(graph, code, stage)
     claims: dict[str, str] = {}
     parameters: dict[str, Any] = {}
@@ -162,7 +186,8 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
     outputs: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    for spec in graph.specs():
+    renderables: tuple[Renderable, ...] = (*graph.specs(), *graph.pipes)
+    for spec in renderables:
         fragment = render_spec(spec, target)
         origin = describe(spec)
         for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
@@ -203,7 +228,7 @@ def _claim(claims: dict[str, str], logical: str, origin: str) -> None:
         )
 
 
-def render_spec(spec: Spec, target: Target) -> Fragment:
+def render_spec(spec: Renderable, target: Target) -> Fragment:
     """The template fragment of one declared resource."""
     match spec:
         case QueueSpec():
@@ -218,11 +243,13 @@ def render_spec(spec: Spec, target: Target) -> Fragment:
             return render_route(spec, target)
         case FunctionSpec():
             return render_function(spec, target)
+        case PipeSpec():
+            return render_pipe(spec)
         case _:
             assert_never(spec)
 
 
-def describe(spec: Spec) -> str:
+def describe(spec: Renderable) -> str:
     """How an error names a spec."""
     match spec:
         case QueueSpec() | TableSpec() | TopicSpec():
@@ -235,13 +262,17 @@ def describe(spec: Spec) -> str:
             return f"route {spec.method} {spec.path}"
         case FunctionSpec():
             return f"function '{spec.name}'"
+        case PipeSpec():
+            return f"pipe '{spec.name}'"
         case _:
             assert_never(spec)
 
 
-def check_rendered(value: Any, where: str) -> None:
+def check_rendered(
+    value: Any, where: str, fields: Mapping[type, frozenset[str]] = RENDERED_FIELDS
+) -> None:
     """Refuse a declared option the AWS target does not render (see `RENDERED_FIELDS`)."""
-    rendered = RENDERED_FIELDS.get(type(value))
+    rendered = fields.get(type(value))
     if rendered is None:
         raise RenderError(f"{where}: a {type(value).__name__} is not rendered for AWS yet")
     for option in dataclasses.fields(value):
@@ -576,6 +607,92 @@ def on_failure(destination: Destination) -> dict[str, Any]:
             return {"Type": "SNS", "Destination": iam.arn("topic", destination.name)}
         case _:
             assert_never(destination.kind)
+
+
+def render_pipe(spec: PipeSpec) -> Fragment:
+    """An EventBridge Pipe and the role it runs with. A function target is invoked
+    synchronously (``REQUEST_RESPONSE``), so its ``batchItemFailures`` count, as locally."""
+    where = describe(spec)
+    check_rendered(spec, where)
+    check_rendered(spec.target, where)
+    check_rendered(spec.source, where, PIPE_SOURCE_FIELDS)
+    if isinstance(spec.source, StreamSource) and spec.source.on_failure is not None:
+        check_rendered(spec.source.on_failure, where)
+    role = names.role_id(spec)
+    properties: dict[str, Any] = {
+        "Name": spec.name,
+        "RoleArn": get_att(role, "Arn"),
+        "Source": pipe_source(spec.source),
+        "SourceParameters": pipe_source_parameters(spec.source),
+    }
+    if spec.enrichment is not None:
+        properties["Enrichment"] = get_att(names.resource_id(spec.enrichment), "Arn")
+    properties["Target"] = pipe_target(spec.target)
+    if spec.target.kind == "function":
+        properties["TargetParameters"] = {
+            "LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}
+        }
+    return Fragment(
+        resources={
+            role: iam.pipe_role(spec),
+            names.resource_id(spec.name): {"Type": "AWS::Pipes::Pipe", "Properties": properties},
+        }
+    )
+
+
+def pipe_source(source: QueueSource | StreamSource) -> Any:
+    """The ARN a pipe reads: its table's stream, or its queue."""
+    match source:
+        case StreamSource():
+            return iam.arn("stream", source.table)
+        case QueueSource():
+            return iam.arn("queue", source.queue)
+        case _:
+            assert_never(source)
+
+
+def pipe_source_parameters(source: QueueSource | StreamSource) -> dict[str, Any]:
+    """How a pipe reads: its filters, batching, and for a stream its retries (-1 is AWS's
+    "until the record expires", as locally), bisection and dead-letter destination."""
+    parameters: dict[str, Any] = {}
+    if source.filters:
+        parameters["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in source.filters]}
+    batching = {
+        "BatchSize": source.batch_size,
+        "MaximumBatchingWindowInSeconds": source.maximum_batching_window_in_seconds,
+    }
+    match source:
+        case QueueSource():
+            parameters["SqsQueueParameters"] = batching
+        case StreamSource():
+            stream: dict[str, Any] = {
+                "StartingPosition": source.starting_position,
+                **batching,
+                "MaximumRetryAttempts": source.maximum_retry_attempts,
+                "MaximumRecordAgeInSeconds": source.maximum_record_age_in_seconds,
+                "ParallelizationFactor": source.parallelization_factor,
+            }
+            if source.bisect_batch_on_function_error:
+                stream["OnPartialBatchItemFailure"] = "AUTOMATIC_BISECT"
+            if source.on_failure is not None:
+                stream["DeadLetterConfig"] = {
+                    "Arn": iam.arn(source.on_failure.kind, source.on_failure.name)
+                }
+            parameters["DynamoDBStreamParameters"] = stream
+        case _:
+            assert_never(source)
+    return parameters
+
+
+def pipe_target(target: PipeTarget) -> Any:
+    """The ARN a pipe delivers to."""
+    match target.kind:
+        case "function":
+            return get_att(names.resource_id(target.name), "Arn")
+        case "queue" | "topic":
+            return iam.arn(target.kind, target.name)
+        case _:
+            assert_never(target.kind)
 
 
 def render_api(
