@@ -192,8 +192,8 @@ class Gateway:
     async def _put(
         self, route: RouteInfo, table: TableInfo, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """API Gateway's PutItem integration: the body is the item; answered once the item
-        (and its stream record) is on disk."""
+        """API Gateway's DynamoDB integration, with PutItem's meaning: the body is the item;
+        answered once the item (and its stream record) is on disk."""
         if route.auth is not None and not await self._authorized(route.auth, scope, send):
             return
         try:
