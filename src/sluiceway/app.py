@@ -6,15 +6,16 @@ run` binds the app to the local engine; the Lambda shim binds it to boto3.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sluiceway import naming, validation
 from sluiceway.attrvalue import KeyType
 from sluiceway.backend import Backend
-from sluiceway.errors import DeclarationError, NotBound
+from sluiceway.errors import DeclarationError, NotBound, ValidationError
+from sluiceway.firewall import Rule, WebACL, web_acl
 from sluiceway.models import compile_model
-from sluiceway.resources import Queue, Sms, Table, Topic, UserPool
+from sluiceway.resources import Iot, Queue, Sms, Table, Topic, UserPool
 from sluiceway.specs import (
     PROTOCOLS,
     STARTING_POSITIONS,
@@ -27,6 +28,7 @@ from sluiceway.specs import (
     EventSource,
     FunctionSpec,
     HttpSource,
+    IotSpec,
     ParameterRef,
     Permission,
     PipeSpec,
@@ -73,6 +75,8 @@ class App:
         self._pipes: dict[str, PipeSpec] = {}
         self._pools: dict[str, UserPool] = {}
         self._parameters: dict[str, ParameterRef] = {}
+        self._iot: Iot | None = None
+        self._firewall: WebACL | None = None
         self._backend: Backend | None = None
         self.sms = Sms(self)
         """Texts straight to phone numbers: ``app.sms.publish(phone, text)``, with
@@ -107,6 +111,8 @@ class App:
             parameters=tuple(self._parameters.values()),
             pipes=tuple(self._pipes.values()),
             user_pools=tuple(pool.spec for pool in self._pools.values()),
+            iot=None if self._iot is None else self._iot.spec,
+            firewall=self._firewall,
         )
 
     # -- parameters -----------------------------------------------------------------------
@@ -654,6 +660,41 @@ class App:
             )
         return auth
 
+    # -- the edge and devices -------------------------------------------------------------
+
+    def firewall(self, rules: Iterable[Rule], default: str = "allow") -> WebACL:
+        """Put a web ACL (AWS WAF) in front of the app's HTTP routes: `rules` are evaluated by
+        priority before any authorizer; a blocked request gets 403 with a JSON body naming
+        the rule. See `sluiceway.firewall` for the statements.
+
+            app.firewall([Rule("per-ip", 0, "block", rate_limit(100, window=60))])
+        """
+        if self._firewall is not None:
+            raise DeclarationError(
+                "firewall", "declared twice", "declare one app.firewall(...) with all its rules"
+            )
+        self._firewall = web_acl(rules, default)
+        return self._firewall
+
+    def iot(self, *, topics: Iterable[str] | str = ("#",)) -> Iot:
+        """MQTT publishing through AWS IoT Core. `topics` are the names and filters
+        (``devices/+/inbox``) a publish may use; the default allows any valid topic.
+
+        Locally ``sluiceway run`` publishes to ``--mqtt mqtt://host:port`` or, without it, to
+        a broker it embeds on a free port it prints."""
+        if self._iot is not None:
+            raise DeclarationError(
+                "iot", "declared twice", "call app.iot(...) once and reuse the handle"
+            )
+        filters = (topics,) if isinstance(topics, str) else tuple(topics)
+        try:
+            self._iot = Iot(self, IotSpec(filters))
+        except ValidationError as error:
+            raise DeclarationError(
+                "iot", str(error), "list topic names or MQTT filters (devices/+/inbox)"
+            ) from None
+        return self._iot
+
     # -- pipes ----------------------------------------------------------------------------
 
     def pipe(
@@ -863,6 +904,7 @@ class App:
                 "table": self._tables,
                 "topic": self._topics,
                 "sms": {self.sms.name: self.sms},
+                "iot": {} if self._iot is None else {self._iot.name: self._iot},
             }
             known = registries.get(permission.kind, {})
             if permission.name not in known:

@@ -106,6 +106,12 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
     "[default: $SLUICEWAY_SMS].",
 )
 @click.option(
+    "--mqtt",
+    help="mqtt://[user:password@]host[:port] or mqtts://... (?ca=FILE, ?insecure=1): the "
+    "broker iot.publish delivers to [default: $SLUICEWAY_MQTT]; without it, a broker "
+    "embedded in the runtime on a free port (printed at start).",
+)
+@click.option(
     "--auto-confirm", is_flag=True, help="Confirm email subscriptions without the email round trip."
 )
 @click.option("--set", "params", multiple=True, metavar="KEY=VALUE", help="Set an app parameter.")
@@ -137,6 +143,7 @@ def run(
     smtp: str | None,
     smtp_from: str | None,
     sms: str | None,
+    mqtt: str | None,
     auto_confirm: bool,
     params: tuple[str, ...],
     durability: str | None,
@@ -166,6 +173,7 @@ def run(
             smtp=smtp,
             smtp_from=smtp_from,
             sms=sms,
+            mqtt=mqtt,
             auto_confirm=auto_confirm or None,
             params=values,
             durability=durability,
@@ -634,6 +642,48 @@ def _token_from(url: str, client_id: str, client_secret: str, scopes: tuple[str,
         detail = error.read().decode(errors="replace")
         error.close()
         raise click.ClickException(f"{error.code}: {detail}") from None
+
+
+def _runtime_json(data_dir: Path | None, path: str) -> Any:
+    """GET `path` from the runtime serving `data_dir`, as JSON; an error if none runs."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from sluiceway.local.admin import running_runtime
+
+    runtime = running_runtime(_data_dir(data_dir))
+    if runtime is None:
+        raise click.ClickException(
+            f"no runtime is running on {_data_dir(data_dir)}: start it with `sluiceway run`"
+        )
+    url = runtime["url"]
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(f"{url}{path}", timeout=10, context=context) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        error.close()
+        raise click.ClickException(f"{error.code}: {detail}") from None
+
+
+@main.command()
+@data_dir_option
+@json_option
+def firewall(data_dir: Path | None, as_json: bool) -> None:
+    """The running app's firewall rules with the requests each allowed, blocked and
+    counted since the runtime started."""
+    state = _runtime_json(data_dir, "/_sluiceway/firewall")
+    if as_json:
+        click.echo(json.dumps(state, indent=2))
+        return
+    rows = [
+        [rule, str(t["allowed"]), str(t["blocked"]), str(t["counted"])]
+        for rule, t in state["rules"].items()
+    ]
+    _table(rows, ["RULE", "ALLOWED", "BLOCKED", "COUNTED"])
+    click.echo(f"default action: {state['default']}")
 
 
 @main.group()

@@ -13,6 +13,7 @@ from sluiceway.errors import SluicewayError
 BLUEPRINTS = {
     "orders": "sluiceway.blueprints.orders:app",
     "registrations": "sluiceway.blueprints.registrations:app",
+    "iot-router": "sluiceway.blueprints.iot_router:app",
 }
 
 

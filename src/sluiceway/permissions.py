@@ -21,7 +21,7 @@ from sluiceway.specs import (
     TopicSource,
 )
 
-ResourceKind = Literal["queue", "table", "stream", "topic", "sms"]
+ResourceKind = Literal["queue", "table", "stream", "topic", "sms", "iot"]
 
 TABLE_READ_ACTIONS = frozenset(
     {
@@ -60,6 +60,7 @@ STREAM_READ_ACTIONS = frozenset(
     }
 )
 TOPIC_PUBLISH_ACTIONS = frozenset({"sns:Publish"})
+IOT_PUBLISH_ACTIONS = frozenset({"iot:Publish"})
 
 # The IAM action each handle method needs, and the permission that grants it.
 ACTION_OF_METHOD: dict[str, tuple[ResourceKind, str, str]] = {
@@ -72,6 +73,7 @@ ACTION_OF_METHOD: dict[str, tuple[ResourceKind, str, str]] = {
     "change_message_visibility": ("queue", "sqs:ChangeMessageVisibility", "consumes"),
     "publish": ("topic", "sns:Publish", "publishes"),
     "publish_sms": ("sms", "sns:Publish", "sends"),
+    "publish_iot": ("iot", "iot:Publish", "publishes"),
 }
 
 
@@ -134,6 +136,7 @@ def permission(kind: ResourceKind, name: str, verb: str) -> Permission:
         ("queue", "consumes"): QUEUE_CONSUME_ACTIONS,
         ("topic", "publishes"): TOPIC_PUBLISH_ACTIONS,
         ("sms", "sends"): TOPIC_PUBLISH_ACTIONS,
+        ("iot", "publishes"): IOT_PUBLISH_ACTIONS,
     }[(kind, verb)]
     return Permission(kind, name, actions, f"{name}.{verb}")
 
@@ -144,6 +147,8 @@ def denied(function: str, method: str, name: str, *, then: str = "") -> AccessDe
     kind, action, verb = ACTION_OF_METHOD[method]
     if kind == "sms":
         resource, grant = "phone numbers", "app.sms.sends"
+    elif kind == "iot":
+        resource, grant = "IoT topics", "iot.publishes (iot = app.iot(...))"
     else:
         resource, grant = f"{kind} '{name}'", f"{name}.{verb}"
     return AccessDenied(

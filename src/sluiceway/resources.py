@@ -10,12 +10,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sluiceway import permissions, validation
+from sluiceway import iot, permissions, validation
 from sluiceway.backend import Backend, SortKeyCondition
 from sluiceway.errors import DeclarationError
 from sluiceway.specs import (
     AuthSpec,
     Endpoint,
+    IotSpec,
     Permission,
     QueueSpec,
     ResourceServerSpec,
@@ -250,6 +251,50 @@ class Sms(_Handle):
 
     def __repr__(self) -> str:
         return "Sms()"
+
+
+class Iot(_Handle):
+    """MQTT publishing through AWS IoT Core (``iot-data`` Publish): what ``app.iot()``
+    returns.
+
+    >>> iot = app.iot(topics=["devices/+/inbox"])                        # doctest: +SKIP
+    >>> iot.publish("devices/DemoClient/inbox", b'{"QRCode": "..."}', qos=1)  # doctest: +SKIP
+
+    A function needs ``uses=[iot.publishes]``. A topic must be a valid publish topic (no
+    wildcards, no leading ``$``, at most 256 bytes and 7 slashes) and match one of the
+    declared `topics`, so a topic looked up from data cannot reach a device it should not.
+    """
+
+    name = "*"
+
+    def __init__(self, app: App, spec: IotSpec) -> None:
+        super().__init__(app)
+        self.spec = spec
+        self.allowlist = iot.TopicAllowlist(spec.topics)
+
+    @property
+    def publishes(self) -> Permission:
+        """Permission to publish to the declared topics (`uses=[iot.publishes]`)."""
+        return permissions.permission("iot", self.name, "publishes")
+
+    def publish(
+        self, topic: str, payload: bytes | str | Mapping[str, Any] | list[Any], qos: int = 0
+    ) -> None:
+        """Publish `payload` to `topic` at `qos` 0 or 1. A str is sent as UTF-8, a dict or
+        list as JSON. Locally the message waits in a durable outbox until the broker has it,
+        in publish order."""
+        topic = self.allowlist.check(topic)
+        iot.check_qos(qos)
+        if isinstance(payload, str):
+            data = payload.encode("utf-8")
+        elif isinstance(payload, bytes | bytearray | memoryview):
+            data = bytes(payload)
+        else:
+            data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        self._backend().publish_iot(topic, iot.check_payload(data, topic=topic), qos)
+
+    def __repr__(self) -> str:
+        return f"Iot(topics={list(self.spec.topics)!r})"
 
 
 class UserPool(_Handle):

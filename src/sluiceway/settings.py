@@ -26,6 +26,7 @@ class Settings:
     smtp: str | None = None
     smtp_from: str = DEFAULT_SENDER
     sms: str = "outbox"
+    mqtt: str | None = None  # mqtt(s)://[user:password@]host[:port]; None: an embedded broker
     auto_confirm: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
     region: str = "us-east-1"
@@ -51,6 +52,8 @@ class Settings:
             raise ValueError(
                 f"--sms {self.sms!r}: use outbox, an http(s):// URL or python:module:attr"
             )
+        if self.mqtt is not None and not self.mqtt.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"--mqtt {self.mqtt!r}: use mqtt://[user:password@]host[:port]")
         if self.tls_cert not in (None, "self-signed") and not self.tls_key:
             raise ValueError("--tls-cert needs --tls-key (or use --tls self-signed)")
         if self.log_format not in ("auto", "json", "pretty"):
@@ -83,6 +86,8 @@ class Settings:
             values["smtp"] = env["SLUICEWAY_SMTP"] or None
         if "SLUICEWAY_SMS" in env:
             values["sms"] = env["SLUICEWAY_SMS"] or "outbox"
+        if "SLUICEWAY_MQTT" in env:
+            values["mqtt"] = env["SLUICEWAY_MQTT"] or None
         if "SLUICEWAY_SMTP_FROM" in env:
             values["smtp_from"] = env["SLUICEWAY_SMTP_FROM"]
         if env.get("SLUICEWAY_AUTO_CONFIRM", "").lower() in ("1", "true", "yes"):

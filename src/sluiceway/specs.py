@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from sluiceway.attrvalue import KeyType
+from sluiceway.firewall import WebACL
 
 StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
 STREAM_VIEW_TYPES: tuple[StreamViewType, ...] = (
@@ -164,6 +165,15 @@ class AuthSpec:
 
 
 @dataclass(frozen=True)
+class IotSpec:
+    """The app publishes MQTT messages through AWS IoT Core: `topics` are the topic names
+    and filters (``devices/+/inbox``) a publish may use; on AWS they are the resources of the
+    functions' ``iot:Publish`` policy."""
+
+    topics: tuple[str, ...] = ("#",)
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
@@ -180,8 +190,8 @@ class Permission:
     function's IAM policy on AWS.
     """
 
-    kind: Literal["queue", "table", "stream", "topic", "sms"]
-    name: str  # "*" for sms: any phone number
+    kind: Literal["queue", "table", "stream", "topic", "sms", "iot"]
+    name: str  # "*" for sms (any phone number) and iot (the topics `IotSpec` allows)
     actions: frozenset[str]
     label: str
 
@@ -304,6 +314,8 @@ class AppGraph:
     parameters: tuple[ParameterRef, ...] = ()
     pipes: tuple[PipeSpec, ...] = ()
     user_pools: tuple[UserPoolSpec, ...] = ()
+    iot: IotSpec | None = None
+    firewall: WebACL | None = None
 
     def queue(self, name: str) -> QueueSpec:
         return next(_named(self.queues, name, "queue"))

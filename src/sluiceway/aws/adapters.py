@@ -316,6 +316,12 @@ class Boto3Backend:
         )
         return {"MessageId": str(answer["MessageId"])}
 
+    def publish_iot(self, topic: str, payload: bytes, qos: int) -> None:
+        """IoT Core's data plane Publish (botocore's default ``iot-data`` endpoint is the
+        account's ATS data endpoint); the handle has checked topic, QoS and size already."""
+        self._authorize("publish_iot", "*")
+        self._call("iot-data", "publish", topic=topic, qos=qos, payload=payload)
+
 
 # -- conversions ----------------------------------------------------------------------------
 

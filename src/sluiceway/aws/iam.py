@@ -235,5 +235,7 @@ def arn(kind: ResourceKind, name: str) -> Any:
             return ref(logical)  # a topic's Ref is its ARN
         case "sms":
             return "*"  # SNS knows no resource for a phone number
+        case "iot":
+            return sub("arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/*")
         case _:
             assert_never(kind)

@@ -553,8 +553,8 @@ def environment(spec: FunctionSpec, code: Code) -> dict[str, Any]:
                 variables[names.env_var(grant.kind, grant.name)] = ref(
                     names.resource_id(grant.name)
                 )
-            case "stream" | "sms":
-                pass  # Lambda reads the stream itself; a phone number is no resource
+            case "stream" | "sms" | "iot":
+                pass  # Lambda reads the stream itself; a phone number or topic is no resource
             case _:
                 assert_never(grant.kind)
     return variables

@@ -81,6 +81,10 @@ class MailCarrier:
         self.mailer.close()
 
 
+# Batches of one protocol's deliveries in flight at once: a slow peer's connections stay busy.
+DELIVERY_WORKERS = 3
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -91,8 +95,10 @@ class DeliveryWorker:
         store: Store,
         clock: Clock,
         batch_size: int = 50,
+        workers: int = DELIVERY_WORKERS,
     ) -> None:
         self.name = name
+        self.workers = workers
         self.protocols = tuple(protocols)
         self.carrier = carrier
         self.store = store

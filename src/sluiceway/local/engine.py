@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar, assert_never
 
-from sluiceway import attrvalue, naming, permissions, phones
+from sluiceway import attrvalue, ids, naming, permissions, phones
 from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
@@ -33,6 +33,7 @@ from sluiceway.local.faults import crash_point
 from sluiceway.local.identity import Identity
 from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
 from sluiceway.local.mappings import FunctionConsumer, commit_deferred
+from sluiceway.local.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
 from sluiceway.local.pipes import PipeConsumer
 from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
@@ -63,7 +64,6 @@ SourceMapping = QueueMapping | StreamMapping
 T = TypeVar("T")
 
 SWEEP_SECONDS = 60.0
-DELIVERY_WORKERS = 3
 ORPHAN_WAIT_STEPS = 600  # x 50 ms: how long to wait for a dead runtime's delivery process
 
 
@@ -122,6 +122,8 @@ class LocalEngine:
         self.deliverers: list[DeliveryWorker] = []
         self.email: MailCarrier | None = None
         self.sms: SmsCarrier | None = None
+        self.mqtt: MqttCarrier | None = None
+        self.broker: EmbeddedBroker | None = None  # when the app uses IoT and no --mqtt
         self.sender: ChildSender | None = None
         self.links = Links(self.settings.base_url)
         self.signer = Signer(Path(self.settings.data_dir) / "keys")
@@ -173,6 +175,8 @@ class LocalEngine:
                 DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock),
                 DeliveryWorker("sms", ("sms",), self.sms, store=self.store, clock=self.clock),
             ]
+            if self.graph.iot is not None:
+                self.deliverers.append(self._mqtt_deliverer())
             subscribed = {
                 f.name: f for f in self.graph.functions if isinstance(f.source, TopicSource)
             }
@@ -190,6 +194,7 @@ class LocalEngine:
                     )
                 )
         except BaseException:
+            self._close_mqtt()
             self.store.close()
             self._unlock_data_dir()
             raise
@@ -207,9 +212,30 @@ class LocalEngine:
             self.email.close()
         if self.sms is not None:
             self.sms.close()
+        self._close_mqtt()
         self.store.close()
         self._unlock_data_dir()
         self._opened = False
+
+    def _mqtt_deliverer(self) -> DeliveryWorker:
+        """MQTT goes to ``--mqtt``'s broker or, without one, to a broker embedded here. One
+        worker: messages leave in publish order."""
+        url = self.settings.mqtt
+        if url is None:
+            self.broker = EmbeddedBroker().start()
+            url = self.broker.url
+        self.mqtt = MqttCarrier(MqttPublisher(url))
+        return DeliveryWorker(
+            "mqtt", ("mqtt",), self.mqtt, store=self.store, clock=self.clock, workers=1
+        )
+
+    def _close_mqtt(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.close()
+            self.mqtt = None
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
 
     def __enter__(self) -> LocalEngine:
         return self.open()
@@ -385,7 +411,7 @@ class LocalEngine:
         units += [
             Work(f"delivery:{d.name}:{n}", d.step, d.channel, crew=f"delivery:{d.name}")
             for d in self.deliverers
-            for n in range(DELIVERY_WORKERS)
+            for n in range(d.workers)
         ]
         units.append(Work("mover", self.move_messages, "moves"))
         units.append(Work("sweeper", self._sweep_step, None, periodic=True))
@@ -676,6 +702,11 @@ class LocalEngine:
         )
         self._effect(lambda tx: topics.publish(tx, info, publication))
         return {"MessageId": publication.message_id}
+
+    def publish_iot(self, topic: str, payload: bytes, qos: int) -> None:
+        self._authorize("publish_iot", "*")
+        message_id = ids.uuid4()
+        self._effect(lambda tx: topics.publish_mqtt(tx, topic, payload, qos, message_id))
 
     def publish_sms(
         self, phone_number: str, message: str, *, sender_id: str | None, sms_type: str | None

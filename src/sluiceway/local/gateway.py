@@ -15,10 +15,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sluiceway import attrvalue, events, ids
 from sluiceway.errors import ConditionalCheckFailed, NotFound
+from sluiceway.firewall import Firewall, WebRequest
 from sluiceway.local import ingest, messages, oauth, proxy, queues, tables, topics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.faults import crash_point
@@ -26,6 +27,7 @@ from sluiceway.local.ingest import Rejection
 from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.local.signing import CERT_PATH
+from sluiceway.settings import Settings
 from sluiceway.specs import AuthSpec, HttpSource
 
 log = logging.getLogger("sluiceway.gateway")
@@ -117,6 +119,17 @@ class Gateway:
         self.router = proxy.Router(engine.graph.functions)
         self.requests = 0
         self.sends = SendBatcher(engine)
+        acl = engine.graph.firewall
+        self.firewall = (
+            None
+            if acl is None
+            else Firewall(
+                acl.rules,
+                acl.default_action,
+                clock=engine.clock,
+                gateway_hosts=_own_hosts(engine.settings),
+            )
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +138,11 @@ class Gateway:
         path: str = scope["path"]
         target = self.routes.get((scope["method"], path))
         try:
+            if self.firewall is not None and not path.startswith(_UNGUARDED):
+                passed = await self._screen(self.firewall, scope, receive, send)
+                if passed is None:
+                    return
+                receive = passed
             if target is not None:
                 await self._ingest(target[0], target[1], scope, receive, send)
             elif (into := self.table_routes.get((scope["method"], path))) is not None:
@@ -159,6 +177,52 @@ class Gateway:
             log.exception("%s %s failed", scope["method"], path)
             with contextlib.suppress(Exception):  # the answer may have started already
                 await _json(send, 500, {"message": "internal error", "code": "InternalError"})
+
+    async def _screen(
+        self, firewall: Firewall, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """The web ACL, before routing and any authorizer (WAF sits in front of API
+        Gateway). Returns what the route reads the body from (the body itself, when a rule
+        had to read it), or None once a blocked request got its 403."""
+        client = scope.get("client") or ("", 0)
+        request = WebRequest(
+            method=scope["method"],
+            path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+            ],
+            client_ip=client[0],
+        )
+        verdict = firewall.evaluate_head(request)
+        if verdict is None:
+            try:
+                body = await _read_body(receive, _headers(scope), self._body_limit(scope))
+            except Rejection as rejection:
+                await _json(send, rejection.status, rejection.body())
+                return None
+            verdict = firewall.evaluate_body(request, body)
+            receive = _replay(body)
+        if verdict.blocked:
+            log.info(
+                "firewall: %s %s from %s blocked by rule %s",
+                scope["method"],
+                scope["path"],
+                client[0],
+                verdict.rule,
+            )
+            await _json(send, 403, verdict.body())
+            return None
+        return receive
+
+    def _body_limit(self, scope: Scope) -> int:
+        """The largest body the request's route takes (what the firewall may read first)."""
+        key = (scope["method"], scope["path"])
+        if (queue_route := self.routes.get(key)) is not None:
+            return queue_route[1].spec.maximum_message_size
+        if key in self.table_routes:
+            return attrvalue.MAX_ITEM_BYTES
+        return proxy.MAX_BODY_BYTES
 
     async def _ingest(
         self, route: RouteInfo, queue: QueueInfo, scope: Scope, receive: Receive, send: Send
@@ -364,6 +428,21 @@ class Gateway:
             await _respond(send, 200, pem, b"application/x-pem-file", None)
         elif path == "/_sluiceway/health" and scope["method"] == "GET":
             await _json(send, 200, {"status": "ok", "app": self.engine.app.name})
+        elif path == "/_sluiceway/firewall" and scope["method"] == "GET":
+            if self.firewall is None:
+                await _json(
+                    send, 404, {"message": "the app declares no firewall", "code": "NotFound"}
+                )
+                return
+            await _json(
+                send,
+                200,
+                {
+                    "default": self.firewall.acl.default_action,
+                    "rules": self.firewall.counters(),
+                    "tracked_keys": self.firewall.tracked_keys(),
+                },
+            )
         elif path == "/_sluiceway/sns/confirm" and scope["method"] == "GET":
             token = query.get("Token", "")
             try:
@@ -396,6 +475,34 @@ class Gateway:
             await _json(
                 send, 404, {"message": f"no route for {scope['method']} {path}", "code": "NotFound"}
             )
+
+
+# Not behind the web ACL: the runtime's own pages, and the user pools' token endpoint and
+# keys (Cognito's domain, not the API, on AWS).
+_UNGUARDED = ("/_sluiceway/", "/oauth2/", "/.well-known/")
+
+
+def _own_hosts(settings: Settings) -> set[str]:
+    """The names the gateway is reached by (the firewall's Host_localhost rule spares them)."""
+    hosts = {"localhost", "127.0.0.1", "::1", settings.host}
+    public = urlsplit(settings.base_url).hostname
+    if public:
+        hosts.add(public)
+    return hosts
+
+
+def _replay(body: bytes) -> Receive:
+    """A `receive` that hands over a body already read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _title(name: str) -> str:

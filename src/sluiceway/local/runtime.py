@@ -133,6 +133,19 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
         )
         via = f" via {pipe.enrichment}" if pipe.enrichment else ""
         lines.append(f"  pipe {pipe.name}: {origin}{via} -> {pipe.target.kind} {pipe.target.name}")
+    if engine.mqtt is not None:
+        broker = engine.mqtt.publisher.display
+        if engine.broker is not None:
+            lines.append(
+                f"  mqtt: embedded broker on {broker} (subscribe with: mosquitto_sub -h "
+                f"{engine.broker.host} -p {engine.broker.port} -t '#' -v)"
+            )
+        else:
+            lines.append(f"  mqtt: broker {broker}")
+    if engine.graph.firewall is not None:
+        acl = engine.graph.firewall
+        names = ", ".join(rule.name for rule in acl.rules) or "no rules"
+        lines.append(f"  firewall: {names}; default {acl.default_action}")
     for sub in engine.new_subscriptions:
         lines.append(
             f"  {sub.protocol} subscription {sub.endpoint} to topic {sub.topic} is pending "

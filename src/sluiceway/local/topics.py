@@ -174,6 +174,24 @@ def publish_sms(tx: Tx, phone: str, publication: Publication) -> None:
     tx.touch("deliveries")
 
 
+def publish_mqtt(tx: Tx, topic: str, payload: bytes, qos: int, message_id: str) -> None:
+    """Publish to an MQTT topic (IoT Core's Publish): a notification holding the payload's
+    bytes and its QoS, and one ``mqtt`` delivery, sent in publish order (`claim`)."""
+    cursor = tx.execute(
+        "INSERT INTO notifications (message_id, topic_id, subject, message, structure, "
+        "attributes, published_at) VALUES (?, NULL, NULL, ?, NULL, ?, ?)",
+        (message_id, payload, json.dumps({"qos": qos}), tx.now_ms),
+    )
+    assert cursor.lastrowid is not None
+    _delivery(tx, cursor.lastrowid, None, "mqtt", topic, "pending", None)
+    tx.touch("deliveries")
+
+
+# Protocols delivered strictly in publish order: one worker, and the oldest waiting delivery
+# goes first even when a newer one is due (it waits behind the head of the line).
+ORDERED_PROTOCOLS = frozenset({"mqtt"})
+
+
 def opt_out(tx: Tx, phone: str) -> int:
     """Opt a number out of SMS (what a STOP reply does); its waiting SMS are not sent.
     Returns how many were waiting."""
@@ -309,30 +327,53 @@ class Job:
     topic: str
     message_id: str | None
     subject: str | None
-    message: str | None
+    message: str | bytes | None  # bytes: an MQTT payload
     structure: str | None
     attributes: str | None
     published_at: int | None
 
     def text(self) -> str:
-        assert self.message is not None
+        assert isinstance(self.message, str)
         return text_for(self.protocol, self.message, self.structure)
 
 
 def claim(tx: Tx, protocols: Sequence[str], limit: int) -> list[Job]:
+    """Mark up to `limit` due deliveries as being sent and return them. For
+    `ORDERED_PROTOCOLS` only the due run at the head of the line: the oldest waiting ones,
+    up to the first that is not due yet."""
     marks = ",".join("?" * len(protocols))
+    if ORDERED_PROTOCOLS.issuperset(protocols):
+        rows = tx.execute(
+            f"{_CLAIMED} WHERE d.status = 'pending' AND d.protocol IN ({marks}) "
+            "ORDER BY d.id LIMIT ?",
+            (*protocols, limit),
+        ).fetchall()
+        due = []
+        for row in rows:
+            if row[-1] > tx.now_ms:
+                break
+            due.append(row[:-1])
+        return _mark_sending(tx, [Job(*row) for row in due])
     rows = tx.execute(
-        "SELECT d.id, d.kind, d.protocol, d.endpoint, d.attempts, COALESCE(s.arn, ''), "
-        "COALESCE(s.token, ''), COALESCE(t.name, ''), "
-        "n.message_id, n.subject, n.message, n.structure, n.attributes, n.published_at "
-        "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
-        "LEFT JOIN topics t ON t.id = s.topic_id "
-        "LEFT JOIN notifications n ON n.id = d.notification_id "
-        f"WHERE d.status = 'pending' AND d.protocol IN ({marks}) AND d.next_attempt_at <= ? "
-        "ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        f"{_CLAIMED} WHERE d.status = 'pending' AND d.protocol IN ({marks}) "
+        "AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?",
         (*protocols, tx.now_ms, limit),
     ).fetchall()
-    jobs = [Job(*row) for row in rows]
+    return _mark_sending(tx, [Job(*row[:-1]) for row in rows])
+
+
+_CLAIMED = (
+    "SELECT d.id, d.kind, d.protocol, d.endpoint, d.attempts, COALESCE(s.arn, ''), "
+    "COALESCE(s.token, ''), COALESCE(t.name, ''), "
+    "n.message_id, n.subject, n.message, n.structure, n.attributes, n.published_at, "
+    "d.next_attempt_at "
+    "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
+    "LEFT JOIN topics t ON t.id = s.topic_id "
+    "LEFT JOIN notifications n ON n.id = d.notification_id"
+)
+
+
+def _mark_sending(tx: Tx, jobs: list[Job]) -> list[Job]:
     if jobs:
         tx.execute(
             f"UPDATE deliveries SET status = 'sending' WHERE id IN ({','.join('?' * len(jobs))})",
@@ -401,7 +442,15 @@ def retry_now(tx: Tx, delivery_ids: Sequence[int] | None = None) -> int:
 
 
 def next_due(cx: sqlite3.Connection, protocols: Sequence[str], now_ms: int) -> int | None:
+    """When the next delivery of `protocols` is due (after `now_ms`), if any waits."""
     marks = ",".join("?" * len(protocols))
+    if ORDERED_PROTOCOLS.issuperset(protocols):  # the head of the line decides
+        head = cx.execute(
+            f"SELECT next_attempt_at FROM deliveries WHERE status = 'pending' "
+            f"AND protocol IN ({marks}) ORDER BY id LIMIT 1",
+            tuple(protocols),
+        ).fetchone()
+        return None if head is None or head[0] <= now_ms else int(head[0])
     row = cx.execute(
         f"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "
         f"AND protocol IN ({marks}) AND next_attempt_at > ?",
@@ -429,6 +478,14 @@ class DeliveryView:
     created_at: int
     delivered_at: int | None
     text: str | None
+
+
+def _shown(protocol: str, message: str | bytes | None, structure: str | None) -> str | None:
+    if message is None:
+        return None
+    if isinstance(message, bytes):  # an MQTT payload
+        return message.decode("utf-8", "replace")
+    return text_for(protocol, message, structure)
 
 
 def list_deliveries(
@@ -465,7 +522,7 @@ def list_deliveries(
                 message_id=row[9],
                 created_at=row[10],
                 delivered_at=row[11],
-                text=None if message is None else text_for(row[2], message, structure),
+                text=_shown(row[2], message, structure),
             )
         )
     return views[::-1]
