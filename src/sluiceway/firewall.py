@@ -819,7 +819,8 @@ def _inspecting(part: Part, detector: _Detector) -> Matcher:
 # Prose is full of SQL's words, so each needs the shape SQL gives it: `in (`, `is null`,
 # `like '`, a statement after ';' that names a table (`; select a colour` is English,
 # `; select * from users` is not). A double quote right after ':', ',', '[' or '{' opens a
-# JSON string rather than closing one, so `{"note": "Or is it?"}` is not a break-out.
+# JSON string rather than closing one, so `{"note": "Or is it?"}` is not a break-out; one
+# before a comment counts only when nothing separates them (`admin"--`, not `"no" -- then`).
 _SQL_NAME = r"""[\w.`"\[\]$]+"""
 _SQL_STATEMENT = rf"""
     (?: select\s+(?: \*|@@|null\b|[\w.$]+\(
@@ -845,6 +846,7 @@ _SQLI_QUOTED = re.compile(
           | (?:true|false|null|\d+)\s*(?:--|\#|;|$)
           | \(*\s*(?:pg_)?(?:sleep|benchmark)\s*\( )
       | (?<=')\s*\)*\s*;?\s*(?:(?:--|\#)(?:[\s"}}\],;\\]|$)|/\*)
+      | (?<=")\)*;?(?:--|\#)(?:[\s}}\],;\\]|$)
       | \s*\)*\s*;\s*{_SQL_STATEMENT}
       | \s*\)*\s*(?:order|group)\s+by\s+[\w,\s]{{1,40}}?(?:--|\#) )
     """,

@@ -1,7 +1,8 @@
 """What the AWS-target tests share: the SAM transform offline, the rendered stack deployed to
 moto, Lambda's event source mappings and the stack's pipes played against moto with the local
-engine's event builders and pattern matcher, invoking the real shim, and a table route's
-mapping templates played in Python."""
+engine's event builders and pattern matcher, invoking the real shim, the stack's edge (user
+pools, the API's stage and authorizers, the web ACL and its association) made through the
+service APIs moto has, and a table route's mapping templates played in Python."""
 
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecu
 STREAMS_ENDPOINT = f"https://streams.dynamodb.{REGION}.amazonaws.com"
 # What CloudFormation can hold that moto's CloudFormation creates; the rest is played here.
 DATA_TYPES = frozenset({"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic"})
-PSEUDO_PARAMETERS = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION}
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+_SUBSTITUTION = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 class ManagedPolicies:
@@ -84,9 +91,18 @@ class Stack:
 
     template: dict[str, Any]
     physical: dict[str, str] = field(default_factory=dict)
+    # The template's parameters: their defaults, and the values a test deploys with.
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Attributes (Fn::GetAtt) of what the tests make through the service APIs.
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def deploy(cls, template: dict[str, Any], name: str = "sluiceway-test") -> Stack:
+    def deploy(
+        cls,
+        template: dict[str, Any],
+        name: str = "sluiceway-test",
+        parameters: dict[str, str] | None = None,
+    ) -> Stack:
         data = {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Parameters": template.get("Parameters", {}),
@@ -99,14 +115,25 @@ class Stack:
         resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
         stack = cls(template, {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources})
         assert stack.physical.keys() == data["Resources"].keys()
+        defaults = {k: p["Default"] for k, p in data["Parameters"].items() if "Default" in p}
+        stack.parameters = {**defaults, **(parameters or {})}
         return stack
 
     def resolve(self, value: Any) -> Any:
         """A property value with its intrinsics resolved as CloudFormation would."""
         if isinstance(value, dict) and value.keys() == {"Ref"}:
-            return PSEUDO_PARAMETERS.get(value["Ref"]) or self.physical[value["Ref"]]
+            name = value["Ref"]
+            if name in PSEUDO_PARAMETERS:
+                return PSEUDO_PARAMETERS[name]
+            return self.parameters[name] if name in self.parameters else self.physical[name]
+        if isinstance(value, dict) and value.keys() == {"Fn::Sub"}:
+            return _SUBSTITUTION.sub(
+                lambda m: self._substitute(m.group(1)), value["Fn::Sub"]
+            ).replace("${!", "${")
         if isinstance(value, dict) and value.keys() == {"Fn::GetAtt"}:
             logical, attribute = value["Fn::GetAtt"]
+            if (logical, attribute) in self.attributes:
+                return self.attributes[logical, attribute]
             kind = self.template["Resources"][logical]["Type"]
             if (kind, attribute) == ("AWS::Lambda::Function", "Arn"):
                 # No function runs in moto (FakeLambda plays them): the ARN it would have.
@@ -126,6 +153,13 @@ class Stack:
         if isinstance(value, str):
             return value
         raise AssertionError(f"cannot resolve {value!r}")
+
+    def _substitute(self, name: str) -> str:
+        """One ``${...}`` of an Fn::Sub: a Ref, or a GetAtt when it holds a dot."""
+        if "." in name and not name.startswith("AWS::"):
+            logical, attribute = name.split(".", 1)
+            return str(self.resolve({"Fn::GetAtt": [logical, attribute]}))
+        return str(self.resolve({"Ref": name}))
 
     def resolve_all(self, value: Any) -> Any:
         """`resolve` applied to every intrinsic in a nested property value."""
@@ -160,6 +194,129 @@ class Stack:
             pipes.create_pipe(**self.resolve_all(properties))
             described.append(pipes.describe_pipe(Name=properties["Name"]))
         return described
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of one type: logical ID -> properties."""
+        return {
+            logical: resource["Properties"]
+            for logical, resource in self.template["Resources"].items()
+            if resource["Type"] == kind
+        }
+
+    def create_user_pools(self) -> None:
+        """Each user pool of the template, its domain and its resource servers, made through
+        the Cognito API as CloudFormation would (moto's CloudFormation knows none of them)."""
+        idp = boto3.client("cognito-idp")
+        for logical, properties in self.of_type("AWS::Cognito::UserPool").items():
+            created = idp.create_user_pool(
+                PoolName=properties["UserPoolName"],
+                AdminCreateUserConfig=properties["AdminCreateUserConfig"],
+            )["UserPool"]
+            self.physical[logical] = created["Id"]
+            self.attributes[logical, "Arn"] = created["Arn"]
+        for logical, properties in self.of_type("AWS::Cognito::UserPoolDomain").items():
+            resolved = self.resolve_all(properties)
+            idp.create_user_pool_domain(**resolved)
+            self.physical[logical] = resolved["Domain"]
+        for logical, properties in self.of_type("AWS::Cognito::UserPoolResourceServer").items():
+            resolved = self.resolve_all(properties)
+            idp.create_resource_server(**resolved)
+            self.physical[logical] = resolved["Identifier"]
+
+    def create_api(self) -> None:
+        """The REST API's paths and methods, its Cognito authorizers and each method's
+        authorization (type, authorizer, scopes) as API Gateway imports them from the OpenAPI
+        definition, and its stage, through the API Gateway API. Integrations are left out:
+        moto plays none of them (the route tests play their templates)."""
+        apigw = boto3.client("apigateway")
+        for logical, properties in self.of_type("AWS::ApiGateway::RestApi").items():
+            body = properties["Body"]
+            api = apigw.create_rest_api(name=properties["Name"])["id"]
+            self.physical[logical] = api
+            bare = {
+                path: {
+                    method: {"responses": operation["responses"]}
+                    for method, operation in item.items()
+                }
+                for path, item in body["paths"].items()
+            }
+            apigw.put_rest_api(
+                restApiId=api,
+                mode="overwrite",
+                body=json.dumps({"openapi": body["openapi"], "info": body["info"], "paths": bare}),
+            )
+            authorizers = {
+                scheme: apigw.create_authorizer(
+                    restApiId=api,
+                    name=scheme,
+                    type="COGNITO_USER_POOLS",
+                    providerARNs=self.resolve_all(
+                        spec["x-amazon-apigateway-authorizer"]["providerARNs"]
+                    ),
+                    identitySource=f"method.request.header.{spec['name']}",
+                )["id"]
+                for scheme, spec in body["components"].get("securitySchemes", {}).items()
+            }
+            resources = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api)["items"]}
+            for path, item in body["paths"].items():
+                for method, operation in item.items():
+                    where = {
+                        "restApiId": api,
+                        "resourceId": resources[path],
+                        "httpMethod": method.upper(),
+                    }
+                    for requirement in operation.get("security", []):
+                        ((scheme, scopes),) = requirement.items()
+                        apigw.delete_method(**where)
+                        apigw.put_method(
+                            **where,
+                            authorizationType="COGNITO_USER_POOLS",
+                            authorizerId=authorizers[scheme],
+                            authorizationScopes=scopes,
+                        )
+                    apigw.put_integration(**where, type="MOCK")
+        for logical, properties in self.of_type("AWS::ApiGateway::Stage").items():
+            apigw.create_deployment(
+                restApiId=self.resolve(properties["RestApiId"]),
+                stageName=properties["StageName"],
+            )
+            self.physical[logical] = properties["StageName"]  # a stage's Ref is its name
+
+    def create_firewall(self) -> None:
+        """The web ACL's IP sets, the web ACL and its association, through the WAFv2 API
+        (botocore checks every rule against WAF's API model on the way)."""
+        wafv2 = boto3.client("wafv2")
+        for logical, properties in self.of_type("AWS::WAFv2::IPSet").items():
+            summary = wafv2.create_ip_set(Name=logical, **self.resolve_all(properties))["Summary"]
+            self.physical[logical] = summary["Id"]
+            self.attributes[logical, "Arn"] = summary["ARN"]
+        for logical, properties in self.of_type("AWS::WAFv2::WebACL").items():
+            summary = wafv2.create_web_acl(**waf_api_form(self.resolve_all(properties)))["Summary"]
+            self.physical[logical] = summary["Id"]
+            self.attributes[logical, "Arn"] = summary["ARN"]
+        for properties in self.of_type("AWS::WAFv2::WebACLAssociation").values():
+            wafv2.associate_web_acl(**self.resolve_all(properties))
+
+    def create_edge(self) -> None:
+        """What stands in front of the queues: user pools, the API, the firewall."""
+        self.create_user_pools()
+        self.create_api()
+        self.create_firewall()
+
+
+def waf_api_form(value: Any) -> Any:
+    """A WAFv2 property value as the WAFv2 API spells it: CloudFormation's
+    ``IPSetReferenceStatement.Arn`` is the API's ``ARN`` (the one difference a web ACL
+    rendered here runs into)."""
+    if isinstance(value, list):
+        return [waf_api_form(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: waf_api_form(v) for k, v in value.items()}
+    reference = out.get("IPSetReferenceStatement")
+    if isinstance(reference, dict) and "Arn" in reference:
+        reference["ARN"] = reference.pop("Arn")
+    return out
 
 
 class Context:

@@ -53,10 +53,12 @@ def test_render_writes_the_template_and_the_code_lambda_runs(tmp_path: Path) -> 
     assert not list(code.rglob("__pycache__"))
 
 
+@pytest.mark.parametrize("blueprint", ["orders", "iot-router"])
 def test_the_packaged_code_imports_without_the_local_engine_click_or_uvicorn(
-    tmp_path: Path,
+    tmp_path: Path, blueprint: str
 ) -> None:
-    render_aws("orders", tmp_path / "out")
+    render_aws(blueprint, tmp_path / "out")
+    module = blueprint.replace("-", "_")
     code = tmp_path / "out" / "src"
     probe = textwrap.dedent(
         f"""
@@ -64,11 +66,12 @@ def test_the_packaged_code_imports_without_the_local_engine_click_or_uvicorn(
         sys.path.insert(0, {str(code)!r})
         class Refuse:
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("click", "uvicorn", "httptools", "uvloop"):
+                lambda_lacks = ("click", "uvicorn", "httptools", "uvloop", "cryptography")
+                if name.split(".")[0] in (*lambda_lacks, "amqtt", "paho"):
                     raise ImportError(f"{{name}} is not in Lambda")
         sys.meta_path.insert(0, Refuse())
         import sluiceway.aws.shim
-        import sluiceway.blueprints.orders
+        import sluiceway.blueprints.{module}
         assert sluiceway.__file__.startswith({str(code)!r}), sluiceway.__file__
         assert not any(m.startswith("sluiceway.local") for m in sys.modules)
         assert "boto3" not in sys.modules  # imported by the first client, not before
@@ -111,12 +114,13 @@ def test_render_refuses_to_replace_a_src_directory_it_did_not_write(tmp_path: Pa
         render_aws("orders", tmp_path / "project")
 
 
-@pytest.mark.parametrize("blueprint", ["orders", "registrations"])
+@pytest.mark.parametrize("blueprint", ["orders", "registrations", "iot-router"])
 def test_the_cli_renders_a_blueprint_and_says_how_to_deploy(tmp_path: Path, blueprint: str) -> None:
     result = CliRunner().invoke(cli, ["render", "aws", blueprint, "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "template.yaml").is_file()
-    assert (tmp_path / "o" / "src" / "sluiceway" / "blueprints" / f"{blueprint}.py").is_file()
+    module = blueprint.replace("-", "_")
+    assert (tmp_path / "o" / "src" / "sluiceway" / "blueprints" / f"{module}.py").is_file()
     assert f"sluiceway deploy aws {blueprint} --stack-name <name>" in result.output
 
 

@@ -1,12 +1,14 @@
 """IAM derived from the graph: every statement of the deployed template names specific ARNs
-(texting a phone number, which SNS knows no ARN for, is the one ``"*"``) and only the actions
-the graph derives; the seeds' four policies, made least-privilege."""
+(texting a phone number, which SNS knows no ARN for, is the one ``"*"``; publishing to IoT
+Core names the declared topics) and only the actions the graph derives; the seeds' four
+policies, made least-privilege."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import aws_edge_app as edge
 import aws_pipes_app as relay
 import aws_sample_app as sample
 import pytest
@@ -14,6 +16,8 @@ from aws_support import sam_transform
 
 from sluiceway import App, permissions
 from sluiceway.aws import Code, iam, names, route_grants, template_for
+from sluiceway.aws.iot_topics import topic_arns
+from sluiceway.blueprints import iot_router
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
 from sluiceway.specs import HttpSource, TopicSource
@@ -125,6 +129,8 @@ APPS = {
     "signup": signup,
     "registrations": lambda: registrations_app,
     "relay": lambda: relay.app,
+    "iot-router": lambda: iot_router.app,
+    "edge": lambda: edge.app,
 }
 
 
@@ -145,6 +151,15 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
             assert "NotResource" not in statement
             actions = statement["Action"]
             granted |= set(actions)
+            if statement["Sid"] == "IotTopics":
+                # Publishing to IoT Core: exactly the topics app.iot(topics=[...]) allows.
+                assert app.graph.iot is not None
+                assert (actions, statement["Resource"]) == (
+                    ["iot:Publish"],
+                    topic_arns(app.graph.iot),
+                )
+                assert all(r["Fn::Sub"] != iot_any_topic() for r in statement["Resource"])
+                continue
             for resource in resources_of(statement):
                 if resource == "*":
                     # Texting a number: SNS has no resource for one.
@@ -160,6 +175,11 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
                 else:
                     assert set(resource) <= {"Fn::GetAtt", "Ref"}, resource
         assert granted == expected[logical], logical
+
+
+def iot_any_topic() -> str:
+    """The broad ARN no declared allowlist short of ``#`` produces."""
+    return "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/*"
 
 
 @pytest.mark.parametrize("name", list(APPS))

@@ -16,6 +16,7 @@ from sluiceway.aws import Code, RenderError, _yaml, render, render_spec, templat
 from sluiceway.aws import template as rendering
 from sluiceway.aws.api import request_template
 from sluiceway.aws.template import Target
+from sluiceway.blueprints.iot_router import app as iot_router_app
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
 
@@ -51,6 +52,33 @@ def test_the_registrations_template_passes_cfn_lint_with_its_pipe_and_table_rout
     assert findings(path.read_text()) == []
     kinds = {r["Type"] for r in yaml.safe_load(path.read_text())["Resources"].values()}
     assert {"AWS::Pipes::Pipe", "AWS::Serverless::Api", "AWS::DynamoDB::Table"} <= kinds
+
+
+def test_the_iot_router_template_passes_cfn_lint_and_becomes_every_seed_004_resource(
+    tmp_path: Path,
+) -> None:
+    path = render(iot_router_app, tmp_path / "iot-router")
+    assert findings(path.read_text()) == []
+    transformed = sam_transform(yaml.safe_load(path.read_text()))
+    types = {logical: r["Type"] for logical, r in resources(transformed).items()}
+    assert types == {
+        "DeviceMessagesDLQ": "AWS::SQS::Queue",
+        "DeviceMessages": "AWS::SQS::Queue",
+        "Clients": "AWS::DynamoDB::Table",
+        "RoutePostMessagesRole": "AWS::IAM::Role",
+        "DeviceRouterRole": "AWS::IAM::Role",
+        "DeviceRouter": "AWS::Lambda::Function",
+        "DeviceRouterDeviceMessages": "AWS::Lambda::EventSourceMapping",
+        "Devices": "AWS::Cognito::UserPool",
+        "DevicesUserPoolDomain": "AWS::Cognito::UserPoolDomain",
+        "DevicesDevicesResourceServer": "AWS::Cognito::UserPoolResourceServer",
+        "IotRouterFirewall": "AWS::WAFv2::WebACL",
+        "IotRouterFirewallAssociation": "AWS::WAFv2::WebACLAssociation",
+        "IotRouterApi": "AWS::ApiGateway::RestApi",
+        "IotRouterApiprodStage": "AWS::ApiGateway::Stage",
+        **{k: "AWS::ApiGateway::Deployment" for k in types if k.startswith("IotRouterApiDeploy")},
+    }
+    assert sorted(transformed["Parameters"]) == ["DevicesDomainPrefix", "IotDataEndpoint"]
 
 
 def test_cfn_lint_is_really_looking(tmp_path: Path) -> None:

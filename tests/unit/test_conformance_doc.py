@@ -16,6 +16,10 @@ PROMISED = (
     "## API Gateway routes",
     "## Other",
     "## Durability",
+    "## Cognito",
+    "## AWS WAF",
+    "## AWS IoT",
+    "## Tracing",
 )
 
 

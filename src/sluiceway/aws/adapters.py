@@ -57,6 +57,8 @@ class ResourceNames:
     queue_urls: Mapping[str, str] = field(default_factory=dict)
     table_names: Mapping[str, str] = field(default_factory=dict)
     topic_arns: Mapping[str, str] = field(default_factory=dict)
+    # The account's IoT data endpoint (a host name); None: botocore's default for the Region.
+    iot_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, graph: AppGraph, env: Mapping[str, str]) -> ResourceNames:
@@ -71,6 +73,7 @@ class ResourceNames:
             queue_urls=present("queue", (q.name for q in graph.queues)),
             table_names=present("table", (t.name for t in graph.tables)),
             topic_arns=present("topic", (t.name for t in graph.topics)),
+            iot_endpoint=env.get(names.IOT_ENDPOINT_VARIABLE) or None,
         )
 
 
@@ -106,7 +109,10 @@ class Boto3Backend:
             else:
                 import boto3
 
-                client = boto3.client(service)
+                options = {}
+                if service == "iot-data" and self.names.iot_endpoint:
+                    options["endpoint_url"] = f"https://{self.names.iot_endpoint}"
+                client = boto3.client(service, **options)
             self._clients[service] = client
         return client
 
@@ -317,8 +323,10 @@ class Boto3Backend:
         return {"MessageId": str(answer["MessageId"])}
 
     def publish_iot(self, topic: str, payload: bytes, qos: int) -> None:
-        """IoT Core's data plane Publish (botocore's default ``iot-data`` endpoint is the
-        account's ATS data endpoint); the handle has checked topic, QoS and size already."""
+        """IoT Core's data plane Publish, to the account's data endpoint when the template
+        names one (`ResourceNames.iot_endpoint`), else to botocore's default for the Region
+        (``data-ats.iot.<region>.amazonaws.com``); the handle has checked the topic against
+        the allowlist, the QoS and the size already."""
         self._authorize("publish_iot", "*")
         self._call("iot-data", "publish", topic=topic, qos=qos, payload=payload)
 

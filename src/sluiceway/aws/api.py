@@ -12,6 +12,11 @@ local gateway answers:
   ``{"MessageId", "MD5OfMessageBody"[, "MD5OfMessageAttributes"]}``; SQS's 4xx become a 400
   and its 5xx a 503 with ``Retry-After``, with the local gateway's ``{"message", "code"}``.
 
+A route or function declared with ``auth=pool.requires(...)`` carries the pool's Cognito
+authorizer and its scopes (`cognito`); the API then answers API Gateway's 401 and 403 in the
+local gateway's shape with a ``WWW-Authenticate: Bearer`` challenge, and a request the
+firewall blocks without a response of its own in the same shape (`waf`).
+
 A table route is API Gateway's DynamoDB UpdateItem integration, its body validated against
 the route's model and mapped to an item property by property, answered with the stored key
 (`table_routes` says which models can be, and what the deployed API answers differently).
@@ -23,10 +28,18 @@ import re
 from typing import Any, assert_never
 from urllib.parse import quote
 
-from sluiceway.aws import names, table_routes
+from sluiceway.aws import cognito, names, table_routes
 from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.specs import AppGraph, FunctionSpec, HttpSource, QueueTarget, RouteSpec, TableTarget
+from sluiceway.specs import (
+    AppGraph,
+    AuthSpec,
+    FunctionSpec,
+    HttpSource,
+    QueueTarget,
+    RouteSpec,
+    TableTarget,
+)
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"
@@ -56,6 +69,12 @@ GATEWAY_RESPONSES = {
     "BAD_REQUEST_BODY": (400, "BadRequestBody"),
     "MISSING_AUTHENTICATION_TOKEN": (404, "NotFound"),
 }
+# The authorizer's refusals (with an app that requires tokens): as the local authorizer's.
+AUTH_RESPONSES = {"UNAUTHORIZED": (401, "Unauthorized"), "ACCESS_DENIED": (403, "Forbidden")}
+# RFC 6750's challenge, in the local authorizer's realm.
+CHALLENGE = 'Bearer realm="sluiceway"'
+# A request a managed rule group blocked (the firewall's own rules answer for themselves).
+FIREWALL_RESPONSE = '{"message": "Forbidden: blocked by the firewall", "code": "FirewallBlocked"}'
 
 
 def operation(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
@@ -63,11 +82,21 @@ def operation(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
     target = route.target
     match target:
         case QueueTarget():
-            return _queue_operation(route, target)
+            rendered = _queue_operation(route, target)
         case TableTarget():
-            return _table_operation(route, target, graph)
+            rendered = _table_operation(route, target, graph)
         case _:
             assert_never(target)
+    return _secured(rendered, route.auth)
+
+
+def _secured(operation: dict[str, Any], auth: AuthSpec | None) -> dict[str, Any]:
+    """The operation with its security requirement (after its summary), when it has one."""
+    security = cognito.requirement(auth)
+    if security is None:
+        return operation
+    head = {k: operation[k] for k in ("operationId", "summary")}
+    return {**head, "security": security, **operation}
 
 
 def models(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
@@ -215,7 +244,7 @@ def proxy_operation(function: FunctionSpec, source: HttpSource) -> dict[str, Any
         ),
         "passthroughBehavior": "when_no_match",
     }
-    return operation
+    return _secured(operation, source.auth)
 
 
 def method_key(method: str) -> str:
@@ -268,28 +297,45 @@ def request_template(route: RouteSpec) -> str:
 
 
 def definition(
-    title: str, paths: dict[str, dict[str, Any]], schemas: dict[str, Any]
+    title: str,
+    paths: dict[str, dict[str, Any]],
+    schemas: dict[str, Any],
+    graph: AppGraph | None = None,
 ) -> dict[str, Any]:
-    """The whole OpenAPI document."""
+    """The whole OpenAPI document: with `graph`, the authorizers its routes require and the
+    refusals of those authorizers and of its firewall."""
+    components: dict[str, Any] = {"schemas": {OBJECT_SCHEMA: {"type": "object"}, **schemas}}
+    responses = {kind: _refusal(status, code) for kind, (status, code) in GATEWAY_RESPONSES.items()}
+    if graph is not None:
+        schemes = cognito.security_schemes(graph)
+        if schemes:
+            components["securitySchemes"] = schemes
+            for kind, (status, code) in AUTH_RESPONSES.items():
+                responses[kind] = _refusal(status, code)
+                responses[kind]["responseParameters"] = {
+                    "gatewayresponse.header.WWW-Authenticate": f"'{CHALLENGE}'"
+                }
+        if graph.firewall is not None:
+            responses["WAF_FILTERED"] = {
+                "statusCode": "403",
+                "responseTemplates": {"application/json": FIREWALL_RESPONSE},
+            }
     return {
         "openapi": "3.0.1",
         "info": {"title": title, "version": "1.0"},
         "paths": paths,
-        "components": {
-            "schemas": {OBJECT_SCHEMA: {"type": "object"}, **schemas},
-        },
+        "components": components,
         "x-amazon-apigateway-request-validators": {
             VALIDATOR: {"validateRequestBody": True, "validateRequestParameters": False}
         },
-        "x-amazon-apigateway-gateway-responses": {
-            kind: {
-                "statusCode": str(status),
-                "responseTemplates": {
-                    "application/json": (
-                        f'{{"message": $context.error.messageString, "code": "{code}"}}'
-                    )
-                },
-            }
-            for kind, (status, code) in GATEWAY_RESPONSES.items()
+        "x-amazon-apigateway-gateway-responses": responses,
+    }
+
+
+def _refusal(status: int, code: str) -> dict[str, Any]:
+    return {
+        "statusCode": str(status),
+        "responseTemplates": {
+            "application/json": f'{{"message": $context.error.messageString, "code": "{code}"}}'
         },
     }

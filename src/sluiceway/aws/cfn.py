@@ -3,6 +3,7 @@ that any YAML or JSON reader can load."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 Json: TypeAlias = Any
@@ -21,3 +22,14 @@ def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
 
 def sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
+
+
+@dataclass(frozen=True)
+class DeployParameter:
+    """A template parameter the renderer adds for something that differs per deployment (a
+    user pool's domain prefix): `name` is what ``sluiceway deploy aws --set`` takes,
+    `logical` the template's parameter, `rendered` its declaration there."""
+
+    name: str
+    logical: str
+    rendered: dict[str, Any]

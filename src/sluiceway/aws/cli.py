@@ -57,7 +57,13 @@ def render_aws_command(app: str, out_dir: Path | None, stage: str) -> None:
 @deploy.command("aws")
 @click.argument("app", default="orders")
 @click.option("--stack-name", required=True, help="The CloudFormation stack to create or update.")
-@click.option("--set", "params", multiple=True, metavar="KEY=VALUE", help="Set an app parameter.")
+@click.option(
+    "--set",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set an app parameter, or one the template adds (devices_domain_prefix=...).",
+)
 @click.option("--region", help="The AWS region (default: your AWS configuration's).")
 @_out_option
 @_stage_option

@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sluiceway.aws import names
 from sluiceway.aws.errors import DeployError
 from sluiceway.aws.package import render
-from sluiceway.aws.template import DEFAULT_STAGE
+from sluiceway.aws.template import DEFAULT_STAGE, settable_parameters
 from sluiceway.loader import load_app
 
 Which = Callable[[str], str | None]
@@ -65,14 +64,15 @@ def deploy_aws(
     """Render, then ``sam build`` and ``sam deploy`` (or, without ``sam``, the commands).
 
     `parameters` are the app's parameters by their declared names (``notify_email``), as
-    ``sluiceway run --set`` takes them.
+    ``sluiceway run --set`` takes them, and the ones the template adds by their names
+    (``devices_domain_prefix``, ``iot_data_endpoint``: `template.settable_parameters`).
     """
     _check_stack(stack_name)
     app = load_app(app_target)
-    declared = {p.name: p for p in app.graph.parameters}
-    unknown = sorted(set(parameters or {}) - set(declared))
+    settable = settable_parameters(app.graph)
+    unknown = sorted(set(parameters or {}) - set(settable))
     if unknown:
-        known = ", ".join(sorted(declared)) or "none"
+        known = ", ".join(sorted(settable)) or "none"
         raise DeployError(
             f"app '{app.name}' has no parameter {', '.join(map(repr, unknown))} "
             f"(its parameters: {known})"
@@ -91,7 +91,7 @@ def deploy_aws(
         "--no-fail-on-empty-changeset",
     ]
     overrides = [
-        f"{names.parameter_id(declared[name])}={_override_value(value)}"
+        f"{settable[name]}={_override_value(value)}"
         for name, value in sorted((parameters or {}).items())
     ]
     if overrides:

@@ -6,7 +6,9 @@ the ARN of the one resource it names, built with intrinsics. A route's role allo
 the route's integration does: send to its queue, or update an item of its table. A pipe's
 role allows reading its source, invoking its enrichment and target functions, and sending to
 its target and dead-letter queue or topic. Texting a phone number (``uses=[app.sms.sends]``)
-is the one grant on ``"Resource": "*"``: SNS has no resource for a number. CloudWatch Logs
+is the one grant on ``"Resource": "*"``: SNS has no resource for a number. Publishing to IoT
+Core (``uses=[iot.publishes]``) names one topic ARN per name or filter the app's
+``app.iot(topics=[...])`` allows (`iot_topics`). CloudWatch Logs
 come from the one managed policy allowed, ``AWSLambdaBasicExecutionRole``. Who may invoke a
 function (SNS, API Gateway) is the function's resource policy, scoped to the one topic or
 route (`template`); a pipe invokes with its own role, so it needs none.
@@ -22,12 +24,14 @@ from collections.abc import Iterable
 from typing import Any, assert_never
 
 from sluiceway import permissions
-from sluiceway.aws import names
+from sluiceway.aws import iot_topics, names
 from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
+from sluiceway.aws.errors import RenderError
 from sluiceway.permissions import ResourceKind
 from sluiceway.specs import (
     Destination,
     FunctionSpec,
+    IotSpec,
     PipeSpec,
     QueueSource,
     QueueTarget,
@@ -117,8 +121,9 @@ def function_grants(function: FunctionSpec) -> tuple[permissions.Grant, ...]:
     return permissions.grants_for(function)
 
 
-def function_role(function: FunctionSpec) -> dict[str, Any]:
-    """The execution role of one function."""
+def function_role(function: FunctionSpec, iot: IotSpec | None = None) -> dict[str, Any]:
+    """The execution role of one function; `iot` is the app's IoT declaration, whose topics
+    a publishing function's policy names."""
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -128,7 +133,7 @@ def function_role(function: FunctionSpec) -> dict[str, Any]:
             "Policies": [
                 {
                     "PolicyName": "sluiceway-grants",
-                    "PolicyDocument": document(function_grants(function)),
+                    "PolicyDocument": document(function_grants(function), iot),
                 }
             ],
         },
@@ -194,15 +199,21 @@ def trust(service: str, *, this_account_only: bool = False) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
-def document(grants: Iterable[permissions.Grant]) -> dict[str, Any]:
-    return {"Version": POLICY_VERSION, "Statement": statements(grants)}
+def document(grants: Iterable[permissions.Grant], iot: IotSpec | None = None) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": statements(grants, iot)}
 
 
-def statements(grants: Iterable[permissions.Grant]) -> list[dict[str, Any]]:
-    """One statement per granted resource, its actions sorted (stream listing apart)."""
+def statements(
+    grants: Iterable[permissions.Grant], iot: IotSpec | None = None
+) -> list[dict[str, Any]]:
+    """One statement per granted resource, its actions sorted (stream listing apart); an
+    IoT grant's statement names every topic `iot` allows."""
     out: list[dict[str, Any]] = []
     for grant in grants:
         sid = names.resource_id(f"{grant.kind}-{grant.name}")
+        if grant.kind == "iot":
+            out.append(_allow("IotTopics", grant.actions, iot_resources(iot)))
+            continue
         main = grant.actions - STREAM_LISTING_ACTIONS if grant.kind == "stream" else grant.actions
         if main:
             out.append(_allow(sid, main, arn(grant.kind, grant.name)))
@@ -221,8 +232,18 @@ def _allow(sid: str, actions: Iterable[str], resource: Any) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
 
 
+def iot_resources(iot: IotSpec | None) -> list[Any]:
+    """The topic ARNs an ``iot:Publish`` statement names: exactly the declared allowlist."""
+    if iot is None:
+        raise RenderError(
+            "a function publishes to IoT Core but the app declares no app.iot(topics=[...]); "
+            "declare the topics it may publish to"
+        )
+    return iot_topics.topic_arns(iot)
+
+
 def arn(kind: ResourceKind, name: str) -> Any:
-    """The ARN of one declared resource, as an intrinsic."""
+    """The ARN of one declared resource, as an intrinsic (IoT topics: `iot_resources`)."""
     logical = names.resource_id(name)
     match kind:
         case "queue":
@@ -236,6 +257,9 @@ def arn(kind: ResourceKind, name: str) -> Any:
         case "sms":
             return "*"  # SNS knows no resource for a phone number
         case "iot":
-            return sub("arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/*")
+            raise RenderError(
+                "IoT topics have no single ARN: the resources of iot:Publish come from the "
+                "app's app.iot(topics=[...]) (iam.iot_resources)"
+            )
         case _:
             assert_never(kind)

@@ -38,6 +38,11 @@ def parameter_id(parameter: ParameterRef) -> str:
     return logical_id(parameter.name)
 
 
+def derived_parameter_id(name: str) -> str:
+    """A parameter the renderer adds (a user pool's domain prefix), named like an app's."""
+    return logical_id(name)
+
+
 def role_id(runner: FunctionSpec | PipeSpec) -> str:
     """The execution role of a function, or of a pipe (what Pipes assumes to read its source
     and call its enrichment, target and dead-letter destination)."""
@@ -102,3 +107,41 @@ def env_var(kind: HandleKind, name: str) -> str:
     """The environment variable that carries a resource's physical identifier to Lambda:
     a queue's URL, a table's name, a topic's ARN."""
     return f"SLUICEWAY_{kind.upper()}_{logical_id(name)}"
+
+
+# -- user pools, the firewall, IoT --------------------------------------------------------
+
+
+def user_pool_id(pool: str) -> str:
+    """A Cognito user pool: its declared name, as for every other resource."""
+    return logical_id(pool)
+
+
+def user_pool_domain_id(pool: str) -> str:
+    return logical_id(f"{pool}-user-pool-domain")
+
+
+def resource_server_id(pool: str, identifier: str) -> str:
+    return logical_id(f"{pool}-{identifier}-resource-server")
+
+
+def authorizer_id(pool: str) -> str:
+    """The API's COGNITO_USER_POOLS authorizer for one pool (an OpenAPI security scheme)."""
+    return logical_id(f"{pool}-authorizer")
+
+
+def web_acl_id(app_name: str) -> str:
+    return logical_id(f"{app_name}-firewall")
+
+
+def web_acl_association_id(app_name: str) -> str:
+    return logical_id(f"{app_name}-firewall-association")
+
+
+def ip_set_id(app_name: str, rule: str, version: int) -> str:
+    """The WAF IP set of one rule's addresses of one IP version (a set holds one)."""
+    return logical_id(f"{app_name}-firewall-{rule}-ipv{version}")
+
+
+# The variable that carries the account's IoT data endpoint (empty: botocore's default).
+IOT_ENDPOINT_VARIABLE = "SLUICEWAY_IOT_ENDPOINT"

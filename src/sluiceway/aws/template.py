@@ -6,8 +6,15 @@ render function returns a `Fragment` (resources, outputs, and API paths for rout
 `template_for` merges them (the graph's specs, then its pipes), refuses two things that would
 share a logical ID, and adds the REST API when the app has routes.
 
-Physical names are the declared names (queues, tables, topics, functions, pipes), so the
-seeds' ``POC-Queue``, ``orders`` and ``POC-Topic`` appear in the console as declared.
+The graph's user pools (`cognito`), its IoT declaration (`iot_topics`) and its firewall
+(`waf`) render after them; the firewall needs the REST API, so an app with a firewall and no
+HTTP route is refused. A user pool's domain prefix and the account's IoT data endpoint differ
+per deployment, so they become template parameters, as the app's own parameters do
+(`settable_parameters`).
+
+Physical names are the declared names (queues, tables, topics, functions, pipes, user pools,
+the web ACL), so the seeds' ``POC-Queue``, ``orders`` and ``POC-Topic`` appear in the console
+as declared.
 """
 
 from __future__ import annotations
@@ -20,16 +27,27 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, assert_never
 
 from sluiceway import permissions
-from sluiceway.aws import api, iam, names
-from sluiceway.aws.cfn import Resources, get_att, ref, sub
+from sluiceway.aws import api, cognito, iam, iot_topics, names, waf
+from sluiceway.aws.cfn import DeployParameter, Resources, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.firewall import (
+    ForwardedIPConfig,
+    IPSetReferenceStatement,
+    ManagedRuleGroupStatement,
+    RateBasedStatement,
+    Rule,
+    SizeConstraintStatement,
+    WebACL,
+)
 from sluiceway.specs import (
     AppGraph,
+    AuthSpec,
     Destination,
     DirectSource,
     FilterPolicy,
     FunctionSpec,
     HttpSource,
+    IotSpec,
     KeySpec,
     ParameterRef,
     PipeSpec,
@@ -37,6 +55,7 @@ from sluiceway.specs import (
     QueueSource,
     QueueSpec,
     QueueTarget,
+    ResourceServerSpec,
     RouteSpec,
     Spec,
     StreamSource,
@@ -45,10 +64,12 @@ from sluiceway.specs import (
     TableTarget,
     TopicSource,
     TopicSpec,
+    UserPoolSpec,
 )
 
-# What `render_spec` renders: the graph's specs and its pipes (which the graph keeps apart).
-Renderable: TypeAlias = Spec | PipeSpec
+# What `render_spec` renders: the graph's specs, and what the graph keeps apart from them
+# (pipes, user pools, the IoT declaration, the firewall).
+Renderable: TypeAlias = Spec | PipeSpec | UserPoolSpec | IotSpec | WebACL
 
 RUNTIME = "python3.12"
 SHIM_HANDLER = "sluiceway.aws.shim.handler"
@@ -78,12 +99,13 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     TopicSpec: frozenset({"name"}),
     SubscriptionSpec: frozenset({"topic", "protocol", "endpoint", "filter_policy"}),
     FilterPolicy: frozenset({"policy", "scope"}),
-    RouteSpec: frozenset({"method", "path", "target", "forward_headers"}),
+    RouteSpec: frozenset({"method", "path", "target", "forward_headers", "auth"}),
+    AuthSpec: frozenset({"pool", "scopes"}),
     QueueTarget: frozenset({"queue"}),
     TableTarget: frozenset({"table", "model", "overwrite"}),
     Destination: frozenset({"kind", "name"}),
     TopicSource: frozenset({"topic", "filter_policy"}),
-    HttpSource: frozenset({"method", "path"}),
+    HttpSource: frozenset({"method", "path", "auth"}),
     DirectSource: frozenset(),
     FunctionSpec: frozenset({"name", "handler", "source", "uses", "timeout", "memory_size"}),
     QueueSource: frozenset(
@@ -114,6 +136,18 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     ),
     PipeSpec: frozenset({"name", "source", "target", "enrichment"}),
     PipeTarget: frozenset({"kind", "name"}),
+    UserPoolSpec: frozenset({"name", "domain", "resource_servers", "access_token_validity"}),
+    ResourceServerSpec: frozenset({"identifier", "name", "scopes"}),
+    IotSpec: frozenset({"topics"}),
+    WebACL: frozenset({"rules", "default_action"}),
+    Rule: frozenset({"name", "priority", "action", "statement"}),
+    RateBasedStatement: frozenset(
+        {"limit", "evaluation_window_sec", "key", "forwarded_ip_config", "scope_down_path_prefix"}
+    ),
+    IPSetReferenceStatement: frozenset({"addresses", "forwarded_ip_config"}),
+    SizeConstraintStatement: frozenset({"part", "max_bytes"}),
+    ManagedRuleGroupStatement: frozenset({"name", "excluded_rules", "vendor_name"}),
+    ForwardedIPConfig: frozenset({"header_name", "fallback_behavior", "position"}),
 }
 # A pipe's source, checked against these instead: the parameters Pipes has. It always reads a
 # function target's ``batchItemFailures`` (so report_batch_item_failures must stay True), and
@@ -167,6 +201,8 @@ class Fragment:
     schemas: dict[str, Any] = field(default_factory=dict)
     # logical IDs the SAM transform will create for this fragment
     derived: tuple[str, ...] = ()
+    # template parameters this fragment adds (logical ID -> declaration)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> dict[str, Any]:
@@ -186,19 +222,24 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
     outputs: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    renderables: tuple[Renderable, ...] = (*graph.specs(), *graph.pipes)
-    for spec in renderables:
+    for spec in renderables(graph):
         fragment = render_spec(spec, target)
         origin = describe(spec)
-        for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
+        for logical in (
+            *fragment.resources,
+            *fragment.derived,
+            *fragment.outputs,
+            *fragment.parameters,
+        ):
             _claim(claims, logical, origin)
+        parameters.update(fragment.parameters)
         resources.update(fragment.resources)
         outputs.update(fragment.outputs)
         for path, operations in fragment.paths.items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(fragment.schemas)
     if paths:
-        fragment = render_api(graph.name, paths, schemas, stage)
+        fragment = render_api(graph, paths, schemas, stage)
         for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
             _claim(claims, logical, f"the REST API of app '{graph.name}'")
         resources.update(fragment.resources)
@@ -217,6 +258,43 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
     if outputs:
         template["Outputs"] = outputs
     return template
+
+
+def renderables(graph: AppGraph) -> tuple[Renderable, ...]:
+    """Everything the graph declares that renders, in template order."""
+    extra: list[Renderable] = list(graph.user_pools)
+    if graph.iot is not None:
+        extra.append(graph.iot)
+    if graph.firewall is not None:
+        extra.append(graph.firewall)
+    return (*graph.specs(), *graph.pipes, *extra)
+
+
+def settable_parameters(graph: AppGraph) -> dict[str, str]:
+    """Every template parameter a deployment may set (``sluiceway deploy aws --set``): its
+    name (an app parameter's declared name, or a rendered one like
+    ``devices_domain_prefix``) -> its logical ID."""
+    settable = {p.name: names.parameter_id(p) for p in graph.parameters}
+    for spec in renderables(graph):
+        for parameter in derived_parameters(spec):
+            settable[parameter.name] = parameter.logical
+    return settable
+
+
+def derived_parameters(spec: Renderable) -> tuple[DeployParameter, ...]:
+    """The template parameters rendering `spec` adds."""
+    match spec:
+        case UserPoolSpec():
+            return (cognito.domain_parameter(spec),)
+        case IotSpec():
+            return (iot_topics.endpoint_parameter(),)
+        case _:
+            return ()
+
+
+def has_api(graph: AppGraph) -> bool:
+    """Whether the app has a REST API: a route, or a function behind HTTP."""
+    return bool(graph.routes) or any(isinstance(f.source, HttpSource) for f in graph.functions)
 
 
 def _claim(claims: dict[str, str], logical: str, origin: str) -> None:
@@ -245,6 +323,12 @@ def render_spec(spec: Renderable, target: Target) -> Fragment:
             return render_function(spec, target)
         case PipeSpec():
             return render_pipe(spec)
+        case UserPoolSpec():
+            return render_user_pool(spec)
+        case IotSpec():
+            return render_iot(spec)
+        case WebACL():
+            return render_firewall(spec, target)
         case _:
             assert_never(spec)
 
@@ -264,6 +348,12 @@ def describe(spec: Renderable) -> str:
             return f"function '{spec.name}'"
         case PipeSpec():
             return f"pipe '{spec.name}'"
+        case UserPoolSpec():
+            return f"user pool '{spec.name}'"
+        case IotSpec():
+            return "iot (app.iot)"
+        case WebACL():
+            return "firewall (app.firewall)"
         case _:
             assert_never(spec)
 
@@ -440,6 +530,8 @@ def filter_policy(policy: FilterPolicy | None) -> dict[str, Any]:
 def render_route(spec: RouteSpec, target: Target) -> Fragment:
     check_rendered(spec, describe(spec))
     check_rendered(spec.target, describe(spec))
+    if spec.auth is not None:
+        check_rendered(spec.auth, describe(spec))
     api_logical = names.api_id(target.graph.name)
     return Fragment(
         resources={names.route_role_id(spec): iam.route_role(spec)},
@@ -464,6 +556,8 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
         check_rendered(spec.source.on_failure, describe(spec))
     if isinstance(spec.source, TopicSource) and spec.source.filter_policy is not None:
         check_rendered(spec.source.filter_policy, describe(spec))
+    if isinstance(spec.source, HttpSource) and spec.source.auth is not None:
+        check_rendered(spec.source.auth, describe(spec))
     logical = names.resource_id(spec.name)
     role = names.role_id(spec)
     properties: dict[str, Any] = {
@@ -479,7 +573,7 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
     }
     fragment = Fragment(
         resources={
-            role: iam.function_role(spec),
+            role: iam.function_role(spec, target.graph.iot),
             logical: {"Type": "AWS::Serverless::Function", "Properties": properties},
         }
     )
@@ -553,8 +647,13 @@ def environment(spec: FunctionSpec, code: Code) -> dict[str, Any]:
                 variables[names.env_var(grant.kind, grant.name)] = ref(
                     names.resource_id(grant.name)
                 )
-            case "stream" | "sms" | "iot":
-                pass  # Lambda reads the stream itself; a phone number or topic is no resource
+            case "iot":
+                # A topic is no resource; where to publish is (empty: botocore's default).
+                variables[names.IOT_ENDPOINT_VARIABLE] = ref(
+                    iot_topics.endpoint_parameter().logical
+                )
+            case "stream" | "sms":
+                pass  # Lambda reads the stream itself; a phone number is no resource
             case _:
                 assert_never(grant.kind)
     return variables
@@ -695,10 +794,54 @@ def pipe_target(target: PipeTarget) -> Any:
             assert_never(target.kind)
 
 
+def render_user_pool(spec: UserPoolSpec) -> Fragment:
+    """A user pool, its domain and resource servers (`cognito`)."""
+    where = describe(spec)
+    check_rendered(spec, where)
+    for server in spec.resource_servers:
+        check_rendered(server, where)
+    resources, outputs, parameter = cognito.render_pool(spec)
+    return Fragment(
+        resources=resources,
+        outputs=outputs,
+        parameters={parameter.logical: parameter.rendered},
+    )
+
+
+def render_iot(spec: IotSpec) -> Fragment:
+    """No resource (publishing needs none; the topics are the publishers' policies): the
+    parameter naming the account's data endpoint."""
+    check_rendered(spec, describe(spec))
+    parameter = iot_topics.endpoint_parameter()
+    return Fragment(parameters={parameter.logical: parameter.rendered})
+
+
+def render_firewall(spec: WebACL, target: Target) -> Fragment:
+    """The web ACL in front of the API's stage (`waf`)."""
+    where = describe(spec)
+    check_rendered(spec, where)
+    for rule in spec.rules:
+        check_rendered(rule, f"firewall rule '{rule.name}'")
+        check_rendered(rule.statement, f"firewall rule '{rule.name}'")
+        config = getattr(rule.statement, "forwarded_ip_config", None)
+        if config is not None:
+            check_rendered(config, f"firewall rule '{rule.name}'")
+    if not has_api(target.graph):
+        raise RenderError(
+            f"app '{target.graph.name}' declares a firewall but no HTTP route for it to "
+            "protect (on AWS a web ACL is associated with the API's stage); declare a route "
+            "or drop the firewall"
+        )
+    resources, outputs = waf.render_web_acl(spec, target.graph.name, target.stage)
+    return Fragment(resources=resources, outputs=outputs)
+
+
 def render_api(
-    app_name: str, paths: dict[str, dict[str, Any]], schemas: dict[str, Any], stage: str
+    graph: AppGraph, paths: dict[str, dict[str, Any]], schemas: dict[str, Any], stage: str
 ) -> Fragment:
-    """The REST API holding every route (regional, like the seed's POC-API)."""
+    """The REST API holding every route (regional, like the seed's POC-API), with the
+    authorizers its routes require."""
+    app_name = graph.name
     logical = names.api_id(app_name)
     return Fragment(
         resources={
@@ -710,7 +853,7 @@ def render_api(
                     # Set, so SAM does not add its extra stage named "Stage".
                     "OpenApiVersion": "3.0.1",
                     "EndpointConfiguration": {"Type": "REGIONAL"},
-                    "DefinitionBody": api.definition(app_name, paths, schemas),
+                    "DefinitionBody": api.definition(app_name, paths, schemas, graph),
                 },
             }
         },
