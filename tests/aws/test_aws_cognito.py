@@ -66,6 +66,32 @@ def test_a_user_pool_renders_with_its_domain_and_its_resource_server_s_scopes(
     }
 
 
+def test_each_pool_gets_an_app_client_for_client_credentials_with_its_scopes(
+    router: dict[str, Any],
+) -> None:
+    assert router["Resources"]["DevicesAppClient"] == {
+        "Type": "AWS::Cognito::UserPoolClient",
+        "DependsOn": ["DevicesDevicesResourceServer"],
+        "Properties": {
+            "UserPoolId": {"Ref": "Devices"},
+            "ClientName": "devices-app",
+            "GenerateSecret": True,
+            "AllowedOAuthFlows": ["client_credentials"],
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "AllowedOAuthScopes": ["devices/send", "devices/read"],
+            "SupportedIdentityProviders": ["COGNITO"],
+            "AccessTokenValidity": 3600,
+            "TokenValidityUnits": {"AccessToken": "seconds"},
+        },
+    }
+    outputs = router["Outputs"]
+    assert outputs["DevicesAppClientId"]["Value"] == {"Ref": "DevicesAppClient"}
+    assert outputs["DevicesAppClientSecretCommand"]["Value"] == {
+        "Fn::Sub": "aws cognito-idp describe-user-pool-client --user-pool-id ${Devices} "
+        "--client-id ${DevicesAppClient} --query UserPoolClient.ClientSecret --output text"
+    }
+
+
 def test_the_domain_prefix_is_a_parameter_defaulting_to_the_declared_one(
     router: dict[str, Any],
 ) -> None:

@@ -71,6 +71,7 @@ def test_the_iot_router_template_passes_cfn_lint_and_becomes_every_seed_004_reso
         "DeviceRouterDeviceMessages": "AWS::Lambda::EventSourceMapping",
         "Devices": "AWS::Cognito::UserPool",
         "DevicesUserPoolDomain": "AWS::Cognito::UserPoolDomain",
+        "DevicesAppClient": "AWS::Cognito::UserPoolClient",
         "DevicesDevicesResourceServer": "AWS::Cognito::UserPoolResourceServer",
         "IotRouterFirewall": "AWS::WAFv2::WebACL",
         "IotRouterFirewallAssociation": "AWS::WAFv2::WebACLAssociation",

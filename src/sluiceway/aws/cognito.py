@@ -11,11 +11,12 @@ locally).
 
 Where Cognito differs from the declaration, decided here:
 
-* App clients. Locally they are made at run time (``sluiceway clients create``), never
-  declared, so none is rendered either. ``access_token_validity`` belongs to an app client
-  in Cognito, not to a pool, so it is carried by the command the stack outputs for making
-  one (``aws cognito-idp create-user-pool-client ... --access-token-validity``), along with
-  the pool id and the token URL.
+* App clients. Locally they are made at run time (``sluiceway clients create``). On AWS
+  each pool gets one app client as the seed's template has (``<pool>-app``: client
+  credentials, every scope of the pool, the pool's ``access_token_validity``, a generated
+  secret); the stack outputs its id and the command that prints its secret (CloudFormation
+  cannot output a secret), and the command making more clients, each with only the scopes
+  it needs.
 * A resource server's name is only a label (tokens carry its identifier); characters
   Cognito refuses in one are replaced (`server_name`).
 * The authorizer reads the token from the ``Authorization`` header; send it raw, as the
@@ -116,7 +117,38 @@ def render_pool(pool: UserPoolSpec) -> tuple[dict[str, Any], dict[str, Any], Dep
                 ],
             },
         }
+    client = names.user_pool_client_id(pool.name)
+    resources[client] = {
+        "Type": "AWS::Cognito::UserPoolClient",
+        # The scopes must exist before a client may be granted them.
+        "DependsOn": [
+            names.resource_server_id(pool.name, server.identifier)
+            for server in pool.resource_servers
+        ],
+        "Properties": {
+            "UserPoolId": ref(logical),
+            "ClientName": f"{pool.name}-app",
+            "GenerateSecret": True,
+            "AllowedOAuthFlows": ["client_credentials"],
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "AllowedOAuthScopes": scopes(pool),
+            "SupportedIdentityProviders": ["COGNITO"],
+            "AccessTokenValidity": pool.access_token_validity,
+            "TokenValidityUnits": {"AccessToken": "seconds"},
+        },
+    }
     outputs = {
+        names.output_id(pool.name, "app-client-id"): {
+            "Description": f"Id of the app client of user pool {pool.name}",
+            "Value": ref(client),
+        },
+        names.output_id(pool.name, "app-client-secret-command"): {
+            "Description": f"Prints the secret of the app client of user pool {pool.name}",
+            "Value": sub(
+                f"aws cognito-idp describe-user-pool-client --user-pool-id ${{{logical}}} "
+                f"--client-id ${{{client}}} --query UserPoolClient.ClientSecret --output text"
+            ),
+        },
         names.output_id(pool.name, "user-pool-id"): {
             "Description": f"Id of user pool {pool.name}",
             "Value": ref(logical),

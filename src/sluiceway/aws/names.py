@@ -121,6 +121,11 @@ def user_pool_domain_id(pool: str) -> str:
     return logical_id(f"{pool}-user-pool-domain")
 
 
+def user_pool_client_id(pool: str) -> str:
+    """The app client rendered for a pool."""
+    return logical_id(f"{pool}-app-client")
+
+
 def resource_server_id(pool: str, identifier: str) -> str:
     return logical_id(f"{pool}-{identifier}-resource-server")
 
