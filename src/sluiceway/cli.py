@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -135,6 +136,15 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
     help="Serve HTTPS with a self-signed certificate for localhost, made in the data directory.",
 )
 @click.option("--log-format", type=click.Choice(["auto", "json", "pretty"]))
+@click.option("--no-console", is_flag=True, help="Do not serve the web console at /console.")
+@click.option(
+    "--console-host",
+    "console_hosts",
+    multiple=True,
+    metavar="ADDRESS[/BITS]",
+    help="Let these clients open the console too (an address, a network, or * for any); "
+    "by default only this machine's.",
+)
 def run(
     app: str,
     data_dir: Path | None,
@@ -152,6 +162,8 @@ def run(
     tls_key: str | None,
     tls: str | None,
     log_format: str | None,
+    no_console: bool,
+    console_hosts: tuple[str, ...],
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
     from sluiceway import logs
@@ -181,6 +193,8 @@ def run(
             tls_cert=tls or tls_cert,
             tls_key=tls_key,
             log_format=log_format,
+            console=False if no_console else None,
+            console_hosts=console_hosts or None,
         )
         logs.configure(settings.log_format)
         serve(load_app(app), settings)
@@ -280,15 +294,27 @@ def _progress(dlq: str) -> Callable[[Any], None]:
     """Show a task's progress on one updating line when stderr is a terminal."""
 
     def show(task: Any) -> None:
-        if sys.stderr.isatty():
-            total = max(task.to_move, task.moved, 1)
-            click.echo(
-                f"\rredriving {dlq}: {task.moved}/{total} ({100 * task.moved // total}%)",
-                nl=False,
-                err=True,
-            )
+        _progress_line(f"redriving {dlq}", task.moved, task.to_move)
 
     return show
+
+
+def _progress_line(doing: str, done: int, total: int | None, unit: str = "") -> None:
+    """``doing: done/total (pct%)`` (or ``doing: done`` with no total), rewritten in place
+    on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return
+    if total is None:
+        text = f"{doing}: {done}{unit}"
+    else:
+        whole = max(total, done, 1)
+        text = f"{doing}: {done}/{whole}{unit} ({100 * done // whole}%)"
+    click.echo(f"\r{text}\x1b[K", nl=False, err=True)
+
+
+def _progress_done() -> None:
+    if sys.stderr.isatty():
+        click.echo("", err=True)
 
 
 @main.command()
@@ -300,7 +326,11 @@ def purge(queue: str, yes: bool, data_dir: Path | None) -> None:
     if not yes:
         click.confirm(f"Delete every message in {queue}?", abort=True)
     with _admin(data_dir) as admin:
-        count = admin.purge(queue)
+        count = admin.purge(
+            queue, on_progress=lambda done, total: _progress_line(f"purging {queue}", done, total)
+        )
+    if count:
+        _progress_done()
     click.echo(f"purged {count} message{'s' * (count != 1)} from {queue}")
 
 
@@ -365,6 +395,66 @@ def put_item(table: str, item: str, if_not_exists: bool, data_dir: Path | None) 
     click.echo(json.dumps({"key": key}, ensure_ascii=False))
 
 
+@main.command()
+@click.argument("table")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Items per commit.",
+)
+@data_dir_option
+def load(table: str, file: Path, batch_size: int, data_dir: Path | None) -> None:
+    """Put every item of FILE (JSON lines: one object per line; - for stdin) into TABLE, as
+    PutItem does, each with its stream record; a progress line in a terminal. An invalid
+    line stops the load; the lines before it stay loaded."""
+    stream: IO[bytes] = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    size = None if str(file) == "-" else file.stat().st_size
+    where = {"line": 0}
+    read = {"bytes": 0}
+
+    def items() -> Iterator[Any]:
+        for raw in stream:
+            where["line"] += 1
+            read["bytes"] += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw, parse_float=Decimal)
+            except ValueError as error:
+                raise click.ClickException(
+                    f"{file}, line {where['line']}: not JSON: {error}"
+                ) from None
+            if not isinstance(value, dict):
+                raise click.ClickException(f"{file}, line {where['line']}: not a JSON object")
+            yield value
+
+    def show(loaded: int) -> None:
+        if size:
+            _progress_line(f"loading {table}", read["bytes"] // 1024, size // 1024, " KiB")
+        else:
+            _progress_line(f"loading {table}", loaded, None, " items")
+
+    from sluiceway.local.admin import LoadError
+
+    try:
+        with stream, _admin(data_dir) as admin:
+            try:
+                count = admin.load(table, items(), batch_size=batch_size, on_batch=show)
+            except LoadError as error:
+                _progress_done()
+                raise click.ClickException(
+                    f"{file}, line {where['line']}: {error} (the lines before it are loaded)"
+                ) from None
+    except click.ClickException:
+        _progress_done()
+        raise
+    _progress_done()
+    click.echo(f"loaded {count} item{'s' * (count != 1)} into {table}")
+
+
 @main.command("get-item")
 @click.argument("table")
 @click.argument("key")
@@ -384,32 +474,189 @@ def get_item(table: str, key: str, data_dir: Path | None) -> None:
 # -- deliveries ---------------------------------------------------------------------------
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @data_dir_option
 @json_option
-def mappings(data_dir: Path | None, as_json: bool) -> None:
-    """Stream mappings: each lane's position, how far behind it is, and its retry state."""
-    with _admin(data_dir) as admin:
-        views = admin.stream_mappings()
-    if as_json:
-        click.echo(json.dumps([dataclasses.asdict(v) for v in views], indent=2))
+@click.pass_context
+def mappings(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
+    """Event source mappings and pipes: running or paused, how far behind, and each stream
+    lane's position and retry state. `pause` and `resume` them."""
+    if ctx.invoked_subcommand is not None:
         return
+    with _admin(data_dir) as admin:
+        states = admin.mapping_states()
+        lanes = admin.stream_mappings()
+        depth = {s.name: s.total for s in admin.queue_stats()}
+    listed = []
+    for state in states:
+        own = [dataclasses.asdict(v) for v in lanes if v.function == state.name]
+        queue = state.source.removeprefix("queue:")
+        behind = depth.get(queue, 0) if state.source.startswith("queue:") else None
+        listed.append(
+            {
+                "name": state.name,
+                "kind": state.kind,
+                "source": state.source,
+                "state": "paused" if state.paused else "running",
+                "paused_at": state.paused_at,
+                "behind": sum(v["behind"] for v in own) if behind is None else behind,
+                "lanes": own,
+            }
+        )
+    known = {state.name for state in states}
+    for view in lanes:  # lanes of a data directory last run before mappings were listed
+        if view.function not in known:
+            known.add(view.function)
+            own = [dataclasses.asdict(v) for v in lanes if v.function == view.function]
+            listed.append(
+                {
+                    "name": view.function,
+                    "kind": "function",
+                    "source": f"table:{view.table}",
+                    "state": "running",
+                    "paused_at": None,
+                    "behind": sum(v["behind"] for v in own),
+                    "lanes": own,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    rows = []
+    for entry in listed:
+        head = [entry["name"], entry["kind"], entry["source"], entry["state"]]
+        if not entry["lanes"]:
+            rows.append([*head, str(entry["behind"]), "-", "-", "-", "-", ""])
+        for lane in entry["lanes"]:
+            rows.append(
+                [
+                    *head,
+                    str(lane["behind"]),
+                    str(lane["lane"]),
+                    str(lane["position"]),
+                    str(lane["attempts"]),
+                    _time(lane["next_attempt_at"]),
+                    (lane["last_error"] or "")[:60],
+                ]
+            )
+    headers = ["NAME", "KIND", "SOURCE", "STATE", "BEHIND", "LANE", "POSITION", "ATTEMPTS"]
+    _table(rows, [*headers, "RETRY AT", "ERROR"])
+
+
+@mappings.command("pause")
+@click.argument("name")
+@data_dir_option
+def mappings_pause(name: str, data_dir: Path | None) -> None:
+    """Stop NAME (a function's mapping, or a pipe) taking batches until `resume`; its
+    records wait in its queue or stream. Holds across restarts; a running runtime stops
+    within a second (a batch already taken finishes)."""
+    with _admin(data_dir) as admin:
+        changed = admin.pause_mapping(name)
+    click.echo(f"paused {name}" if changed else f"{name} was paused already")
+
+
+@mappings.command("resume")
+@click.argument("name")
+@data_dir_option
+def mappings_resume(name: str, data_dir: Path | None) -> None:
+    """Let NAME take batches again: what waited is processed, oldest first."""
+    with _admin(data_dir) as admin:
+        changed = admin.resume_mapping(name)
+    click.echo(f"resumed {name}" if changed else f"{name} was not paused")
+
+
+# -- live events ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--since",
+    help="First the events of this long ago (30s, 5m, 1h) or since this time (ISO 8601), "
+    "as far as the runtime keeps them (its last 2000).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["request", "invocation", "delivery", "mapping"]),
+    help="Only events of this kind (repeatable).",
+)
+@data_dir_option
+@json_option
+def tail(since: str | None, kinds: tuple[str, ...], data_dir: Path | None, as_json: bool) -> None:
+    """Follow the running app live: requests, invocations (duration, outcome), deliveries
+    (status), pauses. Colour in a terminal; --json: one object per line. Ctrl-C stops."""
+    import time
+    import urllib.error
+
+    from sluiceway.local import tail as following
+    from sluiceway.local.admin import running_runtime
+
+    directory = _data_dir(data_dir)
+    runtime = running_runtime(directory)
+    if runtime is None:
+        raise click.ClickException(
+            f"no runtime is running on {directory}: start it with `sluiceway run`"
+        )
+    try:
+        start = None if since is None else following.parse_since(since, time.time())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    try:
+        for event in following.follow(runtime["url"], start):
+            if kinds and event.get("kind") not in kinds:
+                continue
+            if as_json:
+                click.echo(json.dumps(event, default=str))
+            else:
+                click.echo(following.line(event, colour=colour), color=colour)
+    except KeyboardInterrupt:
+        return
+    except (urllib.error.URLError, OSError) as error:
+        raise click.ClickException(f"lost the runtime at {runtime['url']}: {error}") from None
+    click.echo("the runtime stopped", err=True)
+
+
+@main.command()
+@click.argument("trace_id", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@data_dir_option
+@json_option
+def traces(trace_id: str | None, limit: int, data_dir: Path | None, as_json: bool) -> None:
+    """The latest traces, or with TRACE_ID every hop of one (HTTP request, queue, invocations,
+    items, publishes, deliveries) with its time since the request and its duration. A
+    request's trace id is in its answer's X-Sluiceway-Trace-Id header."""
+    with _admin(data_dir) as admin:
+        if trace_id is None:
+            found = admin.traces(limit)
+            if as_json:
+                click.echo(json.dumps([dataclasses.asdict(t) for t in found], indent=2))
+                return
+            rows = [
+                [t.trace_id, _time(t.started_at_ms), str(t.hops), f"{t.first_kind} {t.first_name}"]
+                for t in found
+            ]
+            _table(rows, ["TRACE", "STARTED", "HOPS", "FIRST"])
+            return
+        hops = admin.trace(trace_id)
+    if not hops:
+        raise click.ClickException(f"no trace {trace_id!r} (traces are kept 24 hours)")
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(h) for h in hops], indent=2))
+        return
+    start = hops[0].at_ms
     rows = [
         [
-            v.function,
-            str(v.lane),
-            v.table,
-            str(v.position),
-            str(v.behind),
-            str(v.attempts),
-            _time(v.next_attempt_at),
-            (v.last_error or "")[:70],
+            f"+{h.at_ms - start} ms",
+            h.kind,
+            h.name,
+            "-" if h.duration_ms is None else f"{h.duration_ms:.1f} ms",
+            json.dumps(h.detail, separators=(",", ":"))[:80],
         ]
-        for v in views
+        for h in hops
     ]
-    _table(
-        rows, ["FUNCTION", "LANE", "TABLE", "POSITION", "BEHIND", "ATTEMPTS", "RETRY AT", "ERROR"]
-    )
+    _table(rows, ["AT", "HOP", "NAME", "TOOK", "DETAIL"])
 
 
 @main.command()

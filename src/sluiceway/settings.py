@@ -7,6 +7,7 @@ Command-line flags override the environment, which overrides the defaults:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,11 @@ class Settings:
     tls_cert: str | None = None  # a PEM file, or "self-signed" (made in the data directory)
     tls_key: str | None = None
     log_format: Literal["auto", "json", "pretty"] = "auto"
+    # The web console at /console: loopback clients only, plus these addresses or networks
+    # ("*": any); a token when the runtime binds beyond loopback (made at start if None).
+    console: bool = True
+    console_hosts: tuple[str, ...] = ()
+    console_token: str | None = None
 
     def __post_init__(self) -> None:
         if self.durability not in ("full", "relaxed"):
@@ -58,6 +64,14 @@ class Settings:
             raise ValueError("--tls-cert needs --tls-key (or use --tls self-signed)")
         if self.log_format not in ("auto", "json", "pretty"):
             raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
+        for host in self.console_hosts:
+            if host.lower() not in ("*", "any"):
+                try:
+                    ipaddress.ip_network(host, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"--console-host {host!r}: use an address, a network (10.0.0.0/8) or *"
+                    ) from None
 
     @property
     def base_url(self) -> str:
@@ -104,5 +118,13 @@ class Settings:
             values["tls_key"] = env["SLUICEWAY_TLS_KEY"] or None
         if "SLUICEWAY_LOG_FORMAT" in env:
             values["log_format"] = env["SLUICEWAY_LOG_FORMAT"]
+        if env.get("SLUICEWAY_CONSOLE", "").lower() in ("0", "false", "no", "off"):
+            values["console"] = False
+        if env.get("SLUICEWAY_CONSOLE_HOSTS"):
+            values["console_hosts"] = tuple(
+                h.strip() for h in env["SLUICEWAY_CONSOLE_HOSTS"].split(",") if h.strip()
+            )
+        if env.get("SLUICEWAY_CONSOLE_TOKEN"):
+            values["console_token"] = env["SLUICEWAY_CONSOLE_TOKEN"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -11,18 +11,19 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sluiceway import attrvalue, naming, phones
 from sluiceway.clock import Clock, SystemClock
-from sluiceway.errors import ConditionalCheckFailed
-from sluiceway.local import ingest, moves, queues, tables, topics
+from sluiceway.errors import ConditionalCheckFailed, SluicewayError
+from sluiceway.local import ingest, moves, pausing, queues, tables, topics
+from sluiceway.local import traces as tracing
 from sluiceway.local.identity import Identity
 from sluiceway.local.registry import Registry
-from sluiceway.local.store import Store
+from sluiceway.local.store import Store, Tx
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,23 @@ class Admin:
         handle = self.start_redrive(dlq_name, to=to, rate=rate)
         return self.run_move(handle).moved
 
-    def purge(self, queue_name: str) -> int:
+    def purge(
+        self,
+        queue_name: str,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        chunk: int = 10_000,
+    ) -> int:
+        """PurgeQueue; returns how many messages went. In commits of `chunk` messages, so a
+        runtime keeps answering meanwhile; `on_progress(deleted, total)` after each."""
         queue = self.registry.queue(queue_name)
-        return self.store.write(lambda tx: queues.purge(tx, queue))
+        last, total = self.store.write(lambda tx: queues.purge_begin(tx, queue))
+        deleted = 0
+        while count := self.store.write(lambda tx: queues.purge_some(tx, queue, last, chunk)):
+            deleted += count
+            if on_progress is not None:
+                on_progress(deleted, max(total, deleted))
+        return deleted
 
     def send(
         self,
@@ -212,6 +227,16 @@ class Admin:
     ) -> list[topics.DeliveryView]:
         return topics.list_deliveries(self.store.reader(), status=status, limit=limit)
 
+    # -- traces -------------------------------------------------------------------------
+
+    def traces(self, limit: int = 50) -> list[tracing.TraceSummary]:
+        """The latest traces, newest first."""
+        return tracing.recent(self.store.reader(), limit)
+
+    def trace(self, trace_id: str) -> list[tracing.Hop]:
+        """Every hop of one trace, in order."""
+        return tracing.hops(self.store.reader(), trace_id)
+
     def stream_mappings(self) -> list[MappingView]:
         """Each stream mapping's lanes: where they stand and what holds them up."""
         cx = self.store.reader()
@@ -261,6 +286,82 @@ class Admin:
 
     def sms_opted_out(self) -> list[tuple[str, int]]:
         return topics.opted_out(self.store.reader())
+
+    # -- mappings and pipes: pause and resume ---------------------------------------------
+
+    def mapping_states(self) -> list[pausing.MappingState]:
+        """Every mapping and pipe of the app as it last ran, paused or not."""
+        return pausing.states(self.store.reader())
+
+    def pause_mapping(self, name: str) -> bool:
+        """Stop a mapping (a function's name) or a pipe (``pipe:NAME`` or NAME) taking
+        batches, across restarts too; a running runtime stops within a second. Returns False
+        if it was paused already."""
+        return self.store.write(lambda tx: pausing.set_paused(tx, name, True))
+
+    def resume_mapping(self, name: str) -> bool:
+        """Let a paused mapping or pipe take batches again; False if it was not paused."""
+        return self.store.write(lambda tx: pausing.set_paused(tx, name, False))
+
+    def paused(self) -> dict[str, int]:
+        """The paused mappings and pipes, and when each was paused (epoch ms)."""
+        return pausing.paused(self.store.reader())
+
+    # -- bulk loads -----------------------------------------------------------------------
+
+    def load(
+        self,
+        table_name: str,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 500,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """PutItem each of `items` (plain JSON values, numbers as `Decimal`), `batch_size`
+        to a commit, each with its stream record; returns how many were put. An item that
+        is not valid stops the load (`LoadError` says which, and how many went in before);
+        `on_batch(loaded)` after each commit."""
+        table = self.registry.table(table_name)
+        loaded = 0
+        batch: list[attrvalue.Item] = []
+
+        def put_all(tx: Tx) -> None:
+            for encoded in batch:
+                tables.put(tx, table, encoded, if_not_exists=False)
+
+        for number, item in enumerate(items, 1):
+            try:
+                encoded = attrvalue.serialize_item(item)
+                tables.check_item(table, encoded)
+            except (SluicewayError, TypeError, ValueError) as error:
+                if batch:
+                    self.store.write(put_all)
+                    loaded += len(batch)
+                raise LoadError(number, loaded, str(error)) from None
+            batch.append(encoded)
+            if len(batch) >= batch_size:
+                self.store.write(put_all)
+                loaded += len(batch)
+                batch = []
+                if on_batch is not None:
+                    on_batch(loaded)
+        if batch:
+            self.store.write(put_all)
+            loaded += len(batch)
+            if on_batch is not None:
+                on_batch(loaded)
+        return loaded
+
+
+class LoadError(SluicewayError):
+    """An item of a bulk load was not valid: the load stopped at it."""
+
+    code = "ValidationException"
+
+    def __init__(self, item: int, loaded: int, reason: str) -> None:
+        super().__init__(f"item {item}: {reason} ({loaded} item{'s' * (loaded != 1)} loaded)")
+        self.item = item
+        self.loaded = loaded
 
 
 def running_runtime(data_dir: Path) -> dict[str, Any] | None:

@@ -106,6 +106,8 @@ class DeliveryWorker:
         self.batch_size = batch_size
         self.channel = "deliveries"
         self.wake_peer: Callable[[], None] = lambda: None  # the engine wires its crew
+        # Told of each attempt once its outcome is on disk (metrics, live events).
+        self.observers: list[Callable[[Job, DeliveryError | None], None]] = []
 
     def step(self) -> Step:
         jobs = self.store.write(lambda tx: topics.claim(tx, self.protocols, self.batch_size))
@@ -133,6 +135,9 @@ class DeliveryWorker:
         self.store.write(_outcomes(jobs, results))
         for job in jobs:
             self.carrier.recorded(job.id)
+        for observe in self.observers:
+            for job, (failure, _) in zip(jobs, results, strict=True):
+                observe(job, failure)
         return Step(True)
 
 

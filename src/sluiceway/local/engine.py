@@ -11,13 +11,15 @@ mappings and the delivery workers, and runs them either in background threads (`
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar, assert_never
 
@@ -26,13 +28,15 @@ from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
-from sluiceway.local import messages, moves, queues, tables, topics
+from sluiceway.local import messages, moves, pausing, queues, tables, topics, traces
 from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
-from sluiceway.local.email import Links, Mailer
+from sluiceway.local.email import DeliveryError, Links, Mailer
+from sluiceway.local.events_bus import EventBus
 from sluiceway.local.faults import crash_point
 from sluiceway.local.identity import Identity
-from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current
+from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current, current_trace
 from sluiceway.local.mappings import FunctionConsumer, commit_deferred
+from sluiceway.local.metrics import Metrics
 from sluiceway.local.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
 from sluiceway.local.pipes import PipeConsumer
 from sluiceway.local.queue_mapping import QueueMapping
@@ -43,7 +47,8 @@ from sluiceway.local.sms import SmsCarrier, make_provider
 from sluiceway.local.sns_lambda import LambdaCarrier
 from sluiceway.local.store import EXTERNAL, Op, Store, Tx
 from sluiceway.local.stream_mapping import FailureSink, StreamMapping
-from sluiceway.local.work import Crew, Step, Work, Worker
+from sluiceway.local.topics import Job
+from sluiceway.local.work import IDLE, Crew, Step, Work, Worker
 from sluiceway.settings import Settings
 from sluiceway.specs import (
     Destination,
@@ -113,7 +118,7 @@ class LocalEngine:
         self.store = Store(
             Path(self.settings.data_dir), durability=self.settings.durability, clock=self.clock
         )
-        self.invoker = Invoker(region=self.region, now=self.clock.now)
+        self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
         self.new_subscriptions: list[NewSubscription] = []
@@ -135,6 +140,9 @@ class LocalEngine:
         self._sweep_due = 0.0
         self._owner = f"runtime-{os.getpid()}-{id(self):x}"
         self._opened = False
+        self.bus = EventBus()  # live events: `sluiceway tail`, the console
+        self.metrics = Metrics()  # what /metrics counts as it happens
+        self.paused: frozenset[str] = frozenset()  # mappings an operator paused
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -193,6 +201,7 @@ class LocalEngine:
                         "lambda", ("lambda",), functions, store=self.store, clock=self.clock
                     )
                 )
+            self._observe()
         except BaseException:
             self._close_mqtt()
             self.store.close()
@@ -305,10 +314,12 @@ class LocalEngine:
             case _:
                 assert_never(source)
 
-    def invoke_http(self, function: FunctionSpec, event: dict[str, Any]) -> Outcome:
+    def invoke_http(
+        self, function: FunctionSpec, event: dict[str, Any], trace_id: str | None = None
+    ) -> Outcome:
         """Invoke an HTTP route's function (API Gateway waits for it); its deferred effects
         commit before the answer goes out."""
-        outcome = self.invoker.invoke(function, event)
+        outcome = self.invoker.invoke(function, event, [trace_id])
         # Durable before the answer goes out: the deferred effects, and (commits being in
         # order) every table write the handler had answered early.
         deferred = outcome.deferred if outcome.ok else ()
@@ -386,6 +397,82 @@ class LocalEngine:
         if self.sender is not None:
             self.sender.set_links(url)
 
+    # -- what operators see and steer: metrics, live events, pauses ----------------------
+
+    def _observe(self) -> None:
+        """Count invocations and deliveries and tell the live events of them; note the
+        app's mappings and which of them are paused, and listen for pauses."""
+        self.invoker.observers.append(self._invoked)
+        for deliverer in self.deliverers:
+            deliverer.observers.append(self._delivered)
+        entries = []
+        for mapping in self.mappings:
+            kind = "pipe" if mapping.consumer.pipe else "function"
+            source = (
+                f"queue:{mapping.queue.name}"
+                if isinstance(mapping, QueueMapping)
+                else f"table:{mapping.table.name}"
+            )
+            entries.append((mapping.name, kind, source))
+        self.store.write(lambda tx: pausing.record(tx, entries))
+        self.paused = frozenset(pausing.paused(self.store.reader()))
+        self.store.on_commit(self._notice_pauses)
+
+    def _invoked(self, function: FunctionSpec, outcome: Outcome) -> None:
+        self.metrics.invoked(function.name, outcome.duration, outcome.ok)
+        self.bus.publish(
+            "invocation",
+            {
+                "function": function.name,
+                "request_id": outcome.request_id,
+                "duration_ms": round(outcome.duration * 1000, 3),
+                "ok": outcome.ok,
+                "error": None if outcome.error is None else repr(outcome.error)[:300],
+            },
+        )
+
+    def _delivered(self, job: Job, failure: DeliveryError | None) -> None:
+        status = "delivered" if failure is None else "failed" if failure.permanent else "retrying"
+        self.metrics.delivery(job.protocol, status)
+        self.bus.publish(
+            "delivery",
+            {
+                "id": job.id,
+                "protocol": job.protocol,
+                "endpoint": job.endpoint,
+                "topic": job.topic or None,
+                "delivery_kind": job.kind,  # a notification, or a confirmation request
+                "status": status,
+                "attempts": job.attempts + 1,
+                "error": None if failure is None else str(failure)[:300],
+            },
+        )
+
+    def _notice_pauses(self, touched: set[str]) -> None:
+        """A pause or resume, made here or by another process (the CLI; heard within
+        `store.WATCH_SECONDS`): it holds from the mapping's next step; a resumed mapping is
+        woken."""
+        if EXTERNAL not in touched and pausing.CHANNEL not in touched:
+            return
+        paused = frozenset(pausing.paused(self.store.reader()))
+        if paused == self.paused:
+            return
+        before, self.paused = self.paused, paused
+        for name in sorted(paused - before):
+            log.info("mapping %s paused", name, extra={"mapping": name})
+            self.bus.publish("mapping", {"name": name, "state": "paused"})
+        for name in sorted(before - paused):
+            log.info("mapping %s resumed", name, extra={"mapping": name})
+            self.bus.publish("mapping", {"name": name, "state": "resumed"})
+        for worker in self._workers:
+            worker.wake()
+
+    def _unless_paused(self, name: str, step: Callable[[], Step]) -> Callable[[], Step]:
+        def run() -> Step:
+            return IDLE if name in self.paused else step()
+
+        return run
+
     # -- running the background work ----------------------------------------------------
 
     def work(self) -> list[Work]:
@@ -396,7 +483,7 @@ class LocalEngine:
                 units += [
                     Work(
                         f"mapping:{mapping.name}:{n}",
-                        mapping.poller(n),
+                        self._unless_paused(mapping.name, mapping.poller(n)),
                         mapping.channel,
                         crew=f"mapping:{mapping.name}",
                     )
@@ -404,7 +491,11 @@ class LocalEngine:
                 ]
             else:
                 units += [
-                    Work(f"mapping:{mapping.name}:lane{n}", step, mapping.channel)
+                    Work(
+                        f"mapping:{mapping.name}:lane{n}",
+                        self._unless_paused(mapping.name, step),
+                        mapping.channel,
+                    )
                     for n, step in enumerate(mapping.steps())
                 ]
         # Several batches of deliveries in flight keep a slow peer's connections busy.
@@ -448,6 +539,32 @@ class LocalEngine:
             return done
         raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
 
+    # -- the invoker's tracer: an invocation as a hop of each trace in its batch, written
+    # early (it joins the next commit; nothing waits for it), before the handler runs so it
+    # precedes what the handler does, and completed with its outcome afterwards.
+
+    def started(self, function: str, request_id: str, trace_ids: Sequence[str]) -> list[int]:
+        detail = {"request_id": request_id, "traces_in_batch": len(trace_ids)}
+
+        def record(tx: Tx) -> list[int]:
+            return [traces.hop(tx, trace, "invoke", function, detail) or 0 for trace in trace_ids]
+
+        try:
+            return self.store.write(record, early=True)
+        except Exception:  # the store is closing: the trace loses a hop, nothing else
+            return []
+
+    def finished(self, token: Any, duration_ms: float, error: BaseException | None) -> None:
+        if not token:
+            return
+        outcome: dict[str, Any] = {"ok": error is None}
+        if error is not None:
+            outcome["error"] = repr(error)[:500]
+        with contextlib.suppress(Exception):
+            self.store.write(
+                lambda tx: traces.complete(tx, token, duration_ms, outcome), early=True
+            )
+
     def sweep(self) -> int:
         """Drop expired messages, stream records older than 24 hours and items past their
         TTL; returns how many went."""
@@ -455,6 +572,7 @@ class LocalEngine:
 
         def expire(tx: Tx) -> int:
             dropped = sum(queues.sweep_expired(tx, q) for q in registry.queues.values())
+            dropped += traces.trim(tx)
             for table in registry.tables.values():
                 dropped += tables.trim_stream(tx, table)
                 if table.spec.ttl_attribute:
@@ -610,6 +728,7 @@ class LocalEngine:
             attributes=message_attributes,
             group_id=message_group_id,
             dedup_id=message_deduplication_id,
+            trace_id=current_trace(),
         )
         answer = self._effect(lambda tx: queues.send(tx, info, message))
         return message.response() if answer is None else answer
@@ -645,7 +764,10 @@ class LocalEngine:
         info = self._registry().table(table.name)
         encoded = attrvalue.serialize_item(item)
         tables.check_item(info, encoded)
-        self._table_write(lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists))
+        trace = current_trace()
+        self._table_write(
+            lambda tx: tables.put(tx, info, encoded, if_not_exists=if_not_exists, trace_id=trace)
+        )
         crash_point("mid-batch")
 
     def get_item(self, table: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -659,7 +781,8 @@ class LocalEngine:
         self._authorize("delete_item", table.name)
         info = self._registry().table(table.name)
         encoded = tables.key_item(info, key)
-        old = self._table_write(lambda tx: tables.delete(tx, info, encoded))
+        trace = current_trace()
+        old = self._table_write(lambda tx: tables.delete(tx, info, encoded, trace_id=trace))
         return None if old is None else attrvalue.deserialize_item(old)
 
     def query(
@@ -700,13 +823,14 @@ class LocalEngine:
         publication = topics.prepare(
             message, subject=subject, attributes=message_attributes, structure=message_structure
         )
+        publication = dataclasses.replace(publication, trace_id=current_trace())
         self._effect(lambda tx: topics.publish(tx, info, publication))
         return {"MessageId": publication.message_id}
 
     def publish_iot(self, topic: str, payload: bytes, qos: int) -> None:
         self._authorize("publish_iot", "*")
-        message_id = ids.uuid4()
-        self._effect(lambda tx: topics.publish_mqtt(tx, topic, payload, qos, message_id))
+        message_id, trace = ids.uuid4(), current_trace()
+        self._effect(lambda tx: topics.publish_mqtt(tx, topic, payload, qos, message_id, trace))
 
     def publish_sms(
         self, phone_number: str, message: str, *, sender_id: str | None, sms_type: str | None
@@ -719,6 +843,7 @@ class LocalEngine:
             attributes=phones.sms_attributes(sender_id, sms_type),
             structure=None,
         )
+        publication = dataclasses.replace(publication, trace_id=current_trace())
         self._effect(lambda tx: topics.publish_sms(tx, phone, publication))
         return {"MessageId": publication.message_id}
 

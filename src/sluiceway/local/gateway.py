@@ -13,20 +13,34 @@ import contextlib
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sluiceway import attrvalue, events, ids
 from sluiceway.errors import ConditionalCheckFailed, NotFound
 from sluiceway.firewall import Firewall, WebRequest
-from sluiceway.local import ingest, messages, oauth, proxy, queues, tables, topics
+from sluiceway.local import (
+    event_stream,
+    ingest,
+    messages,
+    metrics,
+    oauth,
+    proxy,
+    queues,
+    tables,
+    topics,
+    traces,
+)
+from sluiceway.local.console import Console
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.faults import crash_point
 from sluiceway.local.ingest import Rejection
 from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.local.signing import CERT_PATH
+from sluiceway.local.store import Tx
 from sluiceway.settings import Settings
 from sluiceway.specs import AuthSpec, HttpSource
 
@@ -63,20 +77,41 @@ class SendBatcher:
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
         self._batch: list[tuple[QueueInfo, messages.Outgoing, asyncio.Future[dict[str, str]]]] = []
+        self._hops: list[tuple[str, str, str, dict[str, str]]] = []
 
-    def send(self, queue: QueueInfo, message: messages.Outgoing) -> asyncio.Future[dict[str, str]]:
+    def send(
+        self, queue: QueueInfo, message: messages.Outgoing, route: str = ""
+    ) -> asyncio.Future[dict[str, str]]:
+        """Store `message` in the next batch; with its trace, the HTTP hop of `route`."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[dict[str, str]] = loop.create_future()
         self._batch.append((queue, message, answer))
+        if message.trace_id is not None:
+            self._hops.append(
+                (
+                    message.trace_id,
+                    "http",
+                    route,
+                    {"queue": queue.name, "message_id": message.message_id},
+                )
+            )
         if len(self._batch) == 1:
             loop.call_soon(self._flush)
         return answer
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
+        hops, self._hops = self._hops, []
         sends = [(queue, message) for queue, message, _ in batch]
+
+        def store(tx: Tx) -> list[dict[str, str]]:
+            answers = queues.send_many(tx, sends)
+            if hops:
+                traces.hops_many(tx, hops)
+            return answers
+
         try:
-            stored = self.engine.store.awrite(lambda tx: queues.send_many(tx, sends))
+            stored = self.engine.store.awrite(store)
         except Exception as error:  # the store is closed or fenced
             for _, _, answer in batch:
                 if not answer.done():
@@ -119,6 +154,8 @@ class Gateway:
         self.router = proxy.Router(engine.graph.functions)
         self.requests = 0
         self.sends = SendBatcher(engine)
+        # The web console (the runtime's own, like /_sluiceway/; not behind the app's ACL).
+        self.console = Console(engine) if engine.settings.console else None
         acl = engine.graph.firewall
         self.firewall = (
             None
@@ -134,11 +171,38 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if scope["path"] == event_stream.PATH:  # a stream, not a request to count or time
+            await event_stream.serve(self.engine.bus, scope, receive, send)
+            return
+        started = time.perf_counter()
+        status, headers = 0, []
+
+        async def noted(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], message["headers"]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, noted)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(self, scope, status, elapsed, headers)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.requests += 1
         path: str = scope["path"]
         target = self.routes.get((scope["method"], path))
         try:
-            if self.firewall is not None and not path.startswith(_UNGUARDED):
+            if path == metrics.PATH and scope["method"] == "GET":
+                # The runtime's own (apps may not declare it), not behind the app's web ACL.
+                await metrics.serve(self, send)
+                return
+            if (
+                self.firewall is not None
+                and not path.startswith(_UNGUARDED)
+                and not (self.console is not None and self.console.owns(path))
+            ):
                 passed = await self._screen(self.firewall, scope, receive, send)
                 if passed is None:
                     return
@@ -153,6 +217,8 @@ class Gateway:
                 await self._oauth(scope, receive, send)
             elif (found := self.router.find(scope["method"], path)) is not None:
                 await self._proxy(found[0], found[1], scope, receive, send)
+            elif self.console is not None and self.console.owns(path):
+                await self.console(scope, receive, send)
             elif path in self.methods or self.router.allowed(path):
                 allow = ", ".join(sorted({*self.methods.get(path, ()), *self.router.allowed(path)}))
                 await _json(
@@ -233,14 +299,20 @@ class Gateway:
             headers = _headers(scope, route.single_headers)
             ingest.check_content_type(headers.get("content-type"))
             body = await _read_body(receive, headers, queue.spec.maximum_message_size)
+            trace = _trace_of(headers)
             message = ingest.prepare(
-                queue, route, content_type=headers.get("content-type"), body=body, headers=headers
+                queue,
+                route,
+                content_type=headers.get("content-type"),
+                body=body,
+                headers=headers,
+                trace_id=trace,
             )
         except Rejection as rejection:
             await _json(send, rejection.status, rejection.body())
             return
         try:
-            answer = await self.sends.send(queue, message)
+            answer = await self.sends.send(queue, message, route.label)
             crash_point("after-commit-before-reply")
         except Exception:
             log.exception("could not store a message for %s %s", route.method, route.path)
@@ -251,7 +323,7 @@ class Gateway:
                 [(b"retry-after", b"1")],
             )
             return
-        await _json(send, 200, answer)
+        await _json(send, 200, answer, [(_TRACE_HEADER, trace.encode())])
 
     async def _put(
         self, route: RouteInfo, table: TableInfo, scope: Scope, receive: Receive, send: Send
@@ -270,10 +342,14 @@ class Gateway:
         except Rejection as rejection:
             await _json(send, rejection.status, rejection.body())
             return
+        trace = _trace_of(headers)
+
+        def put(tx: Tx) -> None:
+            traces.hop(tx, trace, "http", route.label, {"table": table.name, "key": prepared.key})
+            tables.put(tx, table, prepared.item, if_not_exists=not route.overwrite, trace_id=trace)
+
         try:
-            await self.engine.store.awrite(
-                lambda tx: tables.put(tx, table, prepared.item, if_not_exists=not route.overwrite)
-            )
+            await self.engine.store.awrite(put)
         except ConditionalCheckFailed:
             await _json(
                 send,
@@ -294,7 +370,7 @@ class Gateway:
                 [(b"retry-after", b"1")],
             )
             return
-        await _json(send, 200, {"key": prepared.key})
+        await _json(send, 200, {"key": prepared.key}, [(_TRACE_HEADER, trace.encode())])
 
     async def _proxy(
         self,
@@ -307,7 +383,15 @@ class Gateway:
         """API Gateway's Lambda proxy integration: the request as the proxy event, the
         function's answer as the response."""
         request_id = ids.uuid4()
-        trace = [(b"x-amzn-requestid", request_id.encode())]
+        trace_id = (
+            traces.from_traceparent(
+                next(
+                    (v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None
+                )
+            )
+            or traces.new_trace_id()
+        )
+        trace = [(b"x-amzn-requestid", request_id.encode()), (_TRACE_HEADER, trace_id.encode())]
         source = route.function.source
         guard = source.auth if isinstance(source, HttpSource) else None
         if guard is not None and not await self._authorized(guard, scope, send, trace):
@@ -337,7 +421,9 @@ class Gateway:
             account_id=self.engine.region.account_id,
         )
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(None, self.engine.invoke_http, route.function, event)
+        outcome = await loop.run_in_executor(
+            None, self.engine.invoke_http, route.function, event, trace_id
+        )
         if not outcome.ok:
             if isinstance(outcome.error, TaskTimedOut):
                 await _json(send, 504, {"message": "Endpoint request timed out"}, trace)
@@ -503,6 +589,14 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+_TRACE_HEADER = b"x-sluiceway-trace-id"
+
+
+def _trace_of(headers: Mapping[str, str]) -> str:
+    """The request's trace: an incoming W3C ``traceparent``'s, or a new one."""
+    return traces.from_traceparent(headers.get("traceparent")) or traces.new_trace_id()
 
 
 def _title(name: str) -> str:

@@ -146,6 +146,7 @@ def prepare(
     content_type: str | None,
     body: bytes,
     headers: Mapping[str, str],
+    trace_id: str | None = None,
 ) -> messages.Outgoing:
     """Check a request for `route` and return the message to store (or raise `Rejection`).
     `headers` are keyed by lower-case name."""
@@ -159,7 +160,9 @@ def prepare(
     text = parse_object(body)
     attributes = forwarded_attributes(route, headers)
     try:
-        return messages.prepare(queue, text, sender_id=SENDER_ID, attributes=attributes)
+        return messages.prepare(
+            queue, text, sender_id=SENDER_ID, attributes=attributes, trace_id=trace_id
+        )
     except messages.MessageTooLarge as error:
         reject(413, "PayloadTooLarge", str(error))
     except ValidationError as error:

@@ -18,10 +18,10 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sluiceway import ids, naming
 from sluiceway.errors import SluicewayError
@@ -51,16 +51,60 @@ class Invocation:
     # Set once it wrote a table: its writes are answered early (before the fsync), so its
     # reads go through the writer to see them.
     wrote: bool = False
+    # The batch's trace when it has exactly one (else each record's, see `TracedRecords`).
+    trace: str | None = None
 
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
     "sluiceway_invocation", default=None
 )
+# The trace of the record the handler is looking at (set as it walks its records).
+_trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("sluiceway_trace", default=None)
 
 
 def current() -> Invocation | None:
     """The invocation running in this thread, if any."""
     return _current.get()
+
+
+def current_trace() -> str | None:
+    """The trace what a handler does now belongs to: that of the record it took last from
+    its batch, or the batch's only trace, or None (no trace, or outside a handler)."""
+    invocation = _current.get()
+    if invocation is None:
+        return None
+    return _trace.get() or invocation.trace
+
+
+class TracedRecords(list[Any]):
+    """A batch's records that note, as the handler takes each one, whose trace it is, so
+    that what the handler writes for a record joins that record's trace. Still a plain list
+    to the handler (and to ``json.dumps``)."""
+
+    def __init__(self, records: Iterable[Any], traces: Sequence[str | None]) -> None:
+        super().__init__(records)
+        self._traces = list(traces)
+
+    def __iter__(self) -> Iterator[Any]:
+        for n, record in enumerate(super().__iter__()):
+            if n < len(self._traces):
+                _trace.set(self._traces[n])
+            yield record
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, int) and -len(self._traces) <= index < len(self._traces):
+            _trace.set(self._traces[index])
+        return super().__getitem__(index)
+
+
+class Tracer(Protocol):
+    """Told of each invocation whose batch has a trace: `started` before the handler runs
+    (so the hop precedes what the handler does), `finished` after, with what `started`
+    returned."""
+
+    def started(self, function: str, request_id: str, traces: Sequence[str]) -> Any: ...
+
+    def finished(self, token: Any, duration_ms: float, error: BaseException | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -85,10 +129,18 @@ class Invoker:
     """
 
     def __init__(
-        self, *, region: naming.Region, now: Callable[[], float], threads: int = 64
+        self,
+        *,
+        region: naming.Region,
+        now: Callable[[], float],
+        threads: int = 64,
+        tracer: Tracer | None = None,
     ) -> None:
         self.region = region
         self.now = now
+        self.tracer = tracer
+        # Told of every invocation once it ended (metrics, live events); must be quick.
+        self.observers: list[Callable[[FunctionSpec, Outcome], None]] = []
         self._grants: dict[str, tuple[Grant, ...]] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
 
@@ -98,9 +150,23 @@ class Invoker:
             grants = self._grants[function.name] = grants_for(function)
         return grants
 
-    def invoke(self, function: FunctionSpec, event: Any) -> Outcome:
+    def invoke(
+        self, function: FunctionSpec, event: Any, traces: Sequence[str | None] = ()
+    ) -> Outcome:
+        """Run `function` on `event`. `traces` are the traces of the event's records, in
+        order (the handler's writes join the trace of the record they are made for)."""
         request_id = ids.uuid4()
         invocation = Invocation(function, self.grants(function), request_id)
+        known = sorted({t for t in traces if t is not None})
+        if known:
+            if len(known) == 1:
+                invocation.trace = known[0]
+            event = _traced(event, traces)
+        token = (
+            self.tracer.started(function.name, request_id, known)
+            if known and self.tracer is not None
+            else None
+        )
         context = LambdaContext(
             function_name=function.name,
             function_arn=naming.function_arn(self.region, function.name),
@@ -129,22 +195,43 @@ class Invoker:
                 function.name,
                 request_id,
                 "".join(traceback.format_exception_only(type(error), error)).strip(),
-                extra={"function": function.name, "request_id": request_id},
+                extra={
+                    "function": function.name,
+                    "request_id": request_id,
+                    "correlation_id": invocation.trace or (known[0] if known else None),
+                },
             )
-        return Outcome(
+        duration = time.perf_counter() - started
+        if token is not None and self.tracer is not None:
+            self.tracer.finished(token, duration * 1000, error)
+        outcome = Outcome(
             request_id,
             result,
             error,
             tuple(invocation.deferred) if error is None else (),
-            time.perf_counter() - started,
+            duration,
         )
+        for observe in self.observers:
+            observe(function, outcome)
+        return outcome
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _traced(event: Any, traces: Sequence[str | None]) -> Any:
+    """The event with its records wrapped in `TracedRecords` (Lambda's ``{"Records": [...]}``
+    or a pipe's bare list)."""
+    if isinstance(event, list):
+        return TracedRecords(event, traces)
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return {**event, "Records": TracedRecords(event["Records"], traces)}
+    return event
+
+
 def _run(function: FunctionSpec, invocation: Invocation, event: Any, context: LambdaContext) -> Any:
     token = _current.set(invocation)
+    trace_token = _trace.set(None)
     try:
         result = function.handler(event, context)
         # Lambda serializes the answer as JSON; an answer that cannot be is an error.
@@ -152,4 +239,5 @@ def _run(function: FunctionSpec, invocation: Invocation, event: Any, context: La
             json.dumps(result)
         return result
     finally:
+        _trace.reset(trace_token)
         _current.reset(token)

@@ -23,13 +23,14 @@ class Consumer(Protocol):
     `name` keys the mapping's checkpoints and logs; `arn` is named in failure records.
     A function (`pipe` False) gets Lambda's event, ``{"Records": [...]}``, and reports
     failed stream records by sequence number; a pipe (`pipe` True) gets the bare list of
-    records and reports them by ``eventID``, as EventBridge Pipes do."""
+    records and reports them by ``eventID``, as EventBridge Pipes do. `traces` are the
+    records' traces, in order (see `traces.py`)."""
 
     name: str
     arn: str
     pipe: bool
 
-    def invoke(self, event: Any) -> Outcome: ...
+    def invoke(self, event: Any, traces: Sequence[str | None] = ()) -> Outcome: ...
 
 
 class FunctionConsumer:
@@ -43,8 +44,8 @@ class FunctionConsumer:
         self.name = function.name
         self.arn = naming.function_arn(region, function.name)
 
-    def invoke(self, event: Any) -> Outcome:
-        return self.invoker.invoke(self.function, event)
+    def invoke(self, event: Any, traces: Sequence[str | None] = ()) -> Outcome:
+        return self.invoker.invoke(self.function, event, traces)
 
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024

@@ -17,6 +17,7 @@ from typing import Any
 from sluiceway import ids
 from sluiceway.errors import ValidationError
 from sluiceway.events import md5_hex, md5_of_message_attributes
+from sluiceway.local import traces
 from sluiceway.local.registry import QueueInfo
 
 # Characters SQS accepts in a body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF
@@ -47,6 +48,7 @@ class Message:
     group_id: str | None = None
     dedup_id: str | None = None
     sequence_number: str | None = None
+    trace_id: str | None = None
 
     def system_attributes(self) -> dict[str, str]:
         """The record's ``attributes`` (all strings, as Lambda delivers them)."""
@@ -60,6 +62,8 @@ class Message:
             attributes["SequenceNumber"] = str(self.sequence_number)
             attributes["MessageGroupId"] = self.group_id
             attributes["MessageDeduplicationId"] = str(self.dedup_id)
+        if self.trace_id is not None:
+            attributes["AWSTraceHeader"] = traces.xray_header(self.trace_id)
         return attributes
 
 
@@ -74,6 +78,7 @@ class Outgoing:
     delay_seconds: int
     group_id: str | None = None
     dedup_id: str | None = None
+    trace_id: str | None = None
 
     def response(
         self, message_id: str | None = None, sequence_number: str | None = None
@@ -100,8 +105,10 @@ def prepare(
     attributes: Mapping[str, Mapping[str, Any]] | None = None,
     group_id: str | None = None,
     dedup_id: str | None = None,
+    trace_id: str | None = None,
 ) -> Outgoing:
-    """Check a message as SQS's SendMessage does and return it ready to store."""
+    """Check a message as SQS's SendMessage does and return it ready to store (in the trace
+    `trace_id`, if any)."""
     if not isinstance(body, str):
         raise ValidationError("MessageBody must be a string", code="InvalidParameterValue")
     if not body:
@@ -135,7 +142,7 @@ def prepare(
         raise ValidationError(
             "DelaySeconds must be an integer 0..900", code="InvalidParameterValue"
         )
-    return Outgoing(ids.uuid4(), body, encoded, sender_id, delay, group_id, dedup_id)
+    return Outgoing(ids.uuid4(), body, encoded, sender_id, delay, group_id, dedup_id, trace_id)
 
 
 def _fifo_ids(

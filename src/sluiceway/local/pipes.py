@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluiceway import ids, naming
+from sluiceway.local import traces as traces_module
 from sluiceway.local.invoke import Invoker, Outcome
-from sluiceway.local.store import Op
+from sluiceway.local.store import Op, Tx
 from sluiceway.specs import FunctionSpec, PipeSpec
 
 Deliver = Callable[[str], Op[Any]]  # a record's JSON text -> the op that sends it
@@ -52,20 +53,21 @@ class PipeConsumer:
         self.target = functions[spec.target.name] if spec.target.kind == "function" else None
         self.deliver = deliver
 
-    def invoke(self, event: Any) -> Outcome:
+    def invoke(self, event: Any, traces: Sequence[str | None] = ()) -> Outcome:
         started = time.perf_counter()
-        deferred: list[Op[Any]] = []
+        deferred: list[Op[Any]] = [self._hop(traces, event)] if any(traces) else []
         payload = event
         if self.enrichment is not None:
-            enriched = self.invoker.invoke(self.enrichment, event)
+            enriched = self.invoker.invoke(self.enrichment, event, traces)
             if not enriched.ok:
                 return enriched
             deferred += enriched.deferred
             payload = enriched.result
             if payload is None or payload == []:
                 return _done(enriched.request_id, deferred, started)
+            traces = _realigned(traces, payload)
         if self.target is not None:
-            outcome = self.invoker.invoke(self.target, payload)
+            outcome = self.invoker.invoke(self.target, payload, traces)
             if not outcome.ok:
                 return outcome
             return Outcome(
@@ -81,6 +83,27 @@ class PipeConsumer:
             text = item if isinstance(item, str) else json.dumps(item, default=str)
             deferred.append(self.deliver(text))
         return _done(ids.uuid4(), deferred, started)
+
+    def _hop(self, traces: Sequence[str | None], event: Any) -> Op[None]:
+        """The pipe's part in each trace of its batch, committed with the batch."""
+        size = len(event) if isinstance(event, list) else 1
+        detail = {"records": size, "target": f"{self.spec.target.kind} {self.spec.target.name}"}
+
+        def record(tx: Tx) -> None:
+            for trace in sorted({t for t in traces if t is not None}):
+                traces_module.hop(tx, trace, "pipe", self.spec.name, detail)
+
+        return record
+
+
+def _realigned(traces: Sequence[str | None], payload: Any) -> Sequence[str | None]:
+    """The traces of what the enrichment returned: record for record when it returned as
+    many, all of one trace when the batch had one, else none can be told apart."""
+    count = len(payload) if isinstance(payload, list) else 1
+    if len(traces) == count:
+        return traces
+    distinct = {t for t in traces if t is not None}
+    return [distinct.pop()] * count if len(distinct) == 1 else ()
 
 
 def _done(request_id: str, deferred: list[Op[Any]], started: float) -> Outcome:

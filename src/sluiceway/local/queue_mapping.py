@@ -139,7 +139,10 @@ class QueueMapping:
             self._acknowledge(dropped, [], ())
             return Step(True)
         records = [r for _, r in kept]
-        outcome = self.consumer.invoke(records if self.consumer.pipe else {"Records": records})
+        outcome = self.consumer.invoke(
+            records if self.consumer.pipe else {"Records": records},
+            [m.trace_id for m, _ in kept],
+        )
         self.invocations += 1
         invoked = [m for m, _ in kept]
         failed, deferred = self._failures(outcome, invoked)
@@ -201,6 +204,15 @@ class QueueMapping:
 
     def _idle(self, cx: sqlite3.Connection, now_ms: int) -> Step:
         due = queues.next_visible_at(cx, self.queue, now_ms)
+        if due is None:
+            # The reader sees only what is committed, and this mapping's claims and
+            # acknowledgements are written early (before their commit, which touches no
+            # channel): a message it just claimed may still look visible to the reader. The
+            # writer sees them; without this a poller could sleep past the moment that
+            # message becomes visible again, with nothing left to wake it.
+            due = self.store.write(
+                lambda tx: queues.next_visible_at(tx.cx, self.queue, now_ms), early=True
+            )
         return Step(False, None if due is None else due / 1000)
 
 

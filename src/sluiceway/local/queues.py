@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluiceway.errors import ValidationError
+from sluiceway.local import traces
 from sluiceway.local.messages import Message, Outgoing, decode_attributes
 from sluiceway.local.registry import QueueInfo
 from sluiceway.local.store import Tx
@@ -34,7 +35,7 @@ _SEQUENCE_BASE = 10**19
 
 _INSERT = (
     "INSERT INTO messages (queue_id, message_id, body, attributes, sender_id, sent_at, "
-    "visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "visible_at, group_id, dedup_id, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -57,6 +58,7 @@ def send_many(tx: Tx, sends: Sequence[tuple[QueueInfo, Outgoing]]) -> list[dict[
                     tx.now_ms + m.delay_seconds * 1000,
                     None,
                     None,
+                    m.trace_id,
                 )
                 for q, m in plain
             ],
@@ -89,9 +91,11 @@ def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> dict[str, str]:
             tx.now_ms + message.delay_seconds * 1000,
             message.group_id,
             message.dedup_id,
+            message.trace_id,
         ),
     )
     tx.touch(queue.channel)
+    traces.hop(tx, message.trace_id, "send", queue.name, {"message_id": message.message_id})
     if message.group_id is None:
         return message.response()
     sequence = str(_SEQUENCE_BASE + int(cursor.lastrowid or 0))
@@ -108,7 +112,7 @@ def send(tx: Tx, queue: QueueInfo, message: Outgoing) -> dict[str, str]:
 
 _COLUMNS = (
     "seq, message_id, body, attributes, sender_id, sent_at, receive_count, first_received_at, "
-    "group_id, dedup_id, sequence_number, visible_at"
+    "group_id, dedup_id, sequence_number, visible_at, trace_id"
 )
 _CLAIM = (
     f"SELECT {_COLUMNS} FROM messages WHERE queue_id = ? AND visible_at <= ? "
@@ -230,6 +234,7 @@ class _Taker:
                 row[8],
                 row[9],
                 row[10],
+                row[12],
             )
         )
         self.full = len(self.taken) >= self.limit
@@ -326,6 +331,14 @@ def change_visibility(tx: Tx, queue: QueueInfo, receipt: str, timeout: int) -> N
 
 def purge(tx: Tx, queue: QueueInfo) -> int:
     """PurgeQueue: delete every message, in flight or not. SQS allows one purge a minute."""
+    purge_begin(tx, queue)
+    return tx.execute("DELETE FROM messages WHERE queue_id = ?", (queue.id,)).rowcount
+
+
+def purge_begin(tx: Tx, queue: QueueInfo) -> tuple[int, int]:
+    """A purge in steps (for the CLI's progress; the writer is not held for all of it):
+    `purge`'s checks and bookkeeping, then (last seq to delete, how many messages), for
+    `purge_some` to delete. Messages sent after this stay, as after `purge`."""
     row = tx.execute("SELECT purged_at FROM queues WHERE id = ?", (queue.id,)).fetchone()
     if row is not None and row[0] is not None and tx.now_ms - row[0] < PURGE_INTERVAL_MS:
         raise ValidationError(
@@ -334,7 +347,19 @@ def purge(tx: Tx, queue: QueueInfo) -> int:
         )
     tx.execute("UPDATE queues SET purged_at = ? WHERE id = ?", (tx.now_ms, queue.id))
     tx.execute("DELETE FROM dedup WHERE queue_id = ?", (queue.id,))
-    return tx.execute("DELETE FROM messages WHERE queue_id = ?", (queue.id,)).rowcount
+    last, count = tx.execute(
+        "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM messages WHERE queue_id = ?", (queue.id,)
+    ).fetchone()
+    return int(last), int(count)
+
+
+def purge_some(tx: Tx, queue: QueueInfo, up_to: int, limit: int) -> int:
+    """Delete up to `limit` of the messages a `purge_begin` counted; 0 when none are left."""
+    return tx.execute(
+        "DELETE FROM messages WHERE seq IN "
+        "(SELECT seq FROM messages WHERE queue_id = ? AND seq <= ? LIMIT ?)",
+        (queue.id, up_to, limit),
+    ).rowcount
 
 
 def sweep_expired(tx: Tx, queue: QueueInfo) -> int:
@@ -406,3 +431,60 @@ def oldest_visible_since(cx: sqlite3.Connection, queue: QueueInfo, now_ms: int) 
         (queue.id, now_ms),
     ).fetchone()
     return None if row[0] is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A stored message as the console shows it, read without receiving it."""
+
+    seq: int
+    message_id: str
+    body: str
+    attributes: dict[str, dict[str, Any]] | None
+    receive_count: int
+    sent_at: int
+    visible_at: int
+    state: str  # "visible", "in flight" or "delayed"
+    group_id: str | None
+    source_queue_id: int | None
+    trace_id: str | None
+
+
+_BROWSE = (
+    "SELECT seq, message_id, body, attributes, receive_count, sent_at, visible_at, receipt, "
+    "group_id, source_queue_id, trace_id FROM messages WHERE queue_id = ?"
+)
+
+
+def _view(row: tuple[Any, ...], now_ms: int) -> MessageView:
+    seq, message_id, body, attributes, count, sent_at, visible_at, receipt = row[:8]
+    state = "visible" if visible_at <= now_ms else "in flight" if receipt else "delayed"
+    return MessageView(
+        seq,
+        message_id,
+        body,
+        decode_attributes(attributes),
+        count,
+        sent_at,
+        visible_at,
+        state,
+        row[8],
+        row[9],
+        row[10],
+    )
+
+
+def browse(
+    cx: sqlite3.Connection, queue: QueueInfo, now_ms: int, *, limit: int = 50, after: int = 0
+) -> list[MessageView]:
+    """A queue's messages in send order, from after position `after`; nothing changes
+    (no receive is counted, nothing is hidden)."""
+    rows = cx.execute(
+        _BROWSE + " AND seq > ? ORDER BY seq LIMIT ?", (queue.id, after, limit)
+    ).fetchall()
+    return [_view(row, now_ms) for row in rows]
+
+
+def peek(cx: sqlite3.Connection, queue: QueueInfo, seq: int, now_ms: int) -> MessageView | None:
+    row = cx.execute(_BROWSE + " AND seq = ?", (queue.id, seq)).fetchone()
+    return None if row is None else _view(row, now_ms)

@@ -96,6 +96,11 @@ class RouteInfo:
             | {name.lower() for name in self.forward_headers}
         )
 
+    @functools.cached_property
+    def label(self) -> str:
+        """``POST /orders``: how logs and traces name the route."""
+        return f"{self.method} {self.path}"
+
 
 @dataclass(frozen=True)
 class Registry:

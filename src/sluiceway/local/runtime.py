@@ -17,7 +17,9 @@ from types import FrameType
 
 import uvicorn
 
+from sluiceway import logs
 from sluiceway.app import App
+from sluiceway.local.console import with_token
 from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
@@ -38,9 +40,20 @@ def _event_loop() -> str:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[int], None],
+        on_shutdown: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # End the live event streams first: uvicorn waits for every response to finish.
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # uvicorn re-raises the signal once it has shut down, which would end the process
@@ -79,15 +92,17 @@ def http_server(
         ssl_certfile=None if tls is None else tls[0],
         ssl_keyfile=None if tls is None else tls[1],
     )
-    return _Server(config, on_ready)
+    return _Server(config, on_ready, engine.bus.disconnect_all)
 
 
 def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | None = None) -> None:
     """Run `app` until SIGINT/SIGTERM."""
     say = announce or (lambda line: print(line, flush=True))
+    settings = with_token(settings)  # the console's, when bound beyond loopback
     engine = LocalEngine(app, settings).open()
     tune_gc()
     runtime_file = Path(settings.data_dir) / "runtime.json"
+    restore_output = logs.route_handler_output()  # handlers' prints become log lines
     try:
         tls = tls_files(Path(settings.data_dir), settings.tls_cert, settings.tls_key)
 
@@ -105,6 +120,7 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     finally:
         runtime_file.unlink(missing_ok=True)
         engine.close()
+        restore_output()
 
 
 def _banner(engine: LocalEngine, url: str) -> list[str]:
@@ -120,6 +136,9 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
         f"sluiceway: app '{engine.app.name}' ready on {url} "
         f"(data: {settings.data_dir}; mail: {mail}; sms: {texts})"
     ]
+    if settings.console:
+        token = f"?token={settings.console_token}" if settings.console_token else ""
+        lines.append(f"  console: {url}/console{token}")
     for route in engine.graph.routes:
         target = route.target
         into = (

@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS messages (
     -- FIFO queues only
     group_id          TEXT,
     dedup_id          TEXT,
-    sequence_number   TEXT
+    sequence_number   TEXT,
+    -- the trace (correlation id) of the request or record that sent it
+    trace_id          TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue_id, visible_at);
 -- FIFO order: a queue's messages in send order
@@ -118,7 +120,8 @@ CREATE TABLE IF NOT EXISTS stream_records (
     size_bytes    INTEGER NOT NULL,
     user_identity TEXT,
     -- a stable hash of the item's key: parallel lanes of a mapping split on it
-    key_hash      INTEGER NOT NULL
+    key_hash      INTEGER NOT NULL,
+    trace_id      TEXT
 );
 CREATE INDEX IF NOT EXISTS stream_by_table ON stream_records (table_id, seq);
 
@@ -162,7 +165,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     message      TEXT NOT NULL,
     structure    TEXT,
     attributes   TEXT,
-    published_at INTEGER NOT NULL
+    published_at INTEGER NOT NULL,
+    trace_id     TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id              INTEGER PRIMARY KEY,
@@ -193,6 +197,27 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
     secret_hash TEXT NOT NULL,
     scopes      TEXT NOT NULL,
     created_at  INTEGER NOT NULL
+);
+-- tracing: each hop a request's trace took (HTTP, queue, invocation, item, publish,
+-- delivery), kept 24 hours
+CREATE TABLE IF NOT EXISTS trace_hops (
+    id          INTEGER PRIMARY KEY,
+    trace_id    TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    detail      TEXT,
+    duration_ms REAL
+);
+CREATE INDEX IF NOT EXISTS trace_hops_by_trace ON trace_hops (trace_id, id);
+CREATE INDEX IF NOT EXISTS trace_hops_by_time ON trace_hops (at_ms);
+-- every mapping and pipe of the app as last run, and whether an operator paused it
+CREATE TABLE IF NOT EXISTS mapping_states (
+    name       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    paused_at  INTEGER,
+    updated_at INTEGER NOT NULL
 );
 """
 
@@ -251,6 +276,36 @@ CREATE TABLE oauth_clients (
     secret_hash TEXT NOT NULL,
     scopes      TEXT NOT NULL,
     created_at  INTEGER NOT NULL
+);
+""",
+    # 3 -> 4: tracing: the trace each message, stream record and notification belongs to,
+    # and the hops of every trace.
+    3: """
+ALTER TABLE messages ADD COLUMN trace_id TEXT;
+ALTER TABLE stream_records ADD COLUMN trace_id TEXT;
+ALTER TABLE notifications ADD COLUMN trace_id TEXT;
+-- tracing: each hop a request's trace took (HTTP, queue, invocation, item, publish,
+-- delivery), kept 24 hours
+CREATE TABLE trace_hops (
+    id          INTEGER PRIMARY KEY,
+    trace_id    TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    detail      TEXT,
+    duration_ms REAL
+);
+CREATE INDEX trace_hops_by_trace ON trace_hops (trace_id, id);
+CREATE INDEX trace_hops_by_time ON trace_hops (at_ms);
+""",
+    # 4 -> 5: pausing mappings and pipes (`sluiceway mappings pause`).
+    4: """
+CREATE TABLE mapping_states (
+    name       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    paused_at  INTEGER,
+    updated_at INTEGER NOT NULL
 );
 """,
 }

@@ -29,12 +29,14 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sluiceway.clock import Clock, SystemClock
+from sluiceway.local.histogram import LATENCY_BUCKETS, SIZE_BUCKETS, Histogram
 from sluiceway.local.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from sluiceway.settings import Durability
 
@@ -115,6 +117,10 @@ class Store:
         self._listeners: list[Callable[[set[str]], None]] = []
         self.commits = 0
         self.committed_ops = 0
+        # For /metrics; updated by the writer thread only.
+        self.group_sizes = Histogram(SIZE_BUCKETS)
+        self.commit_seconds = Histogram(LATENCY_BUCKETS)
+        self._next_watch = 0.0
         self._data_version: int | None = None
         self._fenced: BaseException | None = None
         # The writer connection and its open transaction. Held by the writer thread while it
@@ -289,10 +295,14 @@ class Store:
                 for pending in batch:
                     pending.error = pending.error or error
             self._answer(batch, touched)
+            if time.monotonic() >= self._next_watch:
+                # Busy for a while: another process's commits are noticed all the same.
+                self._notice_external_commits()
 
     def _notice_external_commits(self) -> None:
-        """While idle, notice commits made by another process (the CLI): only those change
-        the writer's own `data_version`. Listeners then hear the channel "*"."""
+        """Notice commits made by another process (the CLI): only those change the writer's
+        own `data_version`. Checked when idle, and every `WATCH_SECONDS` when busy. Listeners
+        then hear the channel "*"."""
         cx = self._writer
         if cx is None:
             return
@@ -300,6 +310,7 @@ class Store:
             if self._in_tx:
                 return
             version = int(cx.execute("PRAGMA data_version").fetchone()[0])
+        self._next_watch = time.monotonic() + WATCH_SECONDS
         if version != self._data_version:
             self._data_version = version
             for listener in self._listeners:
@@ -321,7 +332,9 @@ class Store:
                 if batch and (early or not self._run_all(cx, batch, now)):
                     self._run_each(cx, batch, now)
                 self._begin(cx)
+                committing = time.perf_counter()
                 cx.execute("COMMIT")
+                self.commit_seconds.observe(time.perf_counter() - committing)
             except Exception as error:  # the commit itself failed: nobody's write happened
                 log.error("commit failed: %s", error)
                 if cx.in_transaction:
@@ -339,6 +352,7 @@ class Store:
                 self._direct_ops = 0
         self.commits += 1
         self.committed_ops += len(batch) + direct
+        self.group_sizes.observe(len(batch) + direct)
         for pending in batch:
             touched |= pending.touched
         return touched

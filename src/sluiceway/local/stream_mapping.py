@@ -256,7 +256,9 @@ class StreamMapping:
                 None,
                 state.last_error,
             )
-        outcome = self.consumer.invoke(self._event(batch, state, window_start=window_start))
+        outcome = self.consumer.invoke(
+            self._event(batch, state, window_start=window_start), [r.trace_id for r in batch]
+        )
         self.invocations += 1
         error = None if outcome.ok else repr(outcome.error)
         failed: set[str] = set()

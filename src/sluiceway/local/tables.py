@@ -20,6 +20,7 @@ from sluiceway import attrvalue, events, ids
 from sluiceway.attrvalue import Item
 from sluiceway.backend import SortKeyCondition
 from sluiceway.errors import ConditionalCheckFailed, ValidationError
+from sluiceway.local import traces
 from sluiceway.local.registry import TableInfo
 from sluiceway.local.store import Tx
 from sluiceway.specs import KeySpec
@@ -96,8 +97,11 @@ def check_item(table: TableInfo, item: Item) -> None:
 # -- ops ----------------------------------------------------------------------------------
 
 
-def put(tx: Tx, table: TableInfo, item: Item, *, if_not_exists: bool) -> None:
-    """PutItem (optionally with ``attribute_not_exists(<partition key>)``)."""
+def put(
+    tx: Tx, table: TableInfo, item: Item, *, if_not_exists: bool, trace_id: str | None = None
+) -> None:
+    """PutItem (optionally with ``attribute_not_exists(<partition key>)``); the stream
+    record joins `trace_id`."""
     pk, sk = encode_key(table, item)
     row = tx.execute(
         "SELECT item FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, pk, sk)
@@ -115,7 +119,15 @@ def put(tx: Tx, table: TableInfo, item: Item, *, if_not_exists: bool) -> None:
         "INSERT OR REPLACE INTO items (table_id, pk, sk, item, expires_at) VALUES (?, ?, ?, ?, ?)",
         (table.id, pk, sk, text, _expiry(table, item)),
     )
-    _record(tx, table, "INSERT" if old is None else "MODIFY", keys_of(table, item), item, old)
+    _record(
+        tx,
+        table,
+        "INSERT" if old is None else "MODIFY",
+        keys_of(table, item),
+        item,
+        old,
+        trace_id=trace_id,
+    )
 
 
 def _expiry(table: TableInfo, item: Item) -> int | None:
@@ -147,7 +159,12 @@ def expire(tx: Tx, table: TableInfo, limit: int = 1000) -> int:
 
 
 def delete(
-    tx: Tx, table: TableInfo, key: Item, *, user_identity: Mapping[str, str] | None = None
+    tx: Tx,
+    table: TableInfo,
+    key: Item,
+    *,
+    user_identity: Mapping[str, str] | None = None,
+    trace_id: str | None = None,
 ) -> Item | None:
     pk, sk = encode_key(table, key)
     row = tx.execute(
@@ -157,7 +174,7 @@ def delete(
     if row is None:
         return None
     old: Item = json.loads(row[0])
-    _record(tx, table, "REMOVE", keys_of(table, old), None, old, user_identity)
+    _record(tx, table, "REMOVE", keys_of(table, old), None, old, user_identity, trace_id)
     return old
 
 
@@ -169,7 +186,9 @@ def _record(
     new: Item | None,
     old: Item | None,
     user_identity: Mapping[str, str] | None = None,
+    trace_id: str | None = None,
 ) -> None:
+    traces.hop(tx, trace_id, "item", table.name, {"eventName": event_name, "keys": keys})
     view = table.spec.stream
     if view is None:
         return
@@ -181,8 +200,8 @@ def _record(
     key_text = json.dumps(keys, separators=(",", ":"), sort_keys=True)
     tx.execute(
         "INSERT INTO stream_records (table_id, event_id, event_name, created_at, keys, "
-        "new_image, old_image, size_bytes, user_identity, key_hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "new_image, old_image, size_bytes, user_identity, key_hash, trace_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             table.id,
             ids.uuid4_hex(),
@@ -194,6 +213,7 @@ def _record(
             size,
             None if user_identity is None else _dumps(user_identity),
             zlib.crc32(key_text.encode()),
+            trace_id,
         ),
     )
     tx.touch(table.channel)
@@ -292,6 +312,7 @@ class StreamRecord:
     seq: int
     record: dict[str, Any]
     created_ms: int
+    trace_id: str | None = None
 
     @property
     def sequence_number(self) -> str:
@@ -312,7 +333,7 @@ def read_stream(
     items hashed to `lane` (each item's records stay together, hence in order)."""
     sql = (
         "SELECT seq, event_id, event_name, created_at, keys, new_image, old_image, size_bytes, "
-        "user_identity FROM stream_records WHERE table_id = ? AND seq > ?"
+        "user_identity, trace_id FROM stream_records WHERE table_id = ? AND seq > ?"
     )
     params: tuple[Any, ...] = (table.id, after)
     if lanes > 1:
@@ -323,7 +344,7 @@ def read_stream(
 
 
 def _stream_record(table: TableInfo, row: tuple[Any, ...], region: str) -> StreamRecord:
-    seq, event_id, event_name, created_at, keys, new_image, old_image, size, identity = row
+    seq, event_id, event_name, created_at, keys, new_image, old_image, size, identity = row[:9]
     assert table.stream_arn is not None
     assert table.spec.stream is not None
     record = events.dynamodb_record(
@@ -340,7 +361,7 @@ def _stream_record(table: TableInfo, row: tuple[Any, ...], region: str) -> Strea
         view_type=table.spec.stream,
         user_identity=None if identity is None else json.loads(identity),
     )
-    return StreamRecord(seq, record, created_at)
+    return StreamRecord(seq, record, created_at, row[9])
 
 
 def latest_seq(cx: sqlite3.Connection, table: TableInfo) -> int:
@@ -363,3 +384,65 @@ def plain(item: Item) -> dict[str, Any]:
     value = attrvalue.to_plain_json(attrvalue.deserialize_item(item))
     assert isinstance(value, dict)
     return value
+
+
+# -- console reads ------------------------------------------------------------------------
+
+
+def count(cx: sqlite3.Connection, table: TableInfo) -> int:
+    row = cx.execute("SELECT COUNT(*) FROM items WHERE table_id = ?", (table.id,)).fetchone()
+    return int(row[0])
+
+
+def browse(
+    cx: sqlite3.Connection,
+    table: TableInfo,
+    *,
+    contains: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Item]:
+    """Items in key order; with `contains`, those whose stored JSON holds that text."""
+    sql = "SELECT item FROM items WHERE table_id = ?"
+    params: list[Any] = [table.id]
+    if contains:
+        sql += " AND instr(item, ?) > 0"
+        params.append(contains)
+    sql += " ORDER BY pk, sk LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [json.loads(text) for (text,) in cx.execute(sql, params)]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One stream record of an item: what the table's stream kept of a write."""
+
+    seq: int
+    event_name: str
+    created_at: int
+    new_image: Item | None
+    old_image: Item | None
+    trace_id: str | None
+
+
+def history(cx: sqlite3.Connection, table: TableInfo, key: Item) -> list[Change]:
+    """An item's changes still in its table's stream (24 hours), oldest first."""
+    keys = keys_of(table, key)
+    key_hash = zlib.crc32(json.dumps(keys, separators=(",", ":"), sort_keys=True).encode())
+    rows = cx.execute(
+        "SELECT seq, event_name, created_at, keys, new_image, old_image, trace_id "
+        "FROM stream_records WHERE table_id = ? AND key_hash = ? ORDER BY seq",
+        (table.id, key_hash),
+    ).fetchall()
+    return [
+        Change(
+            seq,
+            name,
+            at,
+            None if new is None else json.loads(new),
+            None if old is None else json.loads(old),
+            trace_id,
+        )
+        for seq, name, at, found, new, old, trace_id in rows
+        if json.loads(found) == keys
+    ]

@@ -19,6 +19,7 @@ from typing import Any
 
 from sluiceway import ids
 from sluiceway.errors import NotFound, ValidationError
+from sluiceway.local import traces
 from sluiceway.local.registry import TopicInfo
 from sluiceway.local.store import Tx
 from sluiceway.local.work import backoff_ms
@@ -35,6 +36,7 @@ class Publication:
     subject: str | None
     structure: str | None
     attributes: str | None
+    trace_id: str | None = None
 
 
 def prepare(
@@ -160,6 +162,13 @@ def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
             state = "pending"
         _delivery(tx, notification_id, sid, protocol, endpoint, state, note)
     tx.touch("deliveries")
+    traces.hop(
+        tx,
+        publication.trace_id,
+        "publish",
+        topic.name,
+        {"message_id": publication.message_id, "subscriptions": len(subscriptions)},
+    )
 
 
 OPTED_OUT = "the number opted out of SMS (`sluiceway sms opt-in NUMBER` to undo)"
@@ -172,19 +181,23 @@ def publish_sms(tx: Tx, phone: str, publication: Publication) -> None:
     state, note = ("opted-out", OPTED_OUT) if opted_out else ("pending", None)
     _delivery(tx, notification_id, None, "sms", phone, state, note)
     tx.touch("deliveries")
+    traces.hop(tx, publication.trace_id, "publish", f"sms {phone}", {"status": state})
 
 
-def publish_mqtt(tx: Tx, topic: str, payload: bytes, qos: int, message_id: str) -> None:
+def publish_mqtt(
+    tx: Tx, topic: str, payload: bytes, qos: int, message_id: str, trace_id: str | None = None
+) -> None:
     """Publish to an MQTT topic (IoT Core's Publish): a notification holding the payload's
     bytes and its QoS, and one ``mqtt`` delivery, sent in publish order (`claim`)."""
     cursor = tx.execute(
         "INSERT INTO notifications (message_id, topic_id, subject, message, structure, "
-        "attributes, published_at) VALUES (?, NULL, NULL, ?, NULL, ?, ?)",
-        (message_id, payload, json.dumps({"qos": qos}), tx.now_ms),
+        "attributes, published_at, trace_id) VALUES (?, NULL, NULL, ?, NULL, ?, ?, ?)",
+        (message_id, payload, json.dumps({"qos": qos}), tx.now_ms, trace_id),
     )
     assert cursor.lastrowid is not None
     _delivery(tx, cursor.lastrowid, None, "mqtt", topic, "pending", None)
     tx.touch("deliveries")
+    traces.hop(tx, trace_id, "publish", f"mqtt {topic}", {"message_id": message_id, "qos": qos})
 
 
 # Protocols delivered strictly in publish order: one worker, and the oldest waiting delivery
@@ -225,7 +238,7 @@ def opted_out(cx: sqlite3.Connection) -> list[tuple[str, int]]:
 def _notification(tx: Tx, topic_id: int | None, publication: Publication) -> int:
     cursor = tx.execute(
         "INSERT INTO notifications (message_id, topic_id, subject, message, structure, "
-        "attributes, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "attributes, published_at, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             publication.message_id,
             topic_id,
@@ -234,6 +247,7 @@ def _notification(tx: Tx, topic_id: int | None, publication: Publication) -> int
             publication.structure,
             publication.attributes,
             tx.now_ms,
+            publication.trace_id,
         ),
     )
     return int(cursor.lastrowid or 0)
@@ -383,10 +397,26 @@ def _mark_sending(tx: Tx, jobs: list[Job]) -> list[Job]:
 
 
 def delivered(tx: Tx, job_id: int) -> None:
-    tx.execute(
+    changed = tx.execute(
         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, "
         "last_error = NULL WHERE id = ? AND status = 'sending'",
         (tx.now_ms, job_id),
+    ).rowcount
+    if changed:
+        _delivery_hop(tx, job_id)
+
+
+def _delivery_hop(tx: Tx, job_id: int) -> None:
+    """The delivery's outcome as a hop of its notification's trace; its duration runs from
+    the publish."""
+    tx.execute(
+        "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms) "
+        "SELECT n.trace_id, ?, 'delivery', d.protocol || ' ' || d.endpoint, "
+        "json_object('status', d.status, 'attempts', d.attempts, 'error', d.last_error, "
+        "'delivery_id', d.id), ? - n.published_at "
+        "FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
+        "WHERE d.id = ? AND n.trace_id IS NOT NULL",
+        (tx.now_ms, tx.now_ms, job_id),
     )
 
 
@@ -413,6 +443,7 @@ def failed(
             job_id,
         ),
     )
+    _delivery_hop(tx, job_id)
     if not permanent:
         tx.touch("deliveries")
 
@@ -526,3 +557,9 @@ def list_deliveries(
             )
         )
     return views[::-1]
+
+
+def job(cx: sqlite3.Connection, delivery_id: int) -> Job | None:
+    """A delivery as its worker would see it (the console renders an email from it)."""
+    row = cx.execute(f"{_CLAIMED} WHERE d.id = ?", (delivery_id,)).fetchone()
+    return None if row is None else Job(*row[:-1])

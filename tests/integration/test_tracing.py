@@ -1,0 +1,199 @@
+"""Tracing: one order followed from its HTTP request through every hop to its email, with
+the correlation id carried in the message (AWSTraceHeader), the stream record, the
+notification and the delivery; an incoming ``traceparent`` is kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from conftest import EngineFactory
+from sluiceway import App
+from sluiceway.blueprints.orders import app as orders_app
+from sluiceway.cli import main
+from sluiceway.clock import VirtualClock
+from sluiceway.local import Admin, LocalEngine, traces
+from support import SmtpServer, gateway
+
+ORDER = {"item": "latex gloves", "customerID": "12345"}
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def hops_of(engine: LocalEngine, trace_id: str) -> list[traces.Hop]:
+    with Admin(engine.settings.data_dir) as admin:
+        return admin.trace(trace_id)
+
+
+def test_one_order_is_followed_through_every_hop_in_order(
+    make_engine: EngineFactory, smtp: SmtpServer, clock: VirtualClock
+) -> None:
+    engine = make_engine(orders_app, smtp=smtp.url, auto_confirm=True)
+    with gateway(engine) as url:
+        answer = httpx.post(f"{url}/orders", json=ORDER, timeout=10)
+        other = httpx.post(f"{url}/orders", json={"item": "mask"}, timeout=10)
+    trace_id = answer.headers["x-sluiceway-trace-id"]
+    assert len(trace_id) == 32
+    assert other.headers["x-sluiceway-trace-id"] != trace_id
+    clock.advance(0.25)
+    engine.drain()
+    smtp.mailbox.wait_for(2)
+    engine.drain()
+
+    hops = hops_of(engine, trace_id)
+    assert [(h.kind, h.name) for h in hops] == [
+        ("http", "POST /orders"),
+        ("invoke", "POC-Lambda-1"),
+        ("item", "orders"),
+        ("invoke", "POC-Lambda-2"),
+        ("publish", "POC-Topic"),
+        ("delivery", "email ops@example.com"),
+    ]
+    message_id = answer.json()["MessageId"]
+    assert hops[0].detail == {"queue": "POC-Queue", "message_id": message_id}
+    assert hops[1].detail["ok"] is True
+    assert hops[1].detail["traces_in_batch"] == 2  # both orders in one batch
+    assert hops[2].detail["eventName"] == "INSERT"
+    assert hops[2].detail["keys"] == {"orderID": {"S": message_id}}
+    assert hops[5].detail["status"] == "delivered"
+    assert hops[5].duration_ms is not None
+    assert hops[5].duration_ms >= 0
+    assert all(h.duration_ms is not None for h in hops if h.kind == "invoke")
+    assert [h.at_ms for h in hops] == sorted(h.at_ms for h in hops)
+
+    # The other order's trace has its own item and email, not this one's.
+    other_hops = hops_of(engine, other.headers["x-sluiceway-trace-id"])
+    assert [h.kind for h in other_hops].count("item") == 1
+    assert other_hops[2].detail["keys"] != hops[2].detail["keys"]
+
+    with Admin(engine.settings.data_dir) as admin:
+        recent = admin.traces()
+    assert {t.trace_id for t in recent} >= {trace_id, other.headers["x-sluiceway-trace-id"]}
+    assert next(t for t in recent if t.trace_id == trace_id).hops == 6
+
+    shown = CliRunner().invoke(
+        main, ["traces", trace_id, "--data-dir", str(engine.settings.data_dir)]
+    )
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].split()[:4] == ["AT", "HOP", "NAME", "TOOK"]
+    assert [line.split()[2] for line in lines[1:]] == [
+        "http",
+        "invoke",
+        "item",
+        "invoke",
+        "publish",
+        "delivery",
+    ]
+
+
+def test_an_incoming_traceparent_is_kept_and_reaches_the_handler_as_aws_trace_header(
+    make_engine: EngineFactory,
+) -> None:
+    app = App("traced")
+    queue = app.queue("inbox")
+    seen: list[dict[str, Any]] = []
+
+    @app.on_queue(queue)
+    def handle(event: dict[str, Any], context: Any) -> None:
+        seen.extend(event["Records"])
+
+    engine = make_engine(app)
+    app.route("POST", "/in", to=queue)
+    engine = make_engine(app, data_dir=engine.settings.data_dir.parent / "routed")
+    with gateway(engine) as url:
+        answer = httpx.post(
+            f"{url}/in", json={"a": 1}, headers={"traceparent": TRACEPARENT}, timeout=10
+        )
+        bad = httpx.post(
+            f"{url}/in", json={"a": 2}, headers={"traceparent": "00-zz-yy-01"}, timeout=10
+        )
+    assert answer.headers["x-sluiceway-trace-id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert bad.headers["x-sluiceway-trace-id"] != "00-zz-yy-01"
+    engine.drain()
+    headers = {json.loads(r["body"])["a"]: r["attributes"].get("AWSTraceHeader") for r in seen}
+    assert headers[1] == "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Sampled=1"
+    assert headers[2] is not None
+
+
+def test_a_message_sent_without_a_trace_carries_none(make_engine: EngineFactory) -> None:
+    app = App("untraced")
+    queue = app.queue("inbox")
+    seen: list[dict[str, Any]] = []
+
+    @app.on_queue(queue)
+    def handle(event: dict[str, Any], context: Any) -> None:
+        seen.extend(event["Records"])
+
+    engine = make_engine(app)
+    queue.send_message("plain")
+    engine.drain()
+    assert "AWSTraceHeader" not in seen[0]["attributes"]
+    with Admin(engine.settings.data_dir) as admin:
+        assert admin.traces() == []
+
+
+def test_each_record_of_a_batch_keeps_its_own_trace(make_engine: EngineFactory) -> None:
+    app = App("batch")
+    inbox = app.queue("inbox")
+    outbox = app.queue("outbox")
+
+    @app.on_queue(inbox, batch_size=10, uses=[outbox.sends])
+    def forward(event: dict[str, Any], context: Any) -> None:
+        for record in event["Records"]:
+            outbox.send_message(record["body"])
+
+    app.route("POST", "/in", to=inbox)
+    engine = make_engine(app)
+    with gateway(engine) as url:
+        ids = [
+            httpx.post(f"{url}/in", json={"n": n}, timeout=10).headers["x-sluiceway-trace-id"]
+            for n in range(3)
+        ]
+    engine.drain()
+    for trace_id in ids:
+        kinds = [(h.kind, h.name) for h in hops_of(engine, trace_id)]
+        assert kinds == [("http", "POST /in"), ("invoke", "forward"), ("send", "outbox")]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (TRACEPARENT, "4bf92f3577b34da6a3ce929d0e0e4736"),
+        (TRACEPARENT.upper(), "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", None),
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", None),
+        ("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", None),
+        ("garbage", None),
+        ("", None),
+        (None, None),
+    ],
+    ids=[
+        "valid",
+        "upper",
+        "zero-trace",
+        "zero-parent",
+        "future-version",
+        "garbage",
+        "empty",
+        "none",
+    ],
+)
+def test_traceparent_parsing(header: str | None, expected: str | None) -> None:
+    assert traces.from_traceparent(header) == expected
+
+
+def test_hops_older_than_a_day_are_swept(make_engine: EngineFactory, clock: VirtualClock) -> None:
+    app = App("swept")
+    queue = app.queue("inbox")
+    app.route("POST", "/in", to=queue)
+    engine = make_engine(app)
+    with gateway(engine) as url:
+        trace_id = httpx.post(f"{url}/in", json={}, timeout=10).headers["x-sluiceway-trace-id"]
+    assert hops_of(engine, trace_id)
+    clock.advance(24 * 3600 + 1)
+    engine.sweep()
+    assert hops_of(engine, trace_id) == []
