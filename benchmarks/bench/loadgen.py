@@ -183,9 +183,14 @@ class Client:
         """Open loop: one request is due now (`now` - `scheduled`: how late the generator
         itself is; waiting for a free connection is the server's doing and not counted)."""
         self.lags.append(now - scheduled)
-        if self.idle:
-            self._send(self.idle.pop(), scheduled)
-            return
+        while self.idle:
+            conn = self.idle.pop()
+            # A keep-alive connection the server closed while it idled (its connection_lost
+            # may not have run yet) is dropped, not written to.
+            if conn.transport is not None and not conn.transport.is_closing():
+                self._send(conn, scheduled)
+                return
+
         self.pending.append(scheduled)
         if len(self.conns) + self.opening < self.max_connections:
             self.open_connection()

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any, cast
 
 from bench.common import PYTHON, VENV_BIN, bench_env, children, stop
@@ -101,7 +102,9 @@ def serve_ceiling(app: Any = bare_app) -> None:
     # The runtime's http_server builds Gateway(engine); hand it the bare app instead, so the
     # server class and every uvicorn option are the runtime's own, whatever they become.
     runtime.Gateway = lambda engine: app  # type: ignore[assignment,misc,return-value]
-    server = runtime.http_server(None, "127.0.0.1", 0, ready)  # type: ignore[arg-type]
+    # No engine: only its event bus is asked for, to end live streams at shutdown.
+    no_engine = SimpleNamespace(bus=SimpleNamespace(disconnect_all=lambda: None))
+    server = runtime.http_server(no_engine, "127.0.0.1", 0, ready)  # type: ignore[arg-type]
     server.run()
 
 

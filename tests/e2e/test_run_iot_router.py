@@ -85,7 +85,9 @@ def test_the_seeds_test_steps_relay_the_json_to_the_subscribed_device(
     runtime = RuntimeProcess(data, ["iot-router", "--mqtt", f"mqtt://127.0.0.1:{mosquitto}"])
     runtime.start()
     try:
-        assert any(f"mqtt: broker mqtt://127.0.0.1:{mosquitto}" in line for line in runtime.output)
+        # The banner's lines follow the ready line, which is what start() waits for.
+        banner = f"mqtt: broker mqtt://127.0.0.1:{mosquitto}"
+        wait_until(lambda: any(banner in line for line in runtime.output))
         url = runtime.url
         # 1. the lookup row; 2. a device subscribed; 3. a token with devices/send.
         run_cli(data, "put-item", "clients", json.dumps({"ClientID": "DemoClient", "Topic": topic}))

@@ -539,31 +539,32 @@ class LocalEngine:
             return done
         raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
 
-    # -- the invoker's tracer: an invocation as a hop of each trace in its batch, written
-    # early (it joins the next commit; nothing waits for it), before the handler runs so it
-    # precedes what the handler does, and completed with its outcome afterwards.
+    # -- the invoker's tracer: an invocation as a hop of each trace in its batch. Its place
+    # in the trace is taken when it starts (before what its handler does); its row is
+    # written once it is over, handed to the writer without waiting (the invocation's own
+    # acknowledgement does not depend on it).
 
-    def started(self, function: str, request_id: str, trace_ids: Sequence[str]) -> list[int]:
-        detail = {"request_id": request_id, "traces_in_batch": len(trace_ids)}
-
-        def record(tx: Tx) -> list[int]:
-            return [traces.hop(tx, trace, "invoke", function, detail) or 0 for trace in trace_ids]
-
-        try:
-            return self.store.write(record, early=True)
-        except Exception:  # the store is closing: the trace loses a hop, nothing else
-            return []
+    def started(
+        self, function: str, request_id: str, trace_ids: Sequence[str]
+    ) -> tuple[str, str, Sequence[str], int, int]:
+        return (function, request_id, trace_ids, int(self.clock.now() * 1000), traces.next_seq())
 
     def finished(self, token: Any, duration_ms: float, error: BaseException | None) -> None:
-        if not token:
-            return
-        outcome: dict[str, Any] = {"ok": error is None}
+        function, request_id, trace_ids, at_ms, seq = token
+        detail: dict[str, Any] = {
+            "request_id": request_id,
+            "traces_in_batch": len(trace_ids),
+            "ok": error is None,
+        }
         if error is not None:
-            outcome["error"] = repr(error)[:500]
-        with contextlib.suppress(Exception):
-            self.store.write(
-                lambda tx: traces.complete(tx, token, duration_ms, outcome), early=True
-            )
+            detail["error"] = repr(error)[:500]
+
+        def record(tx: Tx) -> None:
+            for trace in trace_ids:
+                traces.hop(tx, trace, "invoke", function, detail, duration_ms, at_ms=at_ms, seq=seq)
+
+        with contextlib.suppress(Exception):  # the store is closing: the trace loses a hop
+            self.store.submit(record)
 
     def sweep(self) -> int:
         """Drop expired messages, stream records older than 24 hours and items past their

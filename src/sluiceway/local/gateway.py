@@ -77,7 +77,7 @@ class SendBatcher:
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
         self._batch: list[tuple[QueueInfo, messages.Outgoing, asyncio.Future[dict[str, str]]]] = []
-        self._hops: list[tuple[str, str, str, dict[str, str]]] = []
+        self._hops: list[tuple[str, str, str, str]] = []
 
     def send(
         self, queue: QueueInfo, message: messages.Outgoing, route: str = ""
@@ -87,14 +87,10 @@ class SendBatcher:
         answer: asyncio.Future[dict[str, str]] = loop.create_future()
         self._batch.append((queue, message, answer))
         if message.trace_id is not None:
-            self._hops.append(
-                (
-                    message.trace_id,
-                    "http",
-                    route,
-                    {"queue": queue.name, "message_id": message.message_id},
-                )
-            )
+            # The detail as JSON text, without json.dumps: a queue name and a message id
+            # (a UUID) need no escaping.
+            detail = f'{{"queue": "{queue.name}", "message_id": "{message.message_id}"}}'
+            self._hops.append((message.trace_id, "http", route, detail))
         if len(self._batch) == 1:
             loop.call_soon(self._flush)
         return answer

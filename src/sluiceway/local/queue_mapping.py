@@ -210,9 +210,7 @@ class QueueMapping:
             # channel): a message it just claimed may still look visible to the reader. The
             # writer sees them; without this a poller could sleep past the moment that
             # message becomes visible again, with nothing left to wake it.
-            due = self.store.write(
-                lambda tx: queues.next_visible_at(tx.cx, self.queue, now_ms), early=True
-            )
+            due = self.store.read_own(lambda cx: queues.next_visible_at(cx, self.queue, now_ms))
         return Step(False, None if due is None else due / 1000)
 
 

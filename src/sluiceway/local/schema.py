@@ -207,10 +207,11 @@ CREATE TABLE IF NOT EXISTS trace_hops (
     kind        TEXT NOT NULL,
     name        TEXT NOT NULL,
     detail      TEXT,
-    duration_ms REAL
+    duration_ms REAL,
+    -- the order hops happened in (see traces.next_seq)
+    seq         INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS trace_hops_by_trace ON trace_hops (trace_id, id);
-CREATE INDEX IF NOT EXISTS trace_hops_by_time ON trace_hops (at_ms);
+CREATE INDEX IF NOT EXISTS trace_hops_by_trace ON trace_hops (trace_id, seq);
 -- every mapping and pipe of the app as last run, and whether an operator paused it
 CREATE TABLE IF NOT EXISTS mapping_states (
     name       TEXT PRIMARY KEY,
@@ -293,10 +294,11 @@ CREATE TABLE trace_hops (
     kind        TEXT NOT NULL,
     name        TEXT NOT NULL,
     detail      TEXT,
-    duration_ms REAL
+    duration_ms REAL,
+    -- the order hops happened in (see traces.next_seq)
+    seq         INTEGER NOT NULL
 );
-CREATE INDEX trace_hops_by_trace ON trace_hops (trace_id, id);
-CREATE INDEX trace_hops_by_time ON trace_hops (at_ms);
+CREATE INDEX trace_hops_by_trace ON trace_hops (trace_id, seq);
 """,
     # 4 -> 5: pausing mappings and pipes (`sluiceway mappings pause`).
     4: """

@@ -245,6 +245,16 @@ class Store:
                 self._cond.notify()
         return result
 
+    def read_own(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """Read through the writer's connection: what is committed and what early writes
+        wrote that the writer has not committed yet (a reader sees only the former).
+        Starts no transaction, so it costs the writer no commit."""
+        with self._cx_lock:
+            self._check_open()
+            cx = self._writer
+            assert cx is not None
+            return read(cx)
+
     def _check_open(self) -> None:
         if self._closing:
             raise StoreClosed("the store is closed")

@@ -410,13 +410,13 @@ def _delivery_hop(tx: Tx, job_id: int) -> None:
     """The delivery's outcome as a hop of its notification's trace; its duration runs from
     the publish."""
     tx.execute(
-        "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms) "
+        "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms, seq) "
         "SELECT n.trace_id, ?, 'delivery', d.protocol || ' ' || d.endpoint, "
         "json_object('status', d.status, 'attempts', d.attempts, 'error', d.last_error, "
-        "'delivery_id', d.id), ? - n.published_at "
+        "'delivery_id', d.id), ? - n.published_at, ? "
         "FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
         "WHERE d.id = ? AND n.trace_id IS NOT NULL",
-        (tx.now_ms, tx.now_ms, job_id),
+        (tx.now_ms, tx.now_ms, traces.next_seq(), job_id),
     )
 
 

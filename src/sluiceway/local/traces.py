@@ -18,6 +18,8 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +30,22 @@ RETENTION_MS = 24 * 3600 * 1000
 # version 00, 32-hex trace id (not all zeros), 16-hex parent id, 2-hex flags
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _INSERT = (
-    "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_last_seq = 0
+_seq_lock = threading.Lock()
+
+
+def next_seq() -> int:
+    """Where a hop falls in the order things happened: wall-clock nanoseconds, strictly
+    increasing in this process. Taken when the hop happens, not when its row is written, so
+    an invocation (written once it is over) still precedes what its handler did; across
+    processes (the delivery process) the wall clock orders hops that follow each other."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(time.time_ns(), _last_seq + 1)
+        return _last_seq
 
 
 def new_trace_id() -> str:
@@ -62,11 +77,13 @@ def hop(
     detail: Mapping[str, Any] | None = None,
     duration_ms: float | None = None,
     at_ms: int | None = None,
-) -> int | None:
-    """Record one hop of `trace_id` (nothing when the work has no trace); its row id."""
+    seq: int | None = None,
+) -> None:
+    """Record one hop of `trace_id` (nothing when the work has no trace); `seq` when it
+    happened earlier than now (`next_seq`)."""
     if trace_id is None:
-        return None
-    cursor = tx.execute(
+        return
+    tx.execute(
         _INSERT,
         (
             trace_id,
@@ -75,45 +92,33 @@ def hop(
             name,
             None if detail is None else json.dumps(detail, default=str),
             duration_ms,
+            next_seq() if seq is None else seq,
         ),
     )
-    return cursor.lastrowid
 
 
-def complete(
-    tx: Tx, hop_ids: Iterable[int], duration_ms: float, outcome: Mapping[str, Any]
-) -> None:
-    """Add a hop's duration and outcome once known (an invocation's, after the handler)."""
-    tx.cx.executemany(
-        "UPDATE trace_hops SET duration_ms = ?, detail = json_patch(COALESCE(detail, '{}'), ?) "
-        "WHERE id = ?",
-        [(duration_ms, json.dumps(outcome), hop_id) for hop_id in hop_ids],
-    )
-
-
-def hops_many(tx: Tx, rows: Iterable[tuple[str, str, str, Mapping[str, Any] | None]]) -> None:
-    """Record (trace id, kind, name, detail) hops at once, now."""
+def hops_many(tx: Tx, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """Record (trace id, kind, name, detail as JSON text) hops at once, now."""
     tx.cx.executemany(
         _INSERT,
         [
-            (
-                trace,
-                tx.now_ms,
-                kind,
-                name,
-                None if detail is None else json.dumps(detail, default=str),
-                None,
-            )
+            (trace, tx.now_ms, kind, name, detail, None, next_seq())
             for trace, kind, name, detail in rows
         ],
     )
 
 
 def trim(tx: Tx) -> int:
-    """Drop hops older than the retention."""
-    return int(
-        tx.execute("DELETE FROM trace_hops WHERE at_ms < ?", (tx.now_ms - RETENTION_MS,)).rowcount
-    )
+    """Drop hops older than the retention. Rows are written in time order, so the expired
+    ones are those before the first row still in retention: found by walking from the
+    oldest, with no index on time for every hop to pay for."""
+    kept = tx.execute(
+        "SELECT id FROM trace_hops WHERE at_ms >= ? ORDER BY id LIMIT 1",
+        (tx.now_ms - RETENTION_MS,),
+    ).fetchone()
+    if kept is None:
+        return int(tx.execute("DELETE FROM trace_hops").rowcount)
+    return int(tx.execute("DELETE FROM trace_hops WHERE id < ?", (kept[0],)).rowcount)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -142,7 +147,7 @@ def hops(cx: sqlite3.Connection, trace_id: str) -> list[Hop]:
     """Every hop of one trace, in the order they happened."""
     rows = cx.execute(
         "SELECT at_ms, kind, name, detail, duration_ms FROM trace_hops WHERE trace_id = ? "
-        "ORDER BY at_ms, id",
+        "ORDER BY seq",
         (trace_id,),
     )
     return [
@@ -156,7 +161,7 @@ def recent(cx: sqlite3.Connection, limit: int = 50) -> list[TraceSummary]:
     rows = cx.execute(
         "SELECT h.trace_id, MIN(h.at_ms), MAX(h.at_ms), COUNT(*), "
         "(SELECT kind || ' ' || name FROM trace_hops f WHERE f.trace_id = h.trace_id "
-        " ORDER BY f.at_ms, f.id LIMIT 1) "
+        " ORDER BY f.seq LIMIT 1) "
         "FROM trace_hops h WHERE h.trace_id IN "
         "(SELECT trace_id FROM trace_hops ORDER BY id DESC LIMIT ?) "
         "GROUP BY h.trace_id ORDER BY MIN(h.at_ms) DESC, h.trace_id LIMIT ?",
