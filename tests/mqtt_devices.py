@@ -1,13 +1,49 @@
-"""A device for tests: an MQTT subscriber that keeps what arrives."""
+"""MQTT for tests: the machine's Mosquitto, and a device (a subscriber that keeps what
+arrives)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import threading
 import uuid
 from typing import Any
 
 import paho.mqtt.client as paho
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from support import wait_until
+
+SYSTEM_MOSQUITTO = 1883
+
+
+def accepting(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def require(*commands: str) -> None:
+    """Fail (never skip: a skip in CI hides a failure) when a command the test runs is
+    missing; `scripts/services` installs and starts what the tests need."""
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run scripts/services")
+
+
+def system_mosquitto() -> int:
+    """The machine's Mosquitto on 127.0.0.1:1883 (scripts/services starts it), started as
+    the system's daemon if it is down; its port."""
+    if not accepting(SYSTEM_MOSQUITTO):
+        require("mosquitto")
+        subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"], check=True)
+        wait_until(lambda: accepting(SYSTEM_MOSQUITTO), timeout=10)
+    return SYSTEM_MOSQUITTO
 
 
 class Subscriber:

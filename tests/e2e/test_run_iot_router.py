@@ -4,8 +4,6 @@ the CLI, a real MQTT subscriber on Mosquitto, and a broker that goes away for a 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +13,10 @@ import httpx
 import pytest
 from runtime import RuntimeProcess, cli
 
-from mqtt_devices import Subscriber
+from mqtt_devices import Subscriber, accepting, require, system_mosquitto
 from support import free_port, wait_until
 
 pytestmark = pytest.mark.slow
-
-SYSTEM_MOSQUITTO = 1883
 
 
 def seed_message(n: int = 1, client: str = "DemoClient") -> dict[str, str]:
@@ -32,14 +28,6 @@ def seed_message(n: int = 1, client: str = "DemoClient") -> dict[str, str]:
         "LOCATION": "LT100LN200",
         "TEST": f"demo message 26-09 - message {n}",
     }
-
-
-def accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def run_cli(data: Path, *args: str) -> str:
@@ -69,12 +57,7 @@ def queue_stats(data: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def mosquitto() -> int:
-    if not accepting(SYSTEM_MOSQUITTO):
-        if shutil.which("mosquitto") is None:
-            pytest.skip("mosquitto is not installed")
-        subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"], check=True)
-        wait_until(lambda: accepting(SYSTEM_MOSQUITTO), timeout=10)
-    return SYSTEM_MOSQUITTO
+    return system_mosquitto()
 
 
 def test_the_seeds_test_steps_relay_the_json_to_the_subscribed_device(
@@ -160,8 +143,7 @@ def test_the_seeds_test_steps_relay_the_json_to_the_subscribed_device(
 
 @pytest.fixture
 def own_mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
+    require("mosquitto")
     broker = MosquittoProcess(tmp_path / "mosquitto", free_port())
     broker.start()
     yield broker

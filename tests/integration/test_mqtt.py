@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -24,7 +23,8 @@ import pytest
 import trustme
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from mqtt_devices import Subscriber, new_topic
+import mqtt_devices
+from mqtt_devices import Subscriber, accepting, new_topic, require
 from sluiceway.local.email import DeliveryError
 from sluiceway.local.mqtt import EmbeddedBroker, MqttPublisher
 from support import free_port, wait_until
@@ -35,29 +35,15 @@ JSON = json.dumps(
     ensure_ascii=False,
 ).encode()
 USER, PASSWORD = "shop", "p@ss:word"
-SYSTEM_MOSQUITTO = ("127.0.0.1", 1883)
 
 
 # -- brokers --------------------------------------------------------------------------------
 
 
-def _accepts(address: tuple[str, int]) -> bool:
-    try:
-        socket.create_connection(address, timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def system_mosquitto() -> int:
-    """The machine's Mosquitto on 127.0.0.1:1883, started as the system's daemon if down."""
-    if not _accepts(SYSTEM_MOSQUITTO):
-        if shutil.which("mosquitto") is None:
-            pytest.skip("mosquitto is not installed")
-        subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"], check=True)
-        wait_until(lambda: _accepts(SYSTEM_MOSQUITTO), timeout=10)
-    return SYSTEM_MOSQUITTO[1]
+    """The machine's Mosquitto on 127.0.0.1:1883."""
+    return mqtt_devices.system_mosquitto()
 
 
 @pytest.fixture
@@ -96,8 +82,7 @@ class SecuredMosquitto:
 
 @pytest.fixture(scope="module")
 def secured_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredMosquitto]:
-    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto and mosquitto_passwd are needed for the auth and TLS cases")
+    require("mosquitto", "mosquitto_passwd")
     home = tmp_path_factory.mktemp("mosquitto")
     subprocess.run(
         ["mosquitto_passwd", "-b", "-c", str(home / "passwd"), USER, PASSWORD], check=True
@@ -125,9 +110,7 @@ def secured_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secu
         )
     # Mosquitto block-buffers a piped log, so readiness is both listeners accepting.
     try:
-        wait_until(
-            lambda: (_accepting(port) and _accepting(tls_port)) or process.poll() is not None
-        )
+        wait_until(lambda: (accepting(port) and accepting(tls_port)) or process.poll() is not None)
     except AssertionError:
         process.kill()
         raise
@@ -136,14 +119,6 @@ def secured_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secu
     yield SecuredMosquitto(port, tls_port, home / "ca.pem", url)
     process.terminate()
     process.wait(10)
-
-
-def _accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 # -- fake brokers that misbehave on cue -------------------------------------------------------

@@ -14,7 +14,7 @@ import html
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -295,7 +295,7 @@ class Gateway:
             headers = _headers(scope, route.single_headers)
             ingest.check_content_type(headers.get("content-type"))
             body = await _read_body(receive, headers, queue.spec.maximum_message_size)
-            trace = _trace_of(headers)
+            trace = traces.trace_of(headers.get("traceparent"))
             message = ingest.prepare(
                 queue,
                 route,
@@ -319,7 +319,7 @@ class Gateway:
                 [(b"retry-after", b"1")],
             )
             return
-        await _json(send, 200, answer, [(_TRACE_HEADER, trace.encode())])
+        await _json(send, 200, answer, [(traces.TRACE_HEADER, trace.encode())])
 
     async def _put(
         self, route: RouteInfo, table: TableInfo, scope: Scope, receive: Receive, send: Send
@@ -338,7 +338,7 @@ class Gateway:
         except Rejection as rejection:
             await _json(send, rejection.status, rejection.body())
             return
-        trace = _trace_of(headers)
+        trace = traces.trace_of(headers.get("traceparent"))
 
         def put(tx: Tx) -> None:
             traces.hop(tx, trace, "http", route.label, {"table": table.name, "key": prepared.key})
@@ -366,7 +366,7 @@ class Gateway:
                 [(b"retry-after", b"1")],
             )
             return
-        await _json(send, 200, {"key": prepared.key}, [(_TRACE_HEADER, trace.encode())])
+        await _json(send, 200, {"key": prepared.key}, [(traces.TRACE_HEADER, trace.encode())])
 
     async def _proxy(
         self,
@@ -379,15 +379,13 @@ class Gateway:
         """API Gateway's Lambda proxy integration: the request as the proxy event, the
         function's answer as the response."""
         request_id = ids.uuid4()
-        trace_id = (
-            traces.from_traceparent(
-                next(
-                    (v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None
-                )
-            )
-            or traces.new_trace_id()
+        trace_id = traces.trace_of(
+            next((v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None)
         )
-        trace = [(b"x-amzn-requestid", request_id.encode()), (_TRACE_HEADER, trace_id.encode())]
+        trace = [
+            (b"x-amzn-requestid", request_id.encode()),
+            (traces.TRACE_HEADER, trace_id.encode()),
+        ]
         source = route.function.source
         guard = source.auth if isinstance(source, HttpSource) else None
         if guard is not None and not await self._authorized(guard, scope, send, trace):
@@ -585,14 +583,6 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
-
-
-_TRACE_HEADER = b"x-sluiceway-trace-id"
-
-
-def _trace_of(headers: Mapping[str, str]) -> str:
-    """The request's trace: an incoming W3C ``traceparent``'s, or a new one."""
-    return traces.from_traceparent(headers.get("traceparent")) or traces.new_trace_id()
 
 
 def _title(name: str) -> str:

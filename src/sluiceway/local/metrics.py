@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sluiceway.local import queues
+from sluiceway.local import queues, traces
 from sluiceway.local.histogram import LATENCY_BUCKETS, Histogram
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 PATH = "/metrics"
-TRACE_HEADER = b"x-sluiceway-trace-id"  # (tracing's answer header)
 # A request that ended before any answer (the client went away): nginx's code for it.
 CLIENT_CLOSED = 499
 
@@ -116,7 +115,7 @@ def observe_request(
     if not path.startswith(_OWN_PAGES):
         trace = None
         for name, value in headers:
-            if name == TRACE_HEADER:
+            if name == traces.TRACE_HEADER:
                 trace = value.decode("latin-1")
         client = scope.get("client")
         engine.bus.publish(

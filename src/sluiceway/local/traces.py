@@ -48,8 +48,17 @@ def next_seq() -> int:
         return _last_seq
 
 
+# The answer header that names a request's trace.
+TRACE_HEADER = b"x-sluiceway-trace-id"
+
+
 def new_trace_id() -> str:
     return secrets.token_hex(16)
+
+
+def trace_of(traceparent: str | None) -> str:
+    """A request's trace: its W3C ``traceparent`` header's, or a new one."""
+    return from_traceparent(traceparent) or new_trace_id()
 
 
 def from_traceparent(header: str | None) -> str | None:
