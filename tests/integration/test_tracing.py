@@ -5,6 +5,7 @@ notification and the delivery; an incoming ``traceparent`` is kept."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def hops_of(engine: LocalEngine, trace_id: str) -> list[traces.Hop]:
+    engine.store.traces.flush()  # what the runtime's trace thread does every 100 ms
     with Admin(engine.settings.data_dir) as admin:
         return admin.trace(trace_id)
 
@@ -197,3 +199,35 @@ def test_hops_older_than_a_day_are_swept(make_engine: EngineFactory, clock: Virt
     clock.advance(24 * 3600 + 1)
     engine.sweep()
     assert hops_of(engine, trace_id) == []
+
+
+def test_a_hop_is_kept_only_if_its_work_commits(tmp_path: Path) -> None:
+    from sluiceway.local.store import Store, Tx
+
+    def kept(tx: Tx) -> None:
+        traces.hop(tx, "a" * 32, "item", "orders", {"eventName": "INSERT"})
+
+    def undone(tx: Tx) -> None:
+        traces.hop(tx, "b" * 32, "item", "orders", {"eventName": "INSERT"})
+        raise ValueError("the condition failed")
+
+    def early_undone(tx: Tx) -> None:
+        traces.hop(tx, "c" * 32, "item", "orders", {"eventName": "INSERT"})
+        raise ValueError("the condition failed")
+
+    with Store(tmp_path) as store:
+        store.write(kept)
+        with pytest.raises(ValueError, match="condition"):
+            store.write(undone)
+        with pytest.raises(ValueError, match="condition"):
+            store.write(early_undone, early=True)
+        store.write(lambda tx: None)  # commits the early transaction
+        store.traces.flush()
+        assert [(h.kind, h.detail) for h in store.traces.hops("a" * 32)] == [
+            ("item", {"eventName": "INSERT"})
+        ]
+        assert store.traces.hops("b" * 32) == []
+        assert store.traces.hops("c" * 32) == []
+    # Written to traces.db beside the data, and readable by another process's store.
+    with Store(tmp_path) as again:
+        assert len(again.traces.hops("a" * 32)) == 1

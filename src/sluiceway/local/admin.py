@@ -231,11 +231,11 @@ class Admin:
 
     def traces(self, limit: int = 50) -> list[tracing.TraceSummary]:
         """The latest traces, newest first."""
-        return tracing.recent(self.store.reader(), limit)
+        return self.store.traces.recent(limit)
 
     def trace(self, trace_id: str) -> list[tracing.Hop]:
         """Every hop of one trace, in order."""
-        return tracing.hops(self.store.reader(), trace_id)
+        return self.store.traces.hops(trace_id)
 
     def stream_mappings(self) -> list[MappingView]:
         """Each stream mapping's lanes: where they stand and what holds them up."""

@@ -11,7 +11,6 @@ mappings and the delivery workers, and runs them either in background threads (`
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fcntl
 import json
@@ -28,7 +27,7 @@ from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
-from sluiceway.local import messages, moves, pausing, queues, tables, topics, traces
+from sluiceway.local import messages, moves, otel, pausing, queues, tables, topics, traces
 from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.local.email import DeliveryError, Links, Mailer
 from sluiceway.local.events_bus import EventBus
@@ -118,6 +117,8 @@ class LocalEngine:
         self.store = Store(
             Path(self.settings.data_dir), durability=self.settings.durability, clock=self.clock
         )
+        # Hops as OpenTelemetry spans too, when OTEL_* variables configure an exporter.
+        self.exports_spans = otel.install(self.store.traces, app.name)
         self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
@@ -536,13 +537,13 @@ class LocalEngine:
             if advance_time and self.clock.is_virtual and dues:
                 self.clock.set(min(dues))  # type: ignore[attr-defined]
                 continue
+            self.store.traces.flush()  # settled: every hop so far is readable
             return done
         raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
 
     # -- the invoker's tracer: an invocation as a hop of each trace in its batch. Its place
-    # in the trace is taken when it starts (before what its handler does); its row is
-    # written once it is over, handed to the writer without waiting (the invocation's own
-    # acknowledgement does not depend on it).
+    # in the trace is taken when it starts (before what its handler does); the hop goes to
+    # the trace log once it is over (it belongs to no transaction).
 
     def started(
         self, function: str, request_id: str, trace_ids: Sequence[str]
@@ -559,12 +560,9 @@ class LocalEngine:
         if error is not None:
             detail["error"] = repr(error)[:500]
 
-        def record(tx: Tx) -> None:
-            for trace in trace_ids:
-                traces.hop(tx, trace, "invoke", function, detail, duration_ms, at_ms=at_ms, seq=seq)
-
-        with contextlib.suppress(Exception):  # the store is closing: the trace loses a hop
-            self.store.submit(record)
+        self.store.traces.add(
+            [(trace, at_ms, "invoke", function, detail, duration_ms, seq) for trace in trace_ids]
+        )
 
     def sweep(self) -> int:
         """Drop expired messages, stream records older than 24 hours and items past their
@@ -573,14 +571,13 @@ class LocalEngine:
 
         def expire(tx: Tx) -> int:
             dropped = sum(queues.sweep_expired(tx, q) for q in registry.queues.values())
-            dropped += traces.trim(tx)
             for table in registry.tables.values():
                 dropped += tables.trim_stream(tx, table)
                 if table.spec.ttl_attribute:
                     dropped += tables.expire(tx, table)
             return dropped
 
-        return self.store.write(expire)
+        return self.store.write(expire) + self.store.traces.trim()
 
     def _sweep_step(self) -> Step:
         """`sweep`, once a minute."""

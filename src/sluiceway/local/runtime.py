@@ -19,6 +19,7 @@ import uvicorn
 
 from sluiceway import logs
 from sluiceway.app import App
+from sluiceway.local import otel
 from sluiceway.local.console import with_token
 from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.local.email import redact
@@ -139,6 +140,8 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
     if settings.console:
         token = f"?token={settings.console_token}" if settings.console_token else ""
         lines.append(f"  console: {url}/console{token}")
+    if engine.exports_spans:
+        lines.append(f"  traces: exported to OpenTelemetry ({otel.describe()})")
     for route in engine.graph.routes:
         target = route.target
         into = (

@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -198,20 +198,7 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
     scopes      TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
--- tracing: each hop a request's trace took (HTTP, queue, invocation, item, publish,
--- delivery), kept 24 hours
-CREATE TABLE IF NOT EXISTS trace_hops (
-    id          INTEGER PRIMARY KEY,
-    trace_id    TEXT NOT NULL,
-    at_ms       INTEGER NOT NULL,
-    kind        TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    detail      TEXT,
-    duration_ms REAL,
-    -- the order hops happened in (see traces.next_seq)
-    seq         INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS trace_hops_by_trace ON trace_hops (trace_id, seq);
+-- (the hops of every trace are in traces.db beside this file: see traces.py)
 -- every mapping and pipe of the app as last run, and whether an operator paused it
 CREATE TABLE IF NOT EXISTS mapping_states (
     name       TEXT PRIMARY KEY,
@@ -309,5 +296,10 @@ CREATE TABLE mapping_states (
     paused_at  INTEGER,
     updated_at INTEGER NOT NULL
 );
+""",
+    # 5 -> 6: trace hops move to traces.db, written in bulk off the writer's path. The hops
+    # of the last 24 hours are observations, not data: they are not carried over.
+    5: """
+DROP TABLE trace_hops;
 """,
 }

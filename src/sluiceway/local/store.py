@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sluiceway.clock import Clock, SystemClock
+from sluiceway.local import traces
 from sluiceway.local.histogram import LATENCY_BUCKETS, SIZE_BUCKETS, Histogram
 from sluiceway.local.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from sluiceway.settings import Durability
@@ -50,15 +51,17 @@ EXTERNAL = "*"  # the channel listeners hear when another process committed
 
 class Tx:
     """What an op sees: the writer connection, the commit time, and a way to say which
-    consumers should wake up once the transaction commits."""
+    consumers should wake up once the transaction commits, and the trace hops to keep if it
+    does (`traces.hop`)."""
 
-    __slots__ = ("cx", "now", "now_ms", "touched")
+    __slots__ = ("cx", "hops", "now", "now_ms", "touched")
 
     def __init__(self, cx: sqlite3.Connection, now: float) -> None:
         self.cx = cx
         self.now = now
         self.now_ms = int(now * 1000)
         self.touched: set[str] = set()
+        self.hops: list[traces.Row] = []
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         return self.cx.execute(sql, tuple(params))
@@ -79,6 +82,7 @@ class _Pending:
     result: Any = None
     error: BaseException | None = None
     touched: set[str] = field(default_factory=set)
+    hops: list[traces.Row] | None = None
 
 
 class StoreClosed(RuntimeError):
@@ -129,6 +133,9 @@ class Store:
         self._in_tx = False
         self._direct_ops = 0  # early ops run directly in the open, uncommitted transaction
         self._direct_touched: set[str] = set()
+        self._direct_hops: list[traces.Row] = []
+        # Hops of committed work go here (traces.db beside the data).
+        self.traces = traces.TraceLog(self.data_dir / "traces.db", self.clock)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -180,6 +187,7 @@ class Store:
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
+        self.traces.close()
         if self._writer is not None:
             self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._writer.close()
@@ -240,6 +248,7 @@ class Store:
             cx.execute("RELEASE op")
             self._direct_ops += 1
             self._direct_touched |= tx.touched
+            self._direct_hops += tx.hops
         with self._cond:
             if not self._pending:
                 self._cond.notify()
@@ -359,12 +368,16 @@ class Store:
                 self._in_tx = False
                 touched = self._direct_touched
                 self._direct_touched = set()
+                hops, self._direct_hops = self._direct_hops, []
                 self._direct_ops = 0
         self.commits += 1
         self.committed_ops += len(batch) + direct
         self.group_sizes.observe(len(batch) + direct)
         for pending in batch:
             touched |= pending.touched
+            if pending.hops:
+                hops += pending.hops
+        self.traces.add(hops)
         return touched
 
     def _run_all(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> bool:
@@ -378,6 +391,7 @@ class Store:
                 self._in_tx = False
                 return False
             pending.touched = tx.touched
+            pending.hops = tx.hops
         return True
 
     def _run_each(self, cx: sqlite3.Connection, batch: list[_Pending], now: float) -> None:
@@ -389,11 +403,13 @@ class Store:
                 pending.result = pending.op(tx)
                 pending.error = None
                 pending.touched = tx.touched
+                pending.hops = tx.hops
             except Exception as error:
                 cx.execute("ROLLBACK TO op")
                 pending.result = None
                 pending.error = error
                 pending.touched = set()
+                pending.hops = None
             cx.execute("RELEASE op")
 
     def _answer(self, batch: list[_Pending], touched: set[str]) -> None:

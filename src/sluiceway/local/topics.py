@@ -409,15 +409,18 @@ def delivered(tx: Tx, job_id: int) -> None:
 def _delivery_hop(tx: Tx, job_id: int) -> None:
     """The delivery's outcome as a hop of its notification's trace; its duration runs from
     the publish."""
-    tx.execute(
-        "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms, seq) "
-        "SELECT n.trace_id, ?, 'delivery', d.protocol || ' ' || d.endpoint, "
-        "json_object('status', d.status, 'attempts', d.attempts, 'error', d.last_error, "
-        "'delivery_id', d.id), ? - n.published_at, ? "
-        "FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
+    found = tx.execute(
+        "SELECT n.trace_id, d.protocol || ' ' || d.endpoint, d.status, d.attempts, "
+        "d.last_error, n.published_at FROM deliveries d "
+        "JOIN notifications n ON n.id = d.notification_id "
         "WHERE d.id = ? AND n.trace_id IS NOT NULL",
-        (tx.now_ms, tx.now_ms, traces.next_seq(), job_id),
-    )
+        (job_id,),
+    ).fetchone()
+    if found is None:
+        return
+    trace_id, name, status, attempts, error, published_at = found
+    detail = {"status": status, "attempts": attempts, "error": error, "delivery_id": job_id}
+    traces.hop(tx, trace_id, "delivery", name, detail, tx.now_ms - published_at)
 
 
 def failed(

@@ -7,14 +7,23 @@ spelling), the items a handler writes while processing that message (their strea
 what it publishes (the notification, hence its deliveries), and so on down the pipeline.
 Inside a handler the trace is the one of the record it is processing (`invoke.current_trace`).
 
-Each hop is a row of ``trace_hops``, written in the same transaction as the work it
-records (the message stored, the item written, the delivery's outcome), or just after the
-invocation it describes. Hops are kept 24 hours, as stream records are.
+Each hop is recorded by the work it describes: an op adds it to its transaction (`hop`), and
+the store hands it on only once that transaction has committed, so a rolled-back write leaves
+no hop behind. Hops then go to a `TraceLog`: a buffer that a thread of its own writes, every
+`FLUSH_SECONDS`, to ``traces.db`` beside the data (and to OpenTelemetry, see `otel`).
+
+Decision: hops live in their own database, written in bulk, not in the transaction of the
+work: six rows per order in the one writer's transaction cost about a fifth of end-to-end
+throughput (benchmarks/README.md). Hops are observations, not acknowledged data, so
+``traces.db`` is written with ``synchronous=NORMAL``, and a kill -9 may lose the last
+`FLUSH_SECONDS` of them; never a message, item or delivery. Hops are kept 24 hours, as stream
+records are.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -22,19 +31,45 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sluiceway.local.store import Tx
+from sluiceway.clock import Clock
+
+if TYPE_CHECKING:
+    from sluiceway.local.store import Tx
+
+log = logging.getLogger("sluiceway.traces")
 
 RETENTION_MS = 24 * 3600 * 1000
+FLUSH_SECONDS = 0.1
+TRIM_SECONDS = 60.0
 # version 00, 32-hex trace id (not all zeros), 16-hex parent id, 2-hex flags
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trace_hops (
+    id          INTEGER PRIMARY KEY,
+    trace_id    TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    detail      TEXT,
+    duration_ms REAL,
+    -- the order hops happened in (see next_seq)
+    seq         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trace_hops_by_trace ON trace_hops (trace_id, seq);
+"""
 _INSERT = (
     "INSERT INTO trace_hops (trace_id, at_ms, kind, name, detail, duration_ms, seq) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _last_seq = 0
 _seq_lock = threading.Lock()
+
+# One hop: (trace id, at_ms, kind, name, detail, duration_ms, seq). The detail is a mapping,
+# or JSON text already made, or None; it is made JSON by the log's thread, off the hot path.
+Row = tuple[str, int, str, str, "Mapping[str, Any] | str | None", "float | None", int]
 
 
 def next_seq() -> int:
@@ -88,46 +123,195 @@ def hop(
     at_ms: int | None = None,
     seq: int | None = None,
 ) -> None:
-    """Record one hop of `trace_id` (nothing when the work has no trace); `seq` when it
-    happened earlier than now (`next_seq`)."""
+    """Record one hop of `trace_id` (nothing when the work has no trace) with `tx`'s work:
+    it is kept if the transaction commits. `seq` when it happened earlier than now."""
     if trace_id is None:
         return
-    tx.execute(
-        _INSERT,
+    tx.hops.append(
         (
             trace_id,
             tx.now_ms if at_ms is None else at_ms,
             kind,
             name,
-            None if detail is None else json.dumps(detail, default=str),
+            detail,
             duration_ms,
             next_seq() if seq is None else seq,
-        ),
+        )
     )
 
 
 def hops_many(tx: Tx, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Record (trace id, kind, name, detail as JSON text) hops at once, now."""
-    tx.cx.executemany(
-        _INSERT,
-        [
-            (trace, tx.now_ms, kind, name, detail, None, next_seq())
-            for trace, kind, name, detail in rows
-        ],
+    now_ms = tx.now_ms
+    tx.hops.extend(
+        (trace, now_ms, kind, name, detail, None, next_seq()) for trace, kind, name, detail in rows
     )
 
 
-def trim(tx: Tx) -> int:
-    """Drop hops older than the retention. Rows are written in time order, so the expired
-    ones are those before the first row still in retention: found by walking from the
-    oldest, with no index on time for every hop to pay for."""
-    kept = tx.execute(
-        "SELECT id FROM trace_hops WHERE at_ms >= ? ORDER BY id LIMIT 1",
-        (tx.now_ms - RETENTION_MS,),
-    ).fetchone()
-    if kept is None:
-        return int(tx.execute("DELETE FROM trace_hops").rowcount)
-    return int(tx.execute("DELETE FROM trace_hops WHERE id < ?", (kept[0],)).rowcount)
+class Exporter(Protocol):
+    """Where a trace log sends each batch of hops besides ``traces.db`` (`otel.SpanExport`)."""
+
+    def export(self, rows: list[Row]) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class TraceLog:
+    """The hops of one data directory on their way to ``traces.db``: `add` only appends to
+    a list; a thread of its own, started by the first hop, writes them in one transaction
+    every `FLUSH_SECONDS` and hands each batch to the exporters (OpenTelemetry)."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self.clock = clock
+        self.exporters: list[Exporter] = []
+        self._pending: list[Row] = []
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one flush at a time
+        self._writer: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._next_trim = 0.0
+        self.written = 0
+
+    def add(self, rows: list[Row]) -> None:
+        """Take hops (from any thread); they are written within `FLUSH_SECONDS`."""
+        if not rows:
+            return
+        self._pending.extend(rows)  # one bytecode: atomic under the GIL
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None and not self._closing:
+                thread = threading.Thread(target=self._run, name="sluiceway-traces", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        while not self._closing:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+                if time.monotonic() >= self._next_trim:
+                    self._next_trim = time.monotonic() + TRIM_SECONDS
+                    self.trim()
+            except Exception:  # never let tracing take the runtime down: log and go on
+                log.exception("writing trace hops failed")
+
+    def flush(self) -> int:
+        """Write (and export) every hop taken so far; returns how many."""
+        with self._write_lock:
+            rows, self._pending = self._pending, []
+            if not rows:
+                return 0
+            stored = [
+                (t, at, k, n, d if d is None or isinstance(d, str) else to_json(d), ms, seq)
+                for t, at, k, n, d, ms, seq in rows
+            ]
+            cx = self._writer_cx()
+            cx.execute("BEGIN")
+            cx.executemany(_INSERT, stored)
+            cx.execute("COMMIT")
+            self.written += len(rows)
+        for exporter in self.exporters:
+            try:
+                exporter.export(rows)
+            except Exception:
+                log.exception("exporting trace hops failed")
+        return len(rows)
+
+    def trim(self) -> int:
+        """Drop hops older than the retention. Rows are written in time order, so the
+        expired ones are those before the first row still in retention: found by walking
+        from the oldest, with no index on time for every hop to pay for."""
+        self.flush()
+        with self._write_lock:
+            cx = self._writer_cx()
+            now_ms = int(self.clock.now() * 1000)
+            kept = cx.execute(
+                "SELECT id FROM trace_hops WHERE at_ms >= ? ORDER BY id LIMIT 1",
+                (now_ms - RETENTION_MS,),
+            ).fetchone()
+            if kept is None:
+                return int(cx.execute("DELETE FROM trace_hops").rowcount)
+            return int(cx.execute("DELETE FROM trace_hops WHERE id < ?", (kept[0],)).rowcount)
+
+    def close(self) -> None:
+        """Write what is left, and stop."""
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.flush()
+        except Exception:
+            log.exception("writing trace hops failed")
+        for exporter in self.exporters:
+            try:
+                exporter.shutdown()
+            except Exception:
+                log.exception("shutting down a trace exporter failed")
+        self.exporters = []
+        with self._write_lock:
+            for cx in [self._writer, *self._readers]:
+                if cx is not None:
+                    cx.close()
+            self._writer = None
+            self._readers.clear()
+
+    def _connect(self) -> sqlite3.Connection:
+        cx = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        cx.execute("PRAGMA busy_timeout=30000")
+        return cx
+
+    def _writer_cx(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            cx = self._connect()
+            cx.execute("PRAGMA journal_mode=WAL")
+            cx.execute("PRAGMA synchronous=NORMAL")
+            cx.executescript(_SCHEMA)
+            self._writer = cx
+        return self._writer
+
+    # -- reading --------------------------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        """A connection to read hops with (this thread's; the file is made if missing)."""
+        cx: sqlite3.Connection | None = getattr(self._local, "cx", None)
+        if cx is None:
+            with self._write_lock:
+                self._writer_cx()  # the file and its table exist before anyone reads
+                cx = self._connect()
+                self._readers.append(cx)
+            self._local.cx = cx
+        return cx
+
+    def hops(self, trace_id: str) -> list[Hop]:
+        return hops(self.reader(), trace_id)
+
+    def recent(self, limit: int = 50) -> list[TraceSummary]:
+        return recent(self.reader(), limit)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def detail_of(detail: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
+    """A hop's detail as a mapping, whichever form it was recorded in."""
+    if detail is None:
+        return {}
+    if isinstance(detail, str):
+        parsed: dict[str, Any] = json.loads(detail)
+        return parsed
+    return detail
 
 
 # -- reading ---------------------------------------------------------------------------------

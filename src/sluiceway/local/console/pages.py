@@ -437,10 +437,10 @@ class Pages:
     # -- traces -------------------------------------------------------------------------
 
     def traces_page(self, request: Request) -> Response:
-        return self.render("traces.html", traces=traces.recent(self._cx(), 50))
+        return self.render("traces.html", traces=self.store.traces.recent(50))
 
     def traces_fragment(self, request: Request) -> Response:
-        return self.render("_traces.html", traces=traces.recent(self._cx(), 50))
+        return self.render("_traces.html", traces=self.store.traces.recent(50))
 
     def trace_page(self, request: Request) -> Response:
         return self._trace(request, "trace.html")
@@ -450,7 +450,7 @@ class Pages:
 
     def _trace(self, request: Request, template: str) -> Response:
         trace_id = request.params[0]
-        hops = traces.hops(self._cx(), trace_id)
+        hops = self.store.traces.hops(trace_id)
         if not hops:
             return self.not_found(request, f"no trace {trace_id!r} (kept 24 hours)")
         return self.render(template, trace_id=trace_id, **_waterfall(hops))

@@ -1,0 +1,221 @@
+"""OpenTelemetry: every trace hop exported as a span when an exporter is configured.
+
+Configured the standard way, by OpenTelemetry's own environment variables, so the same
+settings serve the runtime and any other instrumented process:
+
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) turns export on,
+  over OTLP/HTTP with protobuf (``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` uses gRPC when its
+  exporter package is installed); headers, timeout, certificates and compression come from
+  the exporter's own ``OTEL_EXPORTER_OTLP_*`` variables;
+- ``OTEL_TRACES_EXPORTER`` = ``otlp`` (the default once an endpoint is set), ``console``
+  (spans printed to stderr as JSON) or ``none`` (off, whatever else is set);
+- ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the service (else the app's
+  name).
+
+The packages are an extra (``pip install 'sluiceway[otel]'``): nothing is imported unless
+export is configured, and a configured export without them is refused at start with that
+command, not ignored.
+
+A hop becomes one span, exported in the trace log's batches (every 100 ms). Span ids are
+derived from the hop, so a span exported twice is the same span. Decision: the HTTP hop is
+the root span (its id derived from the trace id) and every other hop of the trace is its
+child, a flat waterfall that needs no state across batches or processes (the delivery
+process exports its own hops). With an incoming ``traceparent`` the spans join the caller's
+trace id.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+from sluiceway.errors import SluicewayError
+from sluiceway.local import traces
+from sluiceway.local.email import redact
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+
+class OtelConfigError(SluicewayError):
+    """Export is configured in a way that cannot work (an unknown exporter or protocol, or
+    the packages missing)."""
+
+    code = "OtelConfigError"
+
+
+def configured() -> str | None:
+    environ = os.environ
+    """Which exporter the environment asks for: "otlp", "console", or None."""
+    chosen = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if chosen == "none":
+        return None
+    if chosen in ("otlp", "console"):
+        return chosen
+    if chosen:
+        raise OtelConfigError(
+            f"OTEL_TRACES_EXPORTER={chosen!r}: sluiceway exports to 'otlp' or 'console' (or 'none')"
+        )
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return "otlp" if endpoint else None
+
+
+def exporter_from_env() -> SpanExporter | None:
+    """The span exporter the environment configures, or None."""
+    chosen = configured()
+    if chosen is None:
+        return None
+    environ = os.environ
+    try:
+        if chosen == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            return ConsoleSpanExporter()
+        protocol = (
+            environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+            or "http/protobuf"
+        )
+        if protocol == "grpc":
+            # An optional package of its own (grpcio is large): imported by name.
+            grpc = importlib.import_module("opentelemetry.exporter.otlp.proto.grpc.trace_exporter")
+            exporter: SpanExporter = grpc.OTLPSpanExporter()
+            return exporter
+        if protocol != "http/protobuf":
+            raise OtelConfigError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: sluiceway exports over "
+                "'http/protobuf' or 'grpc'"
+            )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    except ImportError as missing:
+        extra = "opentelemetry-exporter-otlp-proto-grpc" if "grpc" in str(missing) else ""
+        command = f"pip install {extra}" if extra else "pip install 'sluiceway[otel]'"
+        raise OtelConfigError(
+            f"OpenTelemetry export is configured (OTEL_* variables) but its package is "
+            f"missing ({missing.name}): {command}"
+        ) from None
+
+
+class SpanExport:
+    """A trace log's exporter: turns each batch of hops into spans for `exporter`."""
+
+    def __init__(self, exporter: SpanExporter, service: str) -> None:
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        self.exporter = exporter
+        # OTEL_SERVICE_NAME or a service.name in OTEL_RESOURCE_ATTRIBUTES (both read by
+        # Resource.create) win over the app's name.
+        from_env = Resource.create({})
+        named = not str(from_env.attributes.get(SERVICE_NAME, "")).startswith("unknown_service")
+        self.resource = from_env if named else Resource.create({SERVICE_NAME: service})
+        self.scope = InstrumentationScope("sluiceway", _version())
+
+    def export(self, rows: list[traces.Row]) -> None:
+        self.exporter.export([self.span(row) for row in rows])
+
+    def span(self, row: traces.Row) -> ReadableSpan:
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+        trace_id, at_ms, kind, name, detail, duration_ms, seq = row
+        trace = int(trace_id, 16)
+        root = _span_id(trace_id)
+        is_root = kind == "http"
+        span_id = root if is_root else _span_id(f"{trace_id}:{seq}:{kind}:{name}")
+        flags = TraceFlags(TraceFlags.SAMPLED)
+        context = SpanContext(trace, span_id, is_remote=False, trace_flags=flags)
+        parent = None if is_root else SpanContext(trace, root, is_remote=False, trace_flags=flags)
+        fields = traces.detail_of(detail)
+        took_ns = int((duration_ms or 0) * 1_000_000)
+        at_ns = at_ms * 1_000_000
+        # An invocation's hop is taken when it starts; a delivery's when it is over (its
+        # duration runs back to the publish); the others are instants.
+        start, end = (at_ns - took_ns, at_ns) if kind == "delivery" else (at_ns, at_ns + took_ns)
+        attributes: dict[str, Any] = {"sluiceway.hop": kind, "sluiceway.name": name}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            attributes[f"sluiceway.{key}"] = (
+                value if isinstance(value, str | bool | int | float) else traces.to_json(value)
+            )
+        if kind == "invoke":
+            attributes["faas.invoked_name"] = name
+            if "request_id" in fields:
+                attributes["faas.invocation_id"] = fields["request_id"]
+        failed = fields.get("ok") is False or fields.get("status") in ("failed", "error")
+        status = (
+            Status(StatusCode.ERROR, str(fields.get("error") or "failed"))
+            if failed
+            else Status(StatusCode.UNSET)
+        )
+        return ReadableSpan(
+            name=f"{kind} {name}",
+            context=context,
+            parent=parent,
+            resource=self.resource,
+            attributes=attributes,
+            kind=_kinds().get(kind, SpanKind.INTERNAL),
+            status=status,
+            start_time=start,
+            end_time=end,
+            instrumentation_scope=self.scope,
+        )
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+
+def _span_id(seed: str) -> int:
+    value = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big")
+    return value or 1
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sluiceway")
+    except PackageNotFoundError:
+        return "0"
+
+
+@functools.cache
+def _kinds() -> dict[str, Any]:
+    from opentelemetry.trace import SpanKind
+
+    return {
+        "http": SpanKind.SERVER,
+        "send": SpanKind.PRODUCER,
+        "publish": SpanKind.PRODUCER,
+        "invoke": SpanKind.CONSUMER,
+        "delivery": SpanKind.CLIENT,
+    }
+
+
+def describe() -> str:
+    """Where spans go, for the banner."""
+    if configured() == "console":
+        return "console"
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", ""
+    )
+    return f"otlp {redact(endpoint)}"
+
+
+def install(log: traces.TraceLog, service: str) -> bool:
+    """Export `log`'s hops as spans if the environment configures an exporter; whether it
+    does. Raises `OtelConfigError` for a configuration that cannot work."""
+    exporter = exporter_from_env()
+    if exporter is None:
+        return False
+    log.exporters.append(SpanExport(exporter, service))
+    return True
