@@ -4,6 +4,7 @@ cannot work is refused at start, saying what to do."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from conftest import EngineFactory
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
 from sluiceway.clock import VirtualClock
-from sluiceway.local import otel
+from sluiceway.local import metrics, otel
 from support import SmtpServer, gateway, wait_until
 
 ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -143,6 +144,8 @@ def test_one_order_reaches_an_otlp_receiver_as_the_spans_of_its_trace(
     # A delivery's span runs from the publish to the moment it was delivered.
     assert delivery.start_time_unix_nano == spans[4][1].start_time_unix_nano
     assert delivery.status.code == delivery.status.STATUS_CODE_UNSET
+    wait_until(lambda: engine.store.traces.exporters[0].exported == 6)  # type: ignore[attr-defined]
+    assert 'sluiceway_otel_spans_total{outcome="exported"} 6' in metrics.render(engine)
 
 
 def test_a_failed_invocation_is_an_error_span(
@@ -235,3 +238,66 @@ def test_missing_packages_are_named_with_the_command_that_installs_them(
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
     with pytest.raises(otel.OtelConfigError, match=r"pip install 'sluiceway\[otel\]'"):
         otel.exporter_from_env()
+
+
+def test_an_unreachable_collector_holds_up_nothing(
+    make_engine: EngineFactory, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A port nobody listens on: every export is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    engine = make_engine(orders_app, auto_confirm=True)
+    export = engine.store.traces.exporters[0]
+    assert isinstance(export, otel.SpanExport)
+    with gateway(engine) as url:
+        answers = [httpx.post(f"{url}/orders", json=ORDER, timeout=10) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    clock.advance(0.25)
+    engine.drain()
+    # The hops are stored all the same, and the failed exports are counted.
+    trace_id = answers[0].headers["x-sluiceway-trace-id"]
+    assert [h.kind for h in engine.store.traces.hops(trace_id)][:3] == ["http", "invoke", "item"]
+    wait_until(lambda: export.failed > 0, timeout=30)
+    scraped = metrics.render(engine)
+    assert 'sluiceway_otel_spans_total{outcome="failed"}' in scraped
+    assert 'sluiceway_otel_spans_total{outcome="exported"} 0' in scraped
+    # Closing does not wait for the collector longer than its shutdown allowance.
+    closed = threading.Thread(target=engine.close)
+    closed.start()
+    closed.join(timeout=30)
+    assert not closed.is_alive()
+
+
+def test_a_collector_that_cannot_keep_up_loses_the_oldest_spans_not_memory() -> None:
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    release = threading.Event()
+
+    class Stuck(SpanExporter):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def export(self, spans: Any) -> SpanExportResult:
+            self.calls += 1
+            release.wait(30)
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            release.set()
+
+    stuck = Stuck()
+    export = otel.SpanExport(stuck, "busy")
+    row = ("ab" * 16, 0, "send", "inbox", None, None, 1)
+    export.export([row])
+    wait_until(lambda: stuck.calls == 1)  # that batch is with the collector, which hangs
+    for _ in range(otel.SpanExport.MAX_BATCHES + 50):
+        export.export([row])
+    # Of the rest, the newest MAX_BATCHES wait; the 50 oldest are dropped and counted.
+    assert export.dropped == 50
+    release.set()
+    wait_until(lambda: export.exported == otel.SpanExport.MAX_BATCHES + 1)
+    export.shutdown()

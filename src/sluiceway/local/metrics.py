@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sluiceway.local import queues, traces
+from sluiceway.local import otel, queues, traces
 from sluiceway.local.histogram import LATENCY_BUCKETS, Histogram
 
 if TYPE_CHECKING:
@@ -172,6 +172,7 @@ def render(
     _invocations(out, metrics)
     _deliveries(out, engine)
     _store(out, engine)
+    _traces(out, engine)
     if gateway is not None and gateway.firewall is not None:
         counters = gateway.firewall.counters()
         out.family(
@@ -387,6 +388,28 @@ def _store(out: _Exposition, engine: LocalEngine) -> None:
         "Time COMMIT took (with --durability full, mostly the fsync).",
         [((), store.commit_seconds)],
     )
+
+
+def _traces(out: _Exposition, engine: LocalEngine) -> None:
+    log = engine.store.traces
+    out.family(
+        "sluiceway_trace_hops_written_total",
+        "counter",
+        "Trace hops written to traces.db.",
+        [("", (), log.written)],
+    )
+    spans = [export for export in log.exporters if isinstance(export, otel.SpanExport)]
+    if spans:
+        out.family(
+            "sluiceway_otel_spans_total",
+            "counter",
+            "Hops sent as OpenTelemetry spans: exported, refused by the collector (failed), "
+            "or dropped while it could not keep up.",
+            [
+                ("", (("outcome", outcome),), sum(getattr(e, outcome) for e in spans))
+                for outcome in ("exported", "failed", "dropped")
+            ],
+        )
 
 
 def _age(now_ms: int, oldest_ms: int | None) -> float:

@@ -26,10 +26,13 @@ trace id.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import importlib
+import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from sluiceway.errors import SluicewayError
@@ -39,6 +42,9 @@ from sluiceway.local.email import redact
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
+
+
+log = logging.getLogger("sluiceway.otel")
 
 
 class OtelConfigError(SluicewayError):
@@ -105,7 +111,15 @@ def exporter_from_env() -> SpanExporter | None:
 
 
 class SpanExport:
-    """A trace log's exporter: turns each batch of hops into spans for `exporter`."""
+    """A trace log's exporter: turns each batch of hops into spans for `exporter`, on a
+    thread of its own, so that a slow or unreachable collector (the OTLP exporter retries
+    for up to its timeout) never holds up the trace log. Decision: at most `MAX_BATCHES`
+    batches (about 30 s of hops) wait for the collector; past that the oldest are dropped
+    and counted (`dropped`), as the SDK's own batch processor drops when its queue is full.
+    At shutdown the collector gets `SHUTDOWN_SECONDS` to take what is left."""
+
+    MAX_BATCHES = 300
+    SHUTDOWN_SECONDS = 3.0
 
     def __init__(self, exporter: SpanExporter, service: str) -> None:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -118,9 +132,42 @@ class SpanExport:
         named = not str(from_env.attributes.get(SERVICE_NAME, "")).startswith("unknown_service")
         self.resource = from_env if named else Resource.create({SERVICE_NAME: service})
         self.scope = InstrumentationScope("sluiceway", _version())
+        self.exported = 0
+        self.dropped = 0
+        self.failed = 0
+        self._batches: collections.deque[list[traces.Row]] = collections.deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="sluiceway-otel", daemon=True)
+        self._thread.start()
 
     def export(self, rows: list[traces.Row]) -> None:
-        self.exporter.export([self.span(row) for row in rows])
+        """Queue a batch of hops (never blocks)."""
+        with self._ready:
+            self._batches.append(rows)
+            while len(self._batches) > self.MAX_BATCHES:
+                self.dropped += len(self._batches.popleft())
+            self._ready.notify()
+
+    def _run(self) -> None:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        while True:
+            with self._ready:
+                while not self._batches and not self._closing:
+                    self._ready.wait()
+                if not self._batches:
+                    return
+                rows = self._batches.popleft()
+            try:
+                result = self.exporter.export([self.span(row) for row in rows])
+            except Exception:
+                log.exception("exporting spans failed")
+                result = SpanExportResult.FAILURE
+            if result == SpanExportResult.SUCCESS:
+                self.exported += len(rows)
+            else:
+                self.failed += len(rows)
 
     def span(self, row: traces.Row) -> ReadableSpan:
         from opentelemetry.sdk.trace import ReadableSpan
@@ -171,6 +218,15 @@ class SpanExport:
         )
 
     def shutdown(self) -> None:
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join(self.SHUTDOWN_SECONDS)
+        if self._thread.is_alive():
+            with self._ready:
+                self.dropped += sum(len(rows) for rows in self._batches)
+                self._batches.clear()
+            log.warning("the OpenTelemetry collector did not take the last spans in time")
         self.exporter.shutdown()
 
 
