@@ -123,7 +123,7 @@ def test_one_order_reaches_an_otlp_receiver_as_the_spans_of_its_trace(
         "delivery email ops@example.com",
     ]
     root = spans[0][1]
-    assert root.parent_span_id == b""
+    assert root.parent_span_id == bytes.fromhex("00f067aa0ba902b7")  # the caller's span
     assert root.kind == Span.SpanKind.SPAN_KIND_SERVER
     assert all(span.parent_span_id == root.span_id for _, span in spans[1:])
     assert len({span.span_id for _, span in spans}) == 6
@@ -301,3 +301,34 @@ def test_a_collector_that_cannot_keep_up_loses_the_oldest_spans_not_memory() -> 
     release.set()
     wait_until(lambda: export.exported == otel.SpanExport.MAX_BATCHES + 1)
     export.shutdown()
+
+
+def test_a_function_route_has_its_request_as_the_root_span(
+    make_engine: EngineFactory, collector: Collector
+) -> None:
+    from sluiceway import App
+
+    app = App("hello")
+
+    @app.on_http("GET", "/hello/{name}", name="Hello")
+    def hello(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": f"hello {event['pathParameters']['name']}"}
+
+    engine = make_engine(app)
+    with gateway(engine) as url:
+        answer = httpx.get(f"{url}/hello/ada", timeout=10)
+        plain = httpx.get(f"{url}/hello/bob", headers={"traceparent": "00-zz-yy-01"}, timeout=10)
+    assert answer.text == "hello ada"
+    assert plain.status_code == 200
+    trace_id = answer.headers["x-sluiceway-trace-id"]
+    engine.store.traces.flush()
+    assert [(h.kind, h.name) for h in engine.store.traces.hops(trace_id)] == [
+        ("http", "GET /hello/{name}"),
+        ("invoke", "Hello"),
+    ]
+    wait_until(lambda: len(collector.spans()) >= 4)
+    mine = [span for _, span in collector.spans() if span.trace_id.hex() == trace_id]
+    root = next(span for span in mine if span.name == "http GET /hello/{name}")
+    invoke = next(span for span in mine if span.name == "invoke Hello")
+    assert root.parent_span_id == b""  # no (valid) traceparent: a trace of its own
+    assert invoke.parent_span_id == root.span_id

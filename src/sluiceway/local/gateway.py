@@ -80,16 +80,22 @@ class SendBatcher:
         self._hops: list[tuple[str, str, str, str]] = []
 
     def send(
-        self, queue: QueueInfo, message: messages.Outgoing, route: str = ""
+        self,
+        queue: QueueInfo,
+        message: messages.Outgoing,
+        route: str = "",
+        parent: str | None = None,
     ) -> asyncio.Future[dict[str, str]]:
-        """Store `message` in the next batch; with its trace, the HTTP hop of `route`."""
+        """Store `message` in the next batch; with its trace, the HTTP hop of `route` (and
+        the caller's span id, `parent`, from its traceparent)."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[dict[str, str]] = loop.create_future()
         self._batch.append((queue, message, answer))
         if message.trace_id is not None:
-            # The detail as JSON text, without json.dumps: a queue name and a message id
-            # (a UUID) need no escaping.
-            detail = f'{{"queue": "{queue.name}", "message_id": "{message.message_id}"}}'
+            # The detail as JSON text, without json.dumps: a queue name, a message id (a
+            # UUID) and a span id (hex) need no escaping.
+            detail = f'{{"queue": "{queue.name}", "message_id": "{message.message_id}"'
+            detail += f', "parent_span_id": "{parent}"}}' if parent else "}"
             self._hops.append((message.trace_id, "http", route, detail))
         if len(self._batch) == 1:
             loop.call_soon(self._flush)
@@ -308,7 +314,8 @@ class Gateway:
             await _json(send, rejection.status, rejection.body())
             return
         try:
-            answer = await self.sends.send(queue, message, route.label)
+            parent = traces.parent_of(headers.get("traceparent"))
+            answer = await self.sends.send(queue, message, route.label, parent)
             crash_point("after-commit-before-reply")
         except Exception:
             log.exception("could not store a message for %s %s", route.method, route.path)
@@ -339,9 +346,12 @@ class Gateway:
             await _json(send, rejection.status, rejection.body())
             return
         trace = traces.trace_of(headers.get("traceparent"))
+        detail = {"table": table.name, "key": prepared.key}
+        if (parent := traces.parent_of(headers.get("traceparent"))) is not None:
+            detail["parent_span_id"] = parent
 
         def put(tx: Tx) -> None:
-            traces.hop(tx, trace, "http", route.label, {"table": table.name, "key": prepared.key})
+            traces.hop(tx, trace, "http", route.label, detail)
             tables.put(tx, table, prepared.item, if_not_exists=not route.overwrite, trace_id=trace)
 
         try:
@@ -379,9 +389,10 @@ class Gateway:
         """API Gateway's Lambda proxy integration: the request as the proxy event, the
         function's answer as the response."""
         request_id = ids.uuid4()
-        trace_id = traces.trace_of(
-            next((v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None)
+        traceparent = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None
         )
+        trace_id = traces.trace_of(traceparent)
         trace = [
             (b"x-amzn-requestid", request_id.encode()),
             (traces.TRACE_HEADER, trace_id.encode()),
@@ -396,6 +407,23 @@ class Gateway:
         except Rejection as rejection:
             await _json(send, rejection.status, rejection.body(), trace)
             return
+        # The request's own hop (the function's invocation follows it in the trace).
+        hop: dict[str, Any] = {"function": route.function.name, "request_id": request_id}
+        if (parent := traces.parent_of(traceparent)) is not None:
+            hop["parent_span_id"] = parent
+        self.engine.store.traces.add(
+            [
+                (
+                    trace_id,
+                    int(self.engine.clock.now() * 1000),
+                    "http",
+                    f"{scope['method']} {route.resource}",
+                    hop,
+                    None,
+                    traces.next_seq(),
+                )
+            ]
+        )
         client = scope.get("client") or ("127.0.0.1", 0)
         event = events.apigw_proxy_event(
             method=scope["method"],

@@ -21,7 +21,7 @@ derived from the hop, so a span exported twice is the same span. Decision: the H
 the root span (its id derived from the trace id) and every other hop of the trace is its
 child, a flat waterfall that needs no state across batches or processes (the delivery
 process exports its own hops). With an incoming ``traceparent`` the spans join the caller's
-trace id.
+trace, the root span a child of the caller's span.
 """
 
 from __future__ import annotations
@@ -180,8 +180,14 @@ class SpanExport:
         span_id = root if is_root else _span_id(f"{trace_id}:{seq}:{kind}:{name}")
         flags = TraceFlags(TraceFlags.SAMPLED)
         context = SpanContext(trace, span_id, is_remote=False, trace_flags=flags)
-        parent = None if is_root else SpanContext(trace, root, is_remote=False, trace_flags=flags)
         fields = traces.detail_of(detail)
+        caller = fields.get("parent_span_id")
+        if not is_root:
+            parent: SpanContext | None = SpanContext(trace, root, False, trace_flags=flags)
+        elif caller:  # the span of whoever sent the traceparent
+            parent = SpanContext(trace, int(caller, 16), is_remote=True, trace_flags=flags)
+        else:
+            parent = None
         took_ns = int((duration_ms or 0) * 1_000_000)
         at_ns = at_ms * 1_000_000
         # An invocation's hop is taken when it starts; a delivery's when it is over (its

@@ -107,6 +107,15 @@ def from_traceparent(header: str | None) -> str | None:
     return found.group(1)
 
 
+def parent_of(header: str | None) -> str | None:
+    """The caller's span id (16 hex digits) of a valid W3C ``traceparent``, else None: the
+    parent of the request's root span when its hops are exported (`otel`)."""
+    if from_traceparent(header) is None:
+        return None
+    assert header is not None
+    return header.strip().lower()[36:52]
+
+
 def xray_header(trace_id: str) -> str:
     """The trace as SQS's ``AWSTraceHeader`` system attribute spells it (X-Ray's format:
     ``Root=1-<8 hex>-<24 hex>``, the W3C id split as AWS's own converters do)."""
