@@ -19,8 +19,9 @@ command, not ignored.
 A hop becomes one span, exported in the trace log's batches (every 100 ms). Span ids are
 derived from the hop, so a span exported twice is the same span. Decision: the HTTP hop is
 the root span (its id derived from the trace id) and every other hop of the trace is its
-child, a flat waterfall that needs no state across batches or processes (the delivery
-process exports its own hops). With an incoming ``traceparent`` the spans join the caller's
+child, a flat waterfall that needs no state across batches. (The one hop another process
+records, a delivery's outcome written by the delivery process after the runtime was killed
+mid-send, goes to ``traces.db`` only.) With an incoming ``traceparent`` the spans join the caller's
 trace, the root span a child of the caller's span.
 """
 
