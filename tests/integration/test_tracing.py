@@ -5,6 +5,7 @@ notification and the delivery; an incoming ``traceparent`` is kept."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,43 @@ def test_a_hop_is_kept_only_if_its_work_commits(tmp_path: Path) -> None:
     # Written to traces.db beside the data, and readable by another process's store.
     with Store(tmp_path) as again:
         assert len(again.traces.hops("a" * 32)) == 1
+
+
+def test_hops_added_from_many_threads_while_flushing_are_all_written(tmp_path: Path) -> None:
+    import threading
+
+    from sluiceway.clock import SystemClock
+
+    log = traces.TraceLog(tmp_path / "traces.db", SystemClock())
+    trace_id = "d" * 32
+    now_ms = int(SystemClock().now() * 1000)  # (older than a day would be trimmed)
+
+    def add_many(worker: int) -> None:
+        for _ in range(500):
+            log.add([(trace_id, now_ms, "send", f"q{worker}", None, None, traces.next_seq())])
+
+    workers = [threading.Thread(target=add_many, args=(w,)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    while any(w.is_alive() for w in workers):
+        log.flush()  # racing the adds, as the log's own thread does
+    log.close()
+    assert log.written == 2000
+    reopened = traces.TraceLog(tmp_path / "traces.db", SystemClock())
+    assert len(reopened.hops(trace_id)) == 2000
+    reopened.close()
+
+
+def test_a_batch_that_cannot_be_written_leaves_the_log_usable(tmp_path: Path) -> None:
+    from sluiceway.clock import SystemClock
+
+    log = traces.TraceLog(tmp_path / "traces.db", SystemClock())
+    lost: Any = ("e" * 32, 0, "send", "q", None, None, 1)
+    bad: Any = ("e" * 32, 0, "send", "q", None, object(), 2)  # SQLite cannot store it
+    log.add([lost, bad])
+    with pytest.raises(sqlite3.ProgrammingError):
+        log.flush()
+    log.add([("e" * 32, 0, "send", "q", {"ok": True}, None, 3)])
+    assert log.flush() == 1
+    assert [h.detail for h in log.hops("e" * 32)] == [{"ok": True}]
+    log.close()

@@ -175,6 +175,7 @@ class TraceLog:
         self.clock = clock
         self.exporters: list[Exporter] = []
         self._pending: list[Row] = []
+        self._pending_lock = threading.Lock()  # between `add` and the swap in `flush`
         self._wake = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -190,7 +191,8 @@ class TraceLog:
         """Take hops (from any thread); they are written within `FLUSH_SECONDS`."""
         if not rows:
             return
-        self._pending.extend(rows)  # one bytecode: atomic under the GIL
+        with self._pending_lock:
+            self._pending.extend(rows)
         if self._thread is None:
             self._start()
 
@@ -216,7 +218,8 @@ class TraceLog:
     def flush(self) -> int:
         """Write (and export) every hop taken so far; returns how many."""
         with self._write_lock:
-            rows, self._pending = self._pending, []
+            with self._pending_lock:
+                rows, self._pending = self._pending, []
             if not rows:
                 return 0
             stored = [
@@ -224,9 +227,14 @@ class TraceLog:
                 for t, at, k, n, d, ms, seq in rows
             ]
             cx = self._writer_cx()
-            cx.execute("BEGIN")
-            cx.executemany(_INSERT, stored)
-            cx.execute("COMMIT")
+            try:
+                cx.execute("BEGIN")
+                cx.executemany(_INSERT, stored)
+                cx.execute("COMMIT")
+            except BaseException:  # (a full disk) this batch is lost; the next one starts clean
+                if cx.in_transaction:
+                    cx.execute("ROLLBACK")
+                raise
             self.written += len(rows)
         for exporter in self.exporters:
             try:
