@@ -8,16 +8,15 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from conftest import EngineFactory
+from otlp_collector import Collector, attributes_of
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
 from sluiceway.clock import VirtualClock
@@ -26,59 +25,6 @@ from support import SmtpServer, gateway, wait_until
 
 ORDER = {"item": "latex gloves", "customerID": "12345"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-class Collector:
-    """An OTLP/HTTP trace receiver: what a collector's ``otlphttp`` receiver accepts."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.paths: list[str] = []
-        self.content_types: list[str] = []
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                collector.paths.append(self.path)
-                collector.content_types.append(self.headers["content-type"])
-                collector.requests.append(request)
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def spans(self) -> list[tuple[dict[str, Any], Span]]:
-        """Every span received, with its resource's attributes."""
-        found = []
-        for request in self.requests:
-            for resource_spans in request.resource_spans:
-                resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
-                for scope_spans in resource_spans.scope_spans:
-                    found += [(resource, span) for span in scope_spans.spans]
-        return found
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _value(value: Any) -> Any:
-    return getattr(value, value.WhichOneof("value"))
-
-
-def _attributes(span: Span) -> dict[str, Any]:
-    return {a.key: _value(a.value) for a in span.attributes}
 
 
 @pytest.fixture
@@ -132,15 +78,15 @@ def test_one_order_reaches_an_otlp_receiver_as_the_spans_of_its_trace(
     assert kinds["publish"] == Span.SpanKind.SPAN_KIND_PRODUCER
     assert kinds["delivery"] == Span.SpanKind.SPAN_KIND_CLIENT
 
-    invoke = _attributes(spans[1][1])
+    invoke = attributes_of(spans[1][1])
     assert invoke["faas.invoked_name"] == "POC-Lambda-1"
     assert invoke["sluiceway.ok"] is True
     assert spans[1][1].end_time_unix_nano > spans[1][1].start_time_unix_nano
-    item = _attributes(spans[2][1])
+    item = attributes_of(spans[2][1])
     assert item["sluiceway.eventName"] == "INSERT"
     assert answer.json()["MessageId"] in item["sluiceway.keys"]
     delivery = spans[5][1]
-    assert _attributes(delivery)["sluiceway.status"] == "delivered"
+    assert attributes_of(delivery)["sluiceway.status"] == "delivered"
     # A delivery's span runs from the publish to the moment it was delivered.
     assert delivery.start_time_unix_nano == spans[4][1].start_time_unix_nano
     assert delivery.status.code == delivery.status.STATUS_CODE_UNSET
@@ -169,7 +115,7 @@ def test_a_failed_invocation_is_an_error_span(
     failed = next(span for _, span in collector.spans() if span.name == "invoke Breaks")
     assert failed.status.code == failed.status.STATUS_CODE_ERROR
     assert "the disk is on fire" in failed.status.message
-    assert _attributes(failed)["sluiceway.ok"] is False
+    assert attributes_of(failed)["sluiceway.ok"] is False
 
 
 def test_otel_service_name_wins_over_the_apps_name(
