@@ -278,3 +278,6 @@ def test_a_function_route_has_its_request_as_the_root_span(
     invoke = next(span for span in mine if span.name == "invoke Hello")
     assert root.parent_span_id == b""  # no (valid) traceparent: a trace of its own
     assert invoke.parent_span_id == root.span_id
+    # The request's span lasts until its answer, around its invocation.
+    assert root.start_time_unix_nano <= invoke.start_time_unix_nano
+    assert root.end_time_unix_nano >= invoke.end_time_unix_nano > root.start_time_unix_nano

@@ -117,8 +117,7 @@ class LocalEngine:
         self.store = Store(
             Path(self.settings.data_dir), durability=self.settings.durability, clock=self.clock
         )
-        # Hops as OpenTelemetry spans too, when OTEL_* variables configure an exporter.
-        self.exports_spans = otel.install(self.store.traces, app.name)
+        self.exports_spans = False  # set by open()
         self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
@@ -151,6 +150,8 @@ class LocalEngine:
         self._lock_data_dir()
         try:
             self.store.open()
+            # Hops as OpenTelemetry spans too, when OTEL_* variables configure an exporter.
+            self.exports_spans = otel.install(self.store.traces, self.app.name)
             self.parameters = resolve_parameters(self.graph, self.settings.params, self._env)
             self.registry, self.new_subscriptions = sync(
                 self.store,
@@ -537,7 +538,8 @@ class LocalEngine:
             if advance_time and self.clock.is_virtual and dues:
                 self.clock.set(min(dues))  # type: ignore[attr-defined]
                 continue
-            self.store.traces.flush()  # settled: every hop so far is readable
+            self.store.settle()  # settled: every hop so far is readable
+            self.store.traces.flush()
             return done
         raise DrainDidNotSettle(f"still busy after {max_steps} steps (a handler failing forever?)")
 
@@ -577,7 +579,12 @@ class LocalEngine:
                     dropped += tables.expire(tx, table)
             return dropped
 
-        return self.store.write(expire) + self.store.traces.trim()
+        dropped = self.store.write(expire)
+        try:
+            dropped += self.store.traces.trim()
+        except Exception:  # the trace log's own thread trims again within a minute
+            log.exception("trimming trace hops failed")
+        return dropped
 
     def _sweep_step(self) -> Step:
         """`sweep`, once a minute."""

@@ -407,67 +407,66 @@ class Gateway:
         except Rejection as rejection:
             await _json(send, rejection.status, rejection.body(), trace)
             return
-        # The request's own hop (the function's invocation follows it in the trace).
+        # The request's own hop, with how long its answer took (its invocation follows it).
         hop: dict[str, Any] = {"function": route.function.name, "request_id": request_id}
         if (parent := traces.parent_of(traceparent)) is not None:
             hop["parent_span_id"] = parent
-        self.engine.store.traces.add(
-            [
-                (
-                    trace_id,
-                    int(self.engine.clock.now() * 1000),
-                    "http",
-                    f"{scope['method']} {route.resource}",
-                    hop,
-                    None,
-                    traces.next_seq(),
-                )
-            ]
+        at_ms, seq, started = (
+            int(self.engine.clock.now() * 1000),
+            traces.next_seq(),
+            time.perf_counter(),
         )
-        client = scope.get("client") or ("127.0.0.1", 0)
-        event = events.apigw_proxy_event(
-            method=scope["method"],
-            path=scope["path"],
-            resource=route.resource,
-            path_parameters=params,
-            query=parse_qsl(
-                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-            ),
-            headers=[
-                (_title(k.decode("latin-1")), v.decode("latin-1")) for k, v in scope["headers"]
-            ],
-            body=body,
-            source_ip=client[0],
-            request_id=request_id,
-            request_time_ms=int(self.engine.clock.now() * 1000),
-            account_id=self.engine.region.account_id,
-        )
-        loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(
-            None, self.engine.invoke_http, route.function, event, trace_id
-        )
-        if not outcome.ok:
-            if isinstance(outcome.error, TaskTimedOut):
-                await _json(send, 504, {"message": "Endpoint request timed out"}, trace)
-            else:
-                await _json(send, 502, {"message": "Internal server error"}, trace)
-            return
         try:
-            status, answer_headers, payload = proxy.answer(outcome.result)
-        except proxy.MalformedAnswer as error:
-            log.warning(
-                "function %s: malformed Lambda proxy response: %s", route.function.name, error
+            client = scope.get("client") or ("127.0.0.1", 0)
+            event = events.apigw_proxy_event(
+                method=scope["method"],
+                path=scope["path"],
+                resource=route.resource,
+                path_parameters=params,
+                query=parse_qsl(
+                    scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+                ),
+                headers=[
+                    (_title(k.decode("latin-1")), v.decode("latin-1")) for k, v in scope["headers"]
+                ],
+                body=body,
+                source_ip=client[0],
+                request_id=request_id,
+                request_time_ms=int(self.engine.clock.now() * 1000),
+                account_id=self.engine.region.account_id,
             )
-            await _json(send, 502, {"message": "Internal server error"}, trace)
-            return
-        kept = [
-            (k, v) for k, v in answer_headers if k not in (b"content-length", b"transfer-encoding")
-        ]
-        if not any(k == b"content-type" for k, _ in kept):
-            kept.append((b"content-type", _JSON))
-        headers_out = [*kept, (b"content-length", str(len(payload)).encode()), *trace]
-        await send({"type": "http.response.start", "status": status, "headers": headers_out})
-        await send({"type": "http.response.body", "body": payload})
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(
+                None, self.engine.invoke_http, route.function, event, trace_id
+            )
+            if not outcome.ok:
+                if isinstance(outcome.error, TaskTimedOut):
+                    await _json(send, 504, {"message": "Endpoint request timed out"}, trace)
+                else:
+                    await _json(send, 502, {"message": "Internal server error"}, trace)
+                return
+            try:
+                status, answer_headers, payload = proxy.answer(outcome.result)
+            except proxy.MalformedAnswer as error:
+                log.warning(
+                    "function %s: malformed Lambda proxy response: %s", route.function.name, error
+                )
+                await _json(send, 502, {"message": "Internal server error"}, trace)
+                return
+            kept = [
+                (k, v)
+                for k, v in answer_headers
+                if k not in (b"content-length", b"transfer-encoding")
+            ]
+            if not any(k == b"content-type" for k, _ in kept):
+                kept.append((b"content-type", _JSON))
+            headers_out = [*kept, (b"content-length", str(len(payload)).encode()), *trace]
+            await send({"type": "http.response.start", "status": status, "headers": headers_out})
+            await send({"type": "http.response.body", "body": payload})
+        finally:
+            took_ms = (time.perf_counter() - started) * 1000
+            label = f"{scope['method']} {route.resource}"
+            self.engine.store.traces.add([(trace_id, at_ms, "http", label, hop, took_ms, seq)])
 
     async def _authorized(
         self,

@@ -21,8 +21,12 @@ derived from the hop, so a span exported twice is the same span. Decision: the H
 the root span (its id derived from the trace id) and every other hop of the trace is its
 child, a flat waterfall that needs no state across batches. (The one hop another process
 records, a delivery's outcome written by the delivery process after the runtime was killed
-mid-send, goes to ``traces.db`` only.) With an incoming ``traceparent`` the spans join the caller's
-trace, the root span a child of the caller's span.
+mid-send, goes to ``traces.db`` only.) With an incoming ``traceparent`` the spans join the
+caller's trace, the root span a child of the caller's span.
+
+Known limit: a trace is sluiceway's unit, so when one caller's trace makes several requests
+(the same trace id in several ``traceparent`` headers), their HTTP hops share the root
+span id and the collector sees one root with several parents' worth of children.
 """
 
 from __future__ import annotations
@@ -56,8 +60,11 @@ class OtelConfigError(SluicewayError):
 
 
 def configured() -> str | None:
+    """Which exporter the environment asks for: "otlp", "console", or None (also when
+    ``OTEL_SDK_DISABLED=true``)."""
     environ = os.environ
-    """Which exporter the environment asks for: "otlp", "console", or None."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
     chosen = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if chosen == "none":
         return None
@@ -271,7 +278,7 @@ def describe() -> str:
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT", ""
     )
-    return f"otlp {redact(endpoint)}"
+    return f"otlp {redact(endpoint)}" if endpoint else "otlp, its default endpoint"
 
 
 def install(log: traces.TraceLog, service: str) -> bool:

@@ -254,6 +254,13 @@ class Store:
                 self._cond.notify()
         return result
 
+    def settle(self) -> None:
+        """Return once what early ops wrote is committed (their hops handed on too)."""
+        with self._cx_lock:
+            if not self._in_tx:
+                return
+        self.write(lambda tx: None)
+
     def read_own(self, read: Callable[[sqlite3.Connection], T]) -> T:
         """Read through the writer's connection: what is committed and what early writes
         wrote that the writer has not committed yet (a reader sees only the former).

@@ -15,9 +15,10 @@ no hop behind. Hops then go to a `TraceLog`: a buffer that a thread of its own w
 Decision: hops live in their own database, written in bulk, not in the transaction of the
 work: six rows per order in the one writer's transaction cost about a fifth of end-to-end
 throughput (benchmarks/README.md). Hops are observations, not acknowledged data, so
-``traces.db`` is written with ``synchronous=NORMAL``, and a kill -9 may lose the last
-`FLUSH_SECONDS` of them; never a message, item or delivery. Hops are kept 24 hours, as stream
-records are.
+``traces.db`` is written with ``synchronous=NORMAL``; a kill -9 loses the hops not yet
+written (normally the last `FLUSH_SECONDS`; more if traces.db was busy), and a batch that
+traces.db refuses is dropped and logged. Never a message, item or delivery. Hops are kept
+24 hours, as stream records are.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ log = logging.getLogger("sluiceway.traces")
 
 RETENTION_MS = 24 * 3600 * 1000
 FLUSH_SECONDS = 0.1
+CLOSE_SECONDS = 5.0  # how long close() waits for a flush under way (a busy traces.db)
 TRIM_SECONDS = 60.0
 # version 00, 32-hex trace id (not all zeros), 16-hex parent id, 2-hex flags
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -194,7 +196,10 @@ class TraceLog:
         with self._pending_lock:
             self._pending.extend(rows)
         if self._thread is None:
-            self._start()
+            try:
+                self._start()
+            except RuntimeError:  # no thread to be had: the hops wait for close() or flush()
+                log.exception("could not start the trace log's thread")
 
     def _start(self) -> None:
         with self._start_lock:
@@ -264,7 +269,7 @@ class TraceLog:
         self._closing = True
         self._wake.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(CLOSE_SECONDS)
         try:
             self.flush()
         except Exception:
