@@ -563,7 +563,7 @@ class LocalEngine:
             detail["error"] = repr(error)[:500]
 
         self.store.traces.add(
-            [(trace, at_ms, "invoke", function, detail, duration_ms, seq) for trace in trace_ids]
+            [traces.row(t, at_ms, "invoke", function, detail, duration_ms, seq) for t in trace_ids]
         )
 
     def sweep(self) -> int:

@@ -466,7 +466,9 @@ class Gateway:
         finally:
             took_ms = (time.perf_counter() - started) * 1000
             label = f"{scope['method']} {route.resource}"
-            self.engine.store.traces.add([(trace_id, at_ms, "http", label, hop, took_ms, seq)])
+            self.engine.store.traces.add(
+                [traces.row(trace_id, at_ms, "http", label, hop, took_ms, seq)]
+            )
 
     async def _authorized(
         self,

@@ -74,10 +74,17 @@ def configured() -> str | None:
         raise OtelConfigError(
             f"OTEL_TRACES_EXPORTER={chosen!r}: sluiceway exports to 'otlp' or 'console' (or 'none')"
         )
-    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    return "otlp" if _endpoint() else None
+
+
+def _endpoint() -> str:
+    """The OTLP endpoint the environment names for traces ("" when none)."""
+    environ = os.environ
+    return (
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or ""
     )
-    return "otlp" if endpoint else None
 
 
 def exporter_from_env() -> SpanExporter | None:
@@ -275,9 +282,7 @@ def describe() -> str:
     """Where spans go, for the banner."""
     if configured() == "console":
         return "console"
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT", ""
-    )
+    endpoint = _endpoint()
     return f"otlp {redact(endpoint)}" if endpoint else "otlp, its default endpoint"
 
 

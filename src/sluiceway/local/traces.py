@@ -138,25 +138,28 @@ def hop(
     it is kept if the transaction commits. `seq` when it happened earlier than now."""
     if trace_id is None:
         return
-    tx.hops.append(
-        (
-            trace_id,
-            tx.now_ms if at_ms is None else at_ms,
-            kind,
-            name,
-            detail,
-            duration_ms,
-            next_seq() if seq is None else seq,
-        )
-    )
+    at = tx.now_ms if at_ms is None else at_ms
+    tx.hops.append(row(trace_id, at, kind, name, detail, duration_ms, seq))
+
+
+def row(
+    trace_id: str,
+    at_ms: int,
+    kind: str,
+    name: str,
+    detail: Mapping[str, Any] | str | None = None,
+    duration_ms: float | None = None,
+    seq: int | None = None,
+) -> Row:
+    """One hop as the trace log takes it: its place in the order of things taken now unless
+    `seq` says when it happened (`next_seq`)."""
+    return (trace_id, at_ms, kind, name, detail, duration_ms, next_seq() if seq is None else seq)
 
 
 def hops_many(tx: Tx, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Record (trace id, kind, name, detail as JSON text) hops at once, now."""
     now_ms = tx.now_ms
-    tx.hops.extend(
-        (trace, now_ms, kind, name, detail, None, next_seq()) for trace, kind, name, detail in rows
-    )
+    tx.hops.extend(row(trace, now_ms, kind, name, detail) for trace, kind, name, detail in rows)
 
 
 class Exporter(Protocol):
