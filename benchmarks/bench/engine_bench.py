@@ -9,6 +9,9 @@
   write also writes its stream record. And the path a handler takes today: the handle's
   ``put_item``, one item per call, one caller.
 * patterns: the seed's filter against a DynamoDB stream record.
+* environments: invocations/s of a handler that does nothing, and the cost of one handle
+  call, with handlers on threads of the runtime and in execution environments of their own
+  (the channel's round trip), in the same run.
 
     python -m bench.engine_bench --messages 20000 --trials 3
 """
@@ -173,6 +176,43 @@ class Bench:
         return done / (time.perf_counter() - started)
 
 
+def environments(seconds: float) -> dict[str, Any]:
+    """Per isolation: invocations/s of a no-op handler, and microseconds per handle call
+    (a handler making 200 get_item calls, less the no-op's time)."""
+    import tempfile
+
+    from sluiceway.loader import load_app
+    from sluiceway.local.engine import LocalEngine
+    from sluiceway.settings import Settings
+
+    app = load_app("bench.channel_app:app")
+    found: dict[str, Any] = {}
+    for isolation in ("thread", "process"):
+        with tempfile.TemporaryDirectory() as data:
+            engine = LocalEngine(app, Settings(data_dir=Path(data), isolation=isolation)).open()
+            try:
+                noop, calls = app.graph.function("noop"), app.graph.function("calls")
+                engine.invoker.invoke(noop, {})  # the cold start, not measured
+                engine.invoker.invoke(calls, {"n": 1})
+                count, started = 0, time.perf_counter()
+                while time.perf_counter() - started < seconds:
+                    assert engine.invoker.invoke(noop, {}).ok
+                    count += 1
+                per_invoke = (time.perf_counter() - started) / count
+                rounds, started = 0, time.perf_counter()
+                while time.perf_counter() - started < seconds:
+                    assert engine.invoker.invoke(calls, {"n": 200}).ok
+                    rounds += 1
+                per_round = (time.perf_counter() - started) / rounds
+            finally:
+                engine.close()
+        found[isolation] = {
+            "invocations_per_s": 1 / per_invoke,
+            "us_per_handle_call": 1e6 * (per_round - per_invoke) / 200,
+        }
+    return found
+
+
 def pattern_matches(count: int) -> dict[str, float]:
     """matches/s of the seed pattern (ESM rules) on a matching and a non-matching record."""
     from sluiceway import events
@@ -233,7 +273,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         bench.close()
     patterns = [pattern_matches(args.matches) for _ in range(args.trials)]
+    isolated = [environments(args.handle_seconds) for _ in range(args.trials)]
     return {
+        "environments": {
+            isolation: {
+                "invocations_per_s": [t[isolation]["invocations_per_s"] for t in isolated],
+                "us_per_handle_call": [t[isolation]["us_per_handle_call"] for t in isolated],
+            }
+            for isolation in ("thread", "process")
+        },
         "queue": {
             "batch": batch,
             "messages_per_trial": total,

@@ -179,6 +179,18 @@ class Figures:
             "table_items_per_s": _runs(r, ["engine", "table", "items_per_s"], float),
             "table_handle_put_per_s": _runs(r, ["engine", "table", "handle_put_item_per_s"], float),
             "pattern_matches_per_s": _runs(r, ["engine", "patterns", "match_per_s"], float),
+            "thread_invocations_per_s": _runs(
+                r, ["engine", "environments", "thread", "invocations_per_s"], float
+            ),
+            "process_invocations_per_s": _runs(
+                r, ["engine", "environments", "process", "invocations_per_s"], float
+            ),
+            "thread_us_per_call": _runs(
+                r, ["engine", "environments", "thread", "us_per_handle_call"], float
+            ),
+            "process_us_per_call": _runs(
+                r, ["engine", "environments", "process", "us_per_handle_call"], float
+            ),
             "pattern_no_match_per_s": _runs(r, ["engine", "patterns", "no_match_per_s"], float),
             "moto_orders_per_s": _runs(r, ["e2e", "moto"], lambda x: x["orders_per_s"]),
             "rabbitmq_msgs_per_s": _runs(r, ["engine", "rabbitmq"], lambda x: x["msgs_per_s"]),
@@ -344,6 +356,10 @@ INFO = [
     ("table_handle_put_per_s", "Table put_item via handle, 1 per commit", "/s", 0),
     ("pattern_matches_per_s", "Pattern matches/s (matching record)", "/s", 0),
     ("pattern_no_match_per_s", "Pattern matches/s (non-matching record)", "/s", 0),
+    ("thread_invocations_per_s", "No-op invocations/s, handler threads", "/s", 0),
+    ("process_invocations_per_s", "No-op invocations/s, execution environments", "/s", 0),
+    ("thread_us_per_call", "Handle call (get_item), handler thread", " us", 1),
+    ("process_us_per_call", "Handle call (get_item) over an environment's channel", " us", 1),
     ("moto_orders_per_s", "moto path orders/s", "/s", 1),
     ("moto_ratio_paired", "sluiceway e2e / moto, per pair of trials", "x", 1),
     ("ready_s", "Ready time", " s", 3),

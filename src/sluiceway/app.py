@@ -78,6 +78,9 @@ class App:
         self._iot: Iot | None = None
         self._firewall: WebACL | None = None
         self._backend: Backend | None = None
+        # How another process imports this app again (set by `sluiceway.loader.load_app`):
+        # what each function's execution environment loads. None: built in place.
+        self.origin: str | None = None
         self.sms = Sms(self)
         """Texts straight to phone numbers: ``app.sms.publish(phone, text)``, with
         ``uses=[app.sms.sends]``."""
@@ -387,6 +390,8 @@ class App:
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Declare the decorated function with no trigger of its own, for a pipe to invoke
         (``app.pipe(..., target=fn)`` or ``enrichment=fn``). As a pipe's target it gets the
@@ -396,8 +401,10 @@ class App:
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
             where = f"function '{fname}' (function)"
-            self._function_options(where, timeout, memory_size)
-            self._add_function(handler, fname, DirectSource(), uses, timeout, memory_size, where)
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
+            )
+            self._add_function(handler, fname, DirectSource(), uses, runtime, where)
             return handler
 
         return record
@@ -412,6 +419,8 @@ class App:
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Subscribe the decorated function to `topic` (SNS's lambda protocol). It gets the
         SNS event, one record per invocation; a failing invocation is retried twice (1 and
@@ -422,11 +431,11 @@ class App:
             fname = self._function_name(handler, name)
             where = f"function '{fname}' (on_topic)"
             t = self._own(topic, Topic, where, "topic")
-            self._function_options(where, timeout, memory_size)
-            policy = validation.filter_policy(where, filter_policy, filter_policy_scope)
-            self._add_function(
-                handler, fname, TopicSource(t.name, policy), uses, timeout, memory_size, where
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
             )
+            policy = validation.filter_policy(where, filter_policy, filter_policy_scope)
+            self._add_function(handler, fname, TopicSource(t.name, policy), uses, runtime, where)
             return handler
 
         return record
@@ -441,6 +450,8 @@ class App:
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Serve `method` `path` with the decorated function (API Gateway's Lambda proxy
         integration). The function gets the API Gateway proxy event and returns
@@ -457,7 +468,9 @@ class App:
                     f"method {method!r} is not an HTTP method API Gateway routes",
                     "use one of " + ", ".join(validation.HTTP_METHODS),
                 )
-            self._function_options(where, timeout, memory_size)
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
+            )
             if timeout > 29:
                 raise DeclarationError(
                     where,
@@ -466,9 +479,7 @@ class App:
                 )
             guard = self._auth(where, auth)
             self._claim_route(where, verb, path)
-            self._add_function(
-                handler, fname, HttpSource(verb, path, guard), uses, timeout, memory_size, where
-            )
+            self._add_function(handler, fname, HttpSource(verb, path, guard), uses, runtime, where)
             return handler
 
         return record
@@ -486,6 +497,8 @@ class App:
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Run the decorated function on batches from `queue` (a Lambda SQS event source
         mapping). The function gets the AWS SQS event unchanged and may return
@@ -515,7 +528,9 @@ class App:
                     f"batch_size={batch_size} needs a batching window (AWS requires one above 10)",
                     "set maximum_batching_window_in_seconds=1 or more",
                 )
-            self._function_options(where, timeout, memory_size)
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
+            )
             if timeout > q.spec.visibility_timeout:
                 raise DeclarationError(
                     where,
@@ -535,7 +550,7 @@ class App:
                 validation.filter_patterns(where, filter),
                 maximum_concurrency,
             )
-            self._add_function(handler, fname, source, uses, timeout, memory_size, where)
+            self._add_function(handler, fname, source, uses, runtime, where)
             return handler
 
         return record
@@ -559,6 +574,8 @@ class App:
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Run the decorated function on batches of a table's stream records (a Lambda
         DynamoDB Streams event source mapping). `filter` is an event pattern (or a list of
@@ -591,7 +608,9 @@ class App:
                     f"starting_position={starting_position!r} is not supported for streams",
                     "use 'TRIM_HORIZON' or 'LATEST'",
                 )
-            self._function_options(where, timeout, memory_size)
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
+            )
             filters = validation.filter_patterns(where, filter)
             validation.in_range(
                 where, "maximum_retry_attempts", maximum_retry_attempts, -1, 10_000, ""
@@ -626,7 +645,7 @@ class App:
                 parallelization_factor,
                 tumbling_window_in_seconds,
             )
-            self._add_function(handler, fname, source, uses, timeout, memory_size, where)
+            self._add_function(handler, fname, source, uses, runtime, where)
             return handler
 
         return record
@@ -877,9 +896,24 @@ class App:
             )
         return fname
 
-    def _function_options(self, where: str, timeout: int, memory_size: int) -> None:
+    def _function_options(
+        self,
+        where: str,
+        timeout: int,
+        memory_size: int,
+        environment: Mapping[str, str] | None,
+        reserved_concurrency: int | None,
+    ) -> validation.FunctionRuntime:
         validation.in_range(where, "timeout", timeout, 1, 900, " seconds")
         validation.in_range(where, "memory_size", memory_size, 128, 10_240, " MB")
+        if reserved_concurrency is not None:
+            validation.in_range(where, "reserved_concurrency", reserved_concurrency, 1, 1_000, "")
+        return validation.FunctionRuntime(
+            timeout,
+            memory_size,
+            validation.environment_variables(where, environment),
+            reserved_concurrency,
+        )
 
     def _add_function(
         self,
@@ -887,8 +921,7 @@ class App:
         name: str,
         source: EventSource,
         uses: Sequence[Permission],
-        timeout: int,
-        memory_size: int,
+        runtime: validation.FunctionRuntime,
         where: str,
     ) -> None:
         validation.check_handler(where, handler)
@@ -915,7 +948,14 @@ class App:
                     f"declare the {permission.kind} in this app first",
                 )
         self._functions[name] = FunctionSpec(
-            name, handler, source, tuple(uses), timeout, memory_size
+            name,
+            handler,
+            source,
+            tuple(uses),
+            runtime.timeout,
+            runtime.memory_size,
+            runtime.environment,
+            runtime.reserved_concurrency,
         )
 
     def _own(self, handle: Any, kind: type[Any], where: str, option: str) -> Any:

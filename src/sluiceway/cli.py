@@ -145,6 +145,13 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
     help="Let these clients open the console too (an address, a network, or * for any); "
     "by default only this machine's.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["process", "thread"]),
+    default=None,
+    help="process (default): each function runs in execution environments of its own, "
+    "as on Lambda. thread: handlers share this process (faster to debug, no isolation).",
+)
 def run(
     app: str,
     data_dir: Path | None,
@@ -164,6 +171,7 @@ def run(
     log_format: str | None,
     no_console: bool,
     console_hosts: tuple[str, ...],
+    isolation: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
     from sluiceway import logs
@@ -196,6 +204,8 @@ def run(
             console=False if no_console else None,
             console_hosts=console_hosts or None,
         )
+        if isolation is not None or "SLUICEWAY_ISOLATION" not in os.environ:
+            settings = settings.replace(isolation=isolation or "process")
         logs.configure(settings.log_format)
         serve(load_app(app), settings)
     except (SluicewayError, ValueError) as error:

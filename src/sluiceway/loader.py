@@ -22,16 +22,26 @@ class AppNotFound(SluicewayError):
 
 
 def load_app(target: str = "orders") -> App:
-    """Import the app `target` names. Importing is inert: it declares, nothing runs."""
+    """Import the app `target` names. Importing is inert: it declares, nothing runs.
+
+    The app's `origin` says how to import it again elsewhere (an execution environment):
+    the module:attr, or the file's absolute path, ``/abs/app.py:attr``."""
     if target in BLUEPRINTS:
-        return _from_module(BLUEPRINTS[target], target)
-    if target.endswith(".py") or "/" in target:
+        app = _from_module(BLUEPRINTS[target], target)
+        app.origin = BLUEPRINTS[target]
+    elif target.endswith(".py") or "/" in target or target.partition(":")[0].endswith(".py"):
         path, _, attr = target.partition(":")
-        return _from_file(Path(path), attr or "app", target)
-    if ":" in target:
-        return _from_module(target, target)
-    known = ", ".join(BLUEPRINTS)
-    raise AppNotFound(f"{target!r} is not a blueprint ({known}), a module:attr or a path/to/app.py")
+        app = _from_file(Path(path), attr or "app", target)
+        app.origin = f"{Path(path).resolve()}:{attr or 'app'}"
+    elif ":" in target:
+        app = _from_module(target, target)
+        app.origin = target
+    else:
+        known = ", ".join(BLUEPRINTS)
+        raise AppNotFound(
+            f"{target!r} is not a blueprint ({known}), a module:attr or a path/to/app.py"
+        )
+    return app
 
 
 def _from_module(spec: str, target: str) -> App:

@@ -77,6 +77,8 @@ class PrettyFormatter(logging.Formatter):
             line += f"  \x1b[2m{tag}\x1b[0m" if self.colour else f"  {tag}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
+        elif isinstance(getattr(record, "exception", None), str):  # from an environment
+            line += "\n" + str(getattr(record, "exception", ""))
         return line
 
 
@@ -133,6 +135,20 @@ def _emit(
         )
     finally:
         _emitting.active = False
+
+
+def handler_record(
+    level: int,
+    message: str,
+    *,
+    function: str,
+    request_id: str | None,
+    correlation_id: str | None,
+    **more: Any,
+) -> None:
+    """Log a line a handler wrote in its execution environment (told over its channel)."""
+    fields = {"function": function, "request_id": request_id, "correlation_id": correlation_id}
+    _emit(level, message, fields, **more)
 
 
 class _HandlerStream:

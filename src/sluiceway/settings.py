@@ -17,6 +17,7 @@ from typing import Any, Literal
 DEFAULT_SENDER = "sluiceway notifications <no-reply@sluiceway.localhost>"
 
 Durability = Literal["full", "relaxed"]
+Isolation = Literal["process", "thread"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Settings:
     console: bool = True
     console_hosts: tuple[str, ...] = ()
     console_token: str | None = None
+    # process: each function in execution environments of its own (`sluiceway run`'s
+    # default; needs an app loaded by reference). thread: handlers on threads of this
+    # process (an app built inside a test).
+    isolation: Isolation = "thread"
+    environment_idle_seconds: float = 300.0  # an idle environment is reaped after this
 
     def __post_init__(self) -> None:
         if self.durability not in ("full", "relaxed"):
@@ -64,6 +70,10 @@ class Settings:
             raise ValueError("--tls-cert needs --tls-key (or use --tls self-signed)")
         if self.log_format not in ("auto", "json", "pretty"):
             raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
+        if self.isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', not {self.isolation!r}")
+        if not self.environment_idle_seconds > 0:
+            raise ValueError("environment_idle_seconds must be more than 0")
         for host in self.console_hosts:
             if host.lower() not in ("*", "any"):
                 try:
@@ -126,5 +136,9 @@ class Settings:
             )
         if env.get("SLUICEWAY_CONSOLE_TOKEN"):
             values["console_token"] = env["SLUICEWAY_CONSOLE_TOKEN"]
+        if "SLUICEWAY_ISOLATION" in env:
+            values["isolation"] = env["SLUICEWAY_ISOLATION"]
+        if "SLUICEWAY_ENVIRONMENT_IDLE_SECONDS" in env:
+            values["environment_idle_seconds"] = float(env["SLUICEWAY_ENVIRONMENT_IDLE_SECONDS"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -287,6 +287,14 @@ class FunctionSpec:
     uses: tuple[Permission, ...] = ()
     timeout: int = 3
     memory_size: int = 128
+    # The function's own variables (Lambda's Environment.Variables), as sorted pairs.
+    environment: tuple[tuple[str, str], ...] = ()
+    # Lambda's ReservedConcurrentExecutions: the most environments it runs at once.
+    reserved_concurrency: int | None = None
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return dict(self.environment)
 
     @property
     def module(self) -> str:

@@ -666,3 +666,19 @@ def test_an_http_function_is_a_proxy_integration_only_its_route_may_invoke() -> 
         "Fn::Sub": "https://${DeskApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
         "/prod/tickets/{id}"
     }
+
+
+def test_a_functions_environment_and_reserved_concurrency_render_and_pass_cfn_lint() -> None:
+    app = App("tuned")
+    jobs = app.queue("jobs", visibility_timeout=60)
+
+    @app.on_queue(jobs, environment={"PAYMENT_API": "https://pay.example"}, reserved_concurrency=5)
+    def work(event: Any, context: Any) -> None:
+        return None
+
+    template = template_for(app.graph, Code("m:app"))
+    properties = resources(template)["Work"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 5
+    assert properties["Environment"]["Variables"]["PAYMENT_API"] == "https://pay.example"
+    assert properties["Environment"]["Variables"]["SLUICEWAY_FUNCTION"] == "work"
+    assert findings(yaml.safe_dump(template)) == []

@@ -23,7 +23,14 @@ topic.subscribe("email", "shop@example.com")
 app.route("POST", "/orders", to=queue)
 
 
-@app.on_queue(queue, batch_size=10, uses=[orders.writes], name="store-order", timeout=1)
+# The runtime's variables are not a function's (each runs in its own environment): the
+# switch reaches the function through its declared environment, as on Lambda.
+SWITCH = {"CONSOLE_SHOP_BROKEN": os.environ.get("CONSOLE_SHOP_BROKEN", "/nonexistent")}
+
+
+@app.on_queue(
+    queue, batch_size=10, uses=[orders.writes], name="store-order", timeout=1, environment=SWITCH
+)
 def store_order(event: dict[str, Any], context: Any) -> dict[str, Any]:
     broken = Path(os.environ.get("CONSOLE_SHOP_BROKEN", "/nonexistent")).exists()
     failures = []

@@ -9,6 +9,9 @@ it runs to quiescence and every order is accounted for:
 - duplicated: more than one item or more than one email for one order;
 - unexpected: an item for an order no attempt was made for.
 
+Function environments (the worker processes handlers run in) are killed at random too,
+in the middle of invocations: each such invocation fails and its messages are received again.
+
 The figures are printed and written to tests/artifacts/crash-report.json.
 """
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -49,6 +54,7 @@ class Chaos:
         self.plan = [*POINTS * 4, *["random"] * (KILLS - 4 * len(POINTS))]
         self.random.shuffle(self.plan)
         self.kills: list[str] = []
+        self.environment_kills = 0
         self.acked = 0
         self.generation = 0
         self.changed = asyncio.Condition()
@@ -103,6 +109,36 @@ class Chaos:
         self.runtime.kill()  # closes its pipes
 
 
+def environments_of(runtime: int) -> list[int]:
+    """The pids of `runtime`'s function environments: the children of its template."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    templates = {pid for pid, parent in parents.items() if parent == runtime}
+    return [pid for pid, parent in parents.items() if parent in templates]
+
+
+async def kill_environments(chaos: Chaos, load: asyncio.Task[dict[str, str]]) -> None:
+    """While the load runs, kill -9 one function environment every 0.2-1 s."""
+    while not load.done():
+        await asyncio.sleep(chaos.random.uniform(0.2, 1.0))
+        process = chaos.runtime.process
+        if process is None or process.poll() is not None:
+            continue
+        pids = environments_of(process.pid)
+        if pids:
+            try:
+                os.kill(chaos.random.choice(pids), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            chaos.environment_kills += 1
+
+
 async def post(chaos: Chaos) -> dict[str, str]:
     """Every order, each until some attempt gets a 200 (at most 5 attempts; a failed attempt
     waits for the runtime to be back)."""
@@ -141,8 +177,11 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
 
     async def scenario() -> dict[str, str]:
         load = asyncio.create_task(post(chaos))
+        killer = asyncio.create_task(kill_environments(chaos, load))
         await chaos.run(load)
-        return await load
+        acked = await load
+        await killer
+        return acked
 
     acked = asyncio.run(scenario())
     final = chaos.runtime
@@ -178,6 +217,7 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
         "acknowledged": len(acked),
         "kills": len(chaos.kills),
         "kills_by_point": dict(Counter(chaos.kills)),
+        "environment_kills": chaos.environment_kills,
         "items": len(items),
         "emails": len(smtp.mailbox.messages),
         "lost_items": sorted(r for r in acked if r not in refs),
@@ -193,6 +233,7 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
     (ARTIFACTS / "crash-report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v if not isinstance(v, list) else len(v) for k, v in report.items()}))
     assert report["kills"] >= 20
+    assert report["environment_kills"] >= 10
     assert report["acknowledged"] >= ORDERS * 0.95
     assert report["lost_items"] == []
     assert report["lost_emails"] == []

@@ -18,6 +18,7 @@ from sluiceway import App
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
 from sluiceway.clock import VirtualClock
+from sluiceway.loader import load_app
 from sluiceway.local import Admin, LocalEngine, traces
 from support import SmtpServer, gateway
 
@@ -31,10 +32,14 @@ def hops_of(engine: LocalEngine, trace_id: str) -> list[traces.Hop]:
         return admin.trace(trace_id)
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
 def test_one_order_is_followed_through_every_hop_in_order(
-    make_engine: EngineFactory, smtp: SmtpServer, clock: VirtualClock
+    make_engine: EngineFactory, smtp: SmtpServer, clock: VirtualClock, isolation: str
 ) -> None:
-    engine = make_engine(orders_app, smtp=smtp.url, auto_confirm=True)
+    """The same hops whether handlers run on threads or in execution environments of
+    their own (process isolation: across the channel, on the virtual clock)."""
+    app = load_app("orders") if isolation == "process" else orders_app
+    engine = make_engine(app, smtp=smtp.url, auto_confirm=True, isolation=isolation)
     with gateway(engine) as url:
         answer = httpx.post(f"{url}/orders", json=ORDER, timeout=10)
         other = httpx.post(f"{url}/orders", json={"item": "mask"}, timeout=10)

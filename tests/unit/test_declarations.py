@@ -173,3 +173,34 @@ def test_a_parameter_can_stand_for_a_subscription_endpoint() -> None:
     app.topic("t").subscribe("email", email)
     assert app.graph.subscriptions[0].endpoint is email
     assert email.env_var == "SLUICEWAY_NOTIFY_EMAIL"
+
+
+@pytest.mark.parametrize(
+    ("environment", "problem"),
+    [
+        ({"AWS_REGION": "eu-west-1"}, "AWS_REGION is reserved: Lambda sets it"),
+        ({"SLUICEWAY_APP": "x"}, "SLUICEWAY_APP is reserved"),
+        ({"1ST": "x"}, "name '1ST' is not allowed"),
+        ({"A-B": "x"}, "name 'A-B' is not allowed"),
+        ({"PORT": 8080}, "PORT=8080 is not a string"),
+        ({"BIG": "x" * 5000}, "more than Lambda's 4096"),
+        (["A", "B"], "is not a mapping"),
+    ],
+)
+def test_a_functions_environment_is_checked_as_lambda_checks_it(
+    environment: Any, problem: str
+) -> None:
+    app = App("envs")
+    with pytest.raises(DeclarationError, match=problem):
+        app.function(environment=environment)(handler)
+    assert app.graph.functions == ()
+
+
+def test_environment_and_reserved_concurrency_are_kept_on_the_function() -> None:
+    app = App("envs")
+    app.function(environment={"BB": "2", "AA": "1"}, reserved_concurrency=3)(handler)
+    spec = app.graph.function("handler")
+    assert spec.variables == {"AA": "1", "BB": "2"}
+    assert spec.reserved_concurrency == 3
+    with pytest.raises(DeclarationError, match=r"reserved_concurrency=0 is outside 1\.\.1000"):
+        App("other").function(reserved_concurrency=0)(handler)

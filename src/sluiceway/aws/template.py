@@ -107,7 +107,18 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     TopicSource: frozenset({"topic", "filter_policy"}),
     HttpSource: frozenset({"method", "path", "auth"}),
     DirectSource: frozenset(),
-    FunctionSpec: frozenset({"name", "handler", "source", "uses", "timeout", "memory_size"}),
+    FunctionSpec: frozenset(
+        {
+            "name",
+            "handler",
+            "source",
+            "uses",
+            "timeout",
+            "memory_size",
+            "environment",
+            "reserved_concurrency",
+        }
+    ),
     QueueSource: frozenset(
         {
             "queue",
@@ -571,6 +582,8 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
         "Role": get_att(role, "Arn"),
         "Environment": {"Variables": environment(spec, target.code)},
     }
+    if spec.reserved_concurrency is not None:
+        properties["ReservedConcurrentExecutions"] = spec.reserved_concurrency
     fragment = Fragment(
         resources={
             role: iam.function_role(spec, target.graph.iot),
@@ -635,9 +648,11 @@ def invoke_permission(function: str, principal: str, source_arn: Any) -> dict[st
 
 
 def environment(spec: FunctionSpec, code: Code) -> dict[str, Any]:
-    """What the shim needs: the app, the function, and the physical identifier of every
-    resource the function's grants name (a stream needs none: Lambda reads it)."""
+    """The function's own `environment=`, and what the shim needs: the app, the function,
+    and the physical identifier of every resource the function's grants name (a stream
+    needs none: Lambda reads it). Declarations refuse SLUICEWAY_* names, so none collide."""
     variables: dict[str, Any] = {
+        **spec.variables,
         names.APP_VARIABLE: code.app,
         names.FUNCTION_VARIABLE: spec.name,
     }

@@ -30,6 +30,7 @@ from sluiceway.errors import AccessDenied, SluicewayError
 from sluiceway.local import messages, moves, otel, pausing, queues, tables, topics, traces
 from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.local.email import DeliveryError, Links, Mailer
+from sluiceway.local.environments import Environments
 from sluiceway.local.events_bus import EventBus
 from sluiceway.local.faults import crash_point
 from sluiceway.local.identity import Identity
@@ -119,6 +120,7 @@ class LocalEngine:
         )
         self.exports_spans = False  # set by open()
         self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
+        self.environments: Environments | None = None  # with process isolation, once open
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
         self.new_subscriptions: list[NewSubscription] = []
@@ -149,6 +151,8 @@ class LocalEngine:
     def open(self) -> LocalEngine:
         self._lock_data_dir()
         try:
+            if self.settings.isolation == "process":
+                self._start_environments()
             self.store.open()
             # Hops as OpenTelemetry spans too, when OTEL_* variables configure an exporter.
             self.exports_spans = otel.install(self.store.traces, self.app.name)
@@ -205,6 +209,7 @@ class LocalEngine:
                 )
             self._observe()
         except BaseException:
+            self._close_environments()
             self._close_mqtt()
             self.store.close()
             self._unlock_data_dir()
@@ -218,6 +223,7 @@ class LocalEngine:
             return
         self.stop()
         self.invoker.close()
+        self._close_environments()
         self.app.bind(None)
         if self.email is not None:
             self.email.close()
@@ -315,6 +321,33 @@ class LocalEngine:
                 return None  # invoked by the outbox, the gateway or a pipe, not by a mapping
             case _:
                 assert_never(source)
+
+    def _start_environments(self) -> None:
+        """Process isolation: each function in execution environments of its own, which
+        import the app again by its origin (see `sluiceway.local.environments`)."""
+        if self.app.origin is None:
+            raise SluicewayError(
+                f"app '{self.app.name}' was not loaded by reference, so its functions cannot "
+                "be imported in execution environments of their own; load it with "
+                "sluiceway.loader.load_app('module:attr' or 'path/to/app.py'), or use "
+                "isolation='thread' (--isolation thread)"
+            )
+        self.environments = Environments(
+            app=self.app.origin,
+            graph=self.graph,
+            region=self.region,
+            root=Path(self.settings.data_dir) / "environments",
+            idle_seconds=self.settings.environment_idle_seconds,
+        )
+        self.environments.start()
+        self.invoker.environments = self.environments
+        self.invoker.backend = self
+
+    def _close_environments(self) -> None:
+        if self.environments is not None:
+            self.environments.close()
+            self.environments = None
+            self.invoker.environments = None
 
     def invoke_http(
         self, function: FunctionSpec, event: dict[str, Any], trace_id: str | None = None

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sluiceway import ids, naming
 from sluiceway.errors import SluicewayError
@@ -29,6 +29,10 @@ from sluiceway.events import LambdaContext
 from sluiceway.local.store import Op
 from sluiceway.permissions import Grant, grants_for
 from sluiceway.specs import FunctionSpec
+
+if TYPE_CHECKING:
+    from sluiceway.backend import Backend
+    from sluiceway.local.environments import Environments
 
 log = logging.getLogger("sluiceway.invoke")
 
@@ -123,9 +127,12 @@ class Outcome:
 class Invoker:
     """Calls handlers with an AWS event and a Lambda context, within their timeout.
 
-    Handlers run on a pool of handler threads, so the caller can stop waiting when the
-    timeout passes. A handler that overruns keeps its thread until it returns (Python cannot
-    stop it), hence a generous pool.
+    With `environments` (``sluiceway run``), each function runs in execution environments
+    of its own (worker processes, see `sluiceway.local.environments`): a timeout kills the
+    handler, a crash fails only its invocation. Without (an app built inside a test, or
+    ``--isolation thread``), handlers run on a pool of handler threads in this process, so
+    the caller can stop waiting when the timeout passes; a handler that overruns keeps its
+    thread until it returns (Python cannot stop it), hence a generous pool.
     """
 
     def __init__(
@@ -143,6 +150,10 @@ class Invoker:
         self.observers: list[Callable[[FunctionSpec, Outcome], None]] = []
         self._grants: dict[str, tuple[Grant, ...]] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
+        # Set by the engine for process isolation: the environments, and what their
+        # handles' calls run on (the engine itself).
+        self.environments: Environments | None = None
+        self.backend: Backend | None = None
 
     def grants(self, function: FunctionSpec) -> tuple[Grant, ...]:
         grants = self._grants.get(function.name)
@@ -158,43 +169,24 @@ class Invoker:
         request_id = ids.uuid4()
         invocation = Invocation(function, self.grants(function), request_id)
         known = sorted({t for t in traces if t is not None})
-        if known:
-            if len(known) == 1:
-                invocation.trace = known[0]
-            event = _traced(event, traces)
+        if len(known) == 1:
+            invocation.trace = known[0]
         token = (
             self.tracer.started(function.name, request_id, known)
             if known and self.tracer is not None
             else None
         )
-        context = LambdaContext(
-            function_name=function.name,
-            function_arn=naming.function_arn(self.region, function.name),
-            request_id=request_id,
-            memory_size=function.memory_size,
-            deadline=self.now() + function.timeout,
-            now=self.now,
-        )
         started = time.perf_counter()
-        future = self._pool.submit(_run, function, invocation, event, context)
-        error: BaseException | None = None
-        result: Any = None
-        try:
-            result = future.result(timeout=function.timeout)
-        except TimeoutError as caught:
-            if future.done():  # the handler itself raised TimeoutError
-                error = caught
-            else:
-                invocation.expired = True
-                error = TaskTimedOut(f"Task timed out after {function.timeout:.2f} seconds")
-        except Exception as caught:
-            error = caught
+        if self.environments is not None:
+            result, error = self._in_environment(invocation, event, traces if known else ())
+        else:
+            result, error = self._in_thread(invocation, _traced(event, traces) if known else event)
         if error is not None:
             log.warning(
                 "function %s failed (request %s): %s",
                 function.name,
                 request_id,
-                "".join(traceback.format_exception_only(type(error), error)).strip(),
+                _describe(error),
                 extra={
                     "function": function.name,
                     "request_id": request_id,
@@ -215,8 +207,67 @@ class Invoker:
             observe(function, outcome)
         return outcome
 
+    def _in_thread(self, invocation: Invocation, event: Any) -> tuple[Any, BaseException | None]:
+        function = invocation.function
+        context = LambdaContext(
+            function_name=function.name,
+            function_arn=naming.function_arn(self.region, function.name),
+            request_id=invocation.request_id,
+            memory_size=function.memory_size,
+            deadline=self.now() + function.timeout,
+            now=self.now,
+        )
+        future = self._pool.submit(_run, function, invocation, event, context)
+        try:
+            return future.result(timeout=function.timeout), None
+        except TimeoutError as caught:
+            if future.done():  # the handler itself raised TimeoutError
+                return None, caught
+            invocation.expired = True
+            return None, TaskTimedOut(f"Task timed out after {function.timeout:.2f} seconds")
+        except Exception as caught:
+            return None, caught
+
+    def _in_environment(
+        self, invocation: Invocation, event: Any, traces: Sequence[str | None]
+    ) -> tuple[Any, BaseException | None]:
+        assert self.environments is not None
+        assert self.backend is not None
+        backend = self.backend
+
+        def call(method: str, args: tuple[Any, ...], kwargs: dict[str, Any], trace: Any) -> Any:
+            # As the invocation, as if the handler ran on this thread (see `_run`).
+            token = _current.set(invocation)
+            trace_token = _trace.set(trace)
+            try:
+                return getattr(backend, method)(*args, **kwargs)
+            finally:
+                _trace.reset(trace_token)
+                _current.reset(token)
+
+        try:
+            answer = self.environments.invoke(
+                invocation.function,
+                invocation.request_id,
+                event,
+                list(traces),
+                call,
+                invocation.trace,
+            )
+        except Exception as caught:
+            return None, caught
+        return answer.result, None
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _describe(error: BaseException) -> str:
+    """``ValueError: boom``; an environment's error by the type Lambda reports."""
+    error_type = getattr(error, "error_type", None)
+    if isinstance(error_type, str):
+        return f"{error_type}: {error}"
+    return "".join(traceback.format_exception_only(type(error), error)).strip()
 
 
 def _traced(event: Any, traces: Sequence[str | None]) -> Any:
