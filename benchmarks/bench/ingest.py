@@ -19,6 +19,7 @@ from bench.common import TMP, cpu_seconds, fresh_dir, log, run_module
 from bench.servers import Runtime, Service, SmtpSink
 
 ACCEPT_ONLY = Path(__file__).with_name("accept_only.py")
+POISONED = Path(__file__).with_name("poisoned.py")
 SATURATED = 0.9  # a target answering less than this share of the offered rate is saturated
 
 
@@ -62,6 +63,32 @@ def sluiceway_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]
         return _with_cpu(runtime.pids(), lambda: measure(runtime.url + "/orders"))
 
 
+def poisoned_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """`measure(url)` against the orders app beside a function stuck on a poison message."""
+    import time
+    import urllib.request
+
+    with (
+        SmtpSink(TMP / "ingest-poisoned-arrivals.txt") as sink,
+        Runtime(
+            fresh_dir("ingest-poisoned-data"),
+            str(POISONED),
+            "--smtp",
+            sink.smtp_url,
+            "--auto-confirm",
+        ) as runtime,
+    ):
+        poison = urllib.request.Request(
+            runtime.url + "/poison",
+            data=b'{"poison": true}',
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(poison, timeout=10) as answer:
+            assert answer.status == 200
+        time.sleep(0.5)  # the handler is spinning by now
+        return _with_cpu(runtime.pids(), lambda: measure(runtime.url + "/orders"))
+
+
 def alone_target(measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """`measure(url)` against `sluiceway run` of the orders app's front door alone."""
     with Runtime(fresh_dir("ingest-alone-data"), str(ACCEPT_ONLY)) as runtime:
@@ -80,6 +107,7 @@ def closed_loop_trials(
 ) -> dict[str, list[dict[str, Any]]]:
     runs: dict[str, list[dict[str, Any]]] = {
         "sluiceway": [],
+        "poisoned": [],
         "alone": [],
         "ceiling": [],
         "handoff": [],
@@ -95,6 +123,7 @@ def closed_loop_trials(
 
     for trial in range(trials):
         runs["sluiceway"].append(sluiceway_target(ours))
+        runs["poisoned"].append(poisoned_target(ours))
         runs["alone"].append(alone_target(ours))
         runs["ceiling"].append(ceiling_target(ours))
         runs["handoff"].append(ceiling_target(ours, "handoff"))
@@ -103,7 +132,8 @@ def closed_loop_trials(
             runs["ceiling_wrk"].append(ceiling_target(theirs))
         log(
             f"ingest trial {trial + 1}/{trials}: sluiceway "
-            f"{runs['sluiceway'][-1]['acks_per_s']:.0f}/s, front door alone "
+            f"{runs['sluiceway'][-1]['acks_per_s']:.0f}/s, beside a stuck handler "
+            f"{runs['poisoned'][-1]['acks_per_s']:.0f}/s, front door alone "
             f"{runs['alone'][-1]['acks_per_s']:.0f}/s, ceiling "
             f"{runs['ceiling'][-1]['acks_per_s']:.0f}/s, with a hand-off "
             f"{runs['handoff'][-1]['acks_per_s']:.0f}/s"

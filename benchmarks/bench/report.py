@@ -15,6 +15,7 @@ from bench.ingest import SATURATED
 
 # The targets of issue 4, item 6.
 INGEST_RATIO = 0.5
+POISONED_RATIO = 0.8  # issue 13: a stuck handler costs the front door at most a fifth
 E2E_ORDERS = 2000.0
 E2E_P99_MS = 50.0
 MOTO_RATIO = 10.0
@@ -118,6 +119,10 @@ class Figures:
                 r, ["ingest", "sluiceway"], lambda x: x["server_cpu_s"] / _span(r)
             ),
             "alone_acks_per_s": _runs(r, ["ingest", "alone"], acks),
+            "poisoned_acks_per_s": _runs(r, ["ingest", "poisoned"], acks),
+            "poisoned_ratio_paired": _paired(
+                r, (["ingest", "poisoned"], acks), (["ingest", "sluiceway"], acks)
+            ),
             "alone_p99_ms": _runs(r, ["ingest", "alone"], lambda x: x["latency"]["p99_ms"]),
             "alone_server_cores": _runs(
                 r, ["ingest", "alone"], lambda x: x["server_cpu_s"] / _span(r)
@@ -251,6 +256,14 @@ def checks(results: dict[str, Any], f: Figures) -> list[Check]:
             verdict(f["alone_ratio_paired"], lambda x: x >= INGEST_RATIO),
         ),
         Check(
+            "Durable ingest beside a handler stuck in while True (poisoned.py)",
+            fmt(f["poisoned_acks_per_s"], "/s"),
+            f"without it {fmt(f['ingest_acks_per_s'], '/s')}",
+            fmt(f["poisoned_ratio_paired"], "x", 2),
+            f">= {POISONED_RATIO}x without",
+            verdict(f["poisoned_ratio_paired"], lambda x: x >= POISONED_RATIO),
+        ),
+        Check(
             "Ingest ack latency p50 / p99 (64 conns)",
             f"{fmt(f['ingest_p50_ms'], '', 2)} / {fmt(f['ingest_p99_ms'], ' ms', 2)}",
             f"ceiling {fmt(f['ceiling_p50_ms'], '', 2)} / {fmt(f['ceiling_p99_ms'], ' ms', 2)}",
@@ -327,6 +340,8 @@ INFO = [
     ("handoff_ratio_paired", "Hand-off / ceiling, per pair of trials", "x", 2),
     ("ingest_ratio_paired", "Ingest / ceiling, per pair of trials", "x", 2),
     ("alone_acks_per_s", "Ingest acks/s, front door alone (accept_only.py)", "/s", 0),
+    ("poisoned_acks_per_s", "Ingest acks/s beside a stuck handler (poisoned.py)", "/s", 0),
+    ("poisoned_ratio_paired", "Beside a stuck handler / without, per pair of trials", "x", 2),
     ("alone_p99_ms", "Ingest p99, front door alone", " ms", 2),
     ("alone_ratio_paired", "Front door alone / ceiling, per pair of trials", "x", 2),
     ("alone_server_cores", "CPU used by the runtime, front door alone", " cores", 2),
