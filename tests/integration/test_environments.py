@@ -16,13 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from conftest import EngineFactory
 from sluiceway.app import App
+from sluiceway.cli import main
 from sluiceway.clock import VirtualClock
 from sluiceway.errors import SluicewayError
 from sluiceway.loader import load_app
-from sluiceway.local import LocalEngine
+from sluiceway.local import Admin, LocalEngine
 from support import gateway, wait_until
 
 APP = Path(__file__).parent.parent / "apps" / "environments_app.py"
@@ -200,6 +202,27 @@ def test_an_environment_killed_while_idle_is_replaced(engine: LocalEngine, url: 
     assert second["invocations"] == 1  # a cold start: a new init phase
 
 
+def test_a_killed_template_is_started_again_with_new_environments(
+    engine: LocalEngine, url: str
+) -> None:
+    assert engine.environments is not None
+    first = body_of(url, "/blue")["pid"]
+    template = engine.environments.template.pid
+    assert template is not None
+    os.kill(template, signal.SIGKILL)
+    wait_until(lambda: not Path(f"/proc/{first}").exists() or _zombie(first))
+    again = body_of(url, "/blue")
+    assert again["pid"] != first
+    assert engine.environments.template.pid != template
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def test_idle_environments_are_reaped(make_engine: EngineFactory, app: App) -> None:
     engine = make_engine(app, isolation="process", environment_idle_seconds=0.3)
     assert engine.environments is not None
@@ -215,3 +238,25 @@ def test_process_isolation_needs_an_app_loaded_by_reference(
     inline = App("inline")
     with pytest.raises(SluicewayError, match="not loaded by reference"):
         make_engine(inline, isolation="process")
+
+
+def test_a_crash_is_in_the_trace_of_the_request_that_caused_it(
+    engine: LocalEngine, url: str
+) -> None:
+    answer = httpx.post(f"{url}/work", json={"do": "segv", "id": "traced"}, timeout=10)
+    assert answer.status_code == 200
+    trace_id = answer.headers["x-sluiceway-trace-id"]
+    engine.drain()
+    engine.store.traces.flush()
+    with Admin(engine.settings.data_dir) as admin:
+        hops = admin.trace(trace_id)
+    invoke = next(h for h in hops if h.kind == "invoke")
+    assert invoke.name == "worker"
+    assert invoke.detail["ok"] is False
+    assert invoke.detail["error"].startswith("Runtime.ExitError('RequestId: ")
+    assert "signal: segmentation fault" in invoke.detail["error"]
+    shown = CliRunner().invoke(
+        main, ["traces", trace_id, "--data-dir", str(engine.settings.data_dir)]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "invoke" in shown.output

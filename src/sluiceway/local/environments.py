@@ -112,8 +112,9 @@ class Throttled(SluicewayError):
 class Template:
     """The single-threaded process environments are forked from, and its control socket."""
 
-    def __init__(self, on_exit: Callable[[int, int], None]) -> None:
+    def __init__(self, on_exit: Callable[[int, int], None], on_gone: Callable[[], None]) -> None:
         self._on_exit = on_exit
+        self._on_gone = on_gone
         self._lock = threading.Lock()
         self._tokens = itertools.count()
         self._spawning: dict[int, Future[int]] = {}
@@ -125,6 +126,8 @@ class Template:
         """Spawn the template (without waiting for it: it gets ready in the background)."""
         if self._process is not None:
             self._process.poll()  # reap the one that died, if one did
+        if self._control is not None:
+            self._control.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "sluiceway.local.environment_template", str(theirs.fileno())],
@@ -184,6 +187,7 @@ class Template:
                 case "exited":
                     self._on_exit(message[1], message[2])
         gone = SluicewayError("the environment template exited")
+        self._on_gone()  # its environments died with it (PR_SET_PDEATHSIG)
         if not ready.done():
             ready.set_exception(gone)
         for future in list(self._spawning.values()):
@@ -349,7 +353,7 @@ class Environments:
         self._exits: dict[int, int] = {}  # exits reported before the spawn's answer
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.template = Template(self._exited)
+        self.template = Template(self._exited, self._template_gone)
         self.started = 0  # environments started since the runtime did (cold starts)
         self._reaper = threading.Thread(
             target=self._reap_loop, name="sluiceway-reaper", daemon=True
@@ -598,6 +602,14 @@ class Environments:
                 return
         environment.status = status
         environment.exited.set()
+
+    def _template_gone(self) -> None:
+        """The template exited: its environments are gone too (none reports an exit now)."""
+        with self._lock:
+            environments = list(self._by_pid.values())
+            self._by_pid.clear()
+        for environment in environments:
+            environment.exited.set()
 
     def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.idle_seconds / 4))
