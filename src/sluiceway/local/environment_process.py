@@ -98,7 +98,7 @@ class FrameReader:
                 if not readable:
                     raise TimeoutError
             try:
-                chunk = self.sock.recv(1 << 18)
+                chunk = self.sock.recv(1 << 16)  # below malloc's mmap threshold: no mmap per read
             except (ConnectionResetError, OSError) as error:
                 raise EOFError from error
             if not chunk:
