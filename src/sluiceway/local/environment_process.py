@@ -58,6 +58,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from sluiceway.errors import SluicewayError
+from sluiceway.local import invoke
+
 _LENGTH = struct.Struct("!I")
 MEGABYTE = 1 << 20
 OUT_OF_MEMORY = "Runtime exited with error: out of memory (past the function's memory_size)"
@@ -157,11 +160,7 @@ class _Channel:
             send_frame(self.sock, frame)
 
     def call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        from sluiceway.local import invoke
-
         if self.request_id is None:
-            from sluiceway.errors import SluicewayError
-
             raise SluicewayError(
                 f"{method} was called outside an invocation (from a thread the handler left "
                 "running after it returned); Lambda freezes such threads"
@@ -193,8 +192,6 @@ def rebuild_error(described: tuple[str, str, tuple[Any, ...], dict[str, Any]]) -
         error.__dict__.update(state)
         return error
     except Exception:
-        from sluiceway.errors import SluicewayError
-
         return SluicewayError(*args)
 
 
@@ -245,8 +242,6 @@ class _Output(io.TextIOBase):
             self._line(line)
 
     def _line(self, line: str) -> None:
-        from sluiceway.local import invoke
-
         line = line.rstrip("\r")
         if line.strip():
             extra = {"stream": self._name, "trace": invoke._trace.get()}
@@ -262,8 +257,6 @@ class _Records(logging.Handler):
         self._channel = channel
 
     def emit(self, record: logging.LogRecord) -> None:
-        from sluiceway.local import invoke
-
         extra = {"origin": record.name, "trace": invoke._trace.get()}
         if record.exc_info:  # as text: the traceback's frames do not cross the channel
             extra["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
@@ -365,7 +358,6 @@ def serve_environment(config: EnvironmentConfig, sock: socket.socket) -> NoRetur
         _exit(1)
     channel.send(("ready",))
     from sluiceway.events import LambdaContext
-    from sluiceway.local import invoke
 
     while True:
         try:
@@ -425,8 +417,7 @@ def _preload() -> None:
     """What every environment needs anyway, imported once and shared by all."""
     import sluiceway.app
     import sluiceway.events
-    import sluiceway.loader
-    import sluiceway.local.invoke  # noqa: F401
+    import sluiceway.loader  # noqa: F401
 
 
 def template(control: socket.socket) -> NoReturn:

@@ -228,7 +228,6 @@ class Environment:
     tmp: Path
     reader: FrameReader = field(init=False)
     last_used: float = field(default_factory=time.monotonic)
-    invocations: int = 0
     exited: threading.Event = field(default_factory=threading.Event)
     status: int | None = None
 
@@ -317,13 +316,6 @@ Call = Callable[[str, tuple[Any, ...], dict[str, Any], str | None], Any]
 BACKEND_METHODS = frozenset(name for name in vars(Backend) if not name.startswith("_"))
 
 
-@dataclass(frozen=True)
-class Invoked:
-    """What an environment answered: the handler's result (None when it returned None)."""
-
-    result: Any
-
-
 class Environments:
     """Every function's environments in one runtime."""
 
@@ -354,7 +346,6 @@ class Environments:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.template = Template(self._exited, self._template_gone)
-        self.started = 0  # environments started since the runtime did (cold starts)
         self._reaper = threading.Thread(
             target=self._reap_loop, name="sluiceway-reaper", daemon=True
         )
@@ -392,9 +383,9 @@ class Environments:
         traces: list[str | None],
         call: Call,
         correlation: str | None,
-    ) -> Invoked:
-        """Run one invocation in an environment of `function`; raises `TaskTimedOut`,
-        `HandlerError` or `Throttled` as it fails."""
+    ) -> Any:
+        """Run one invocation in an environment of `function`: the handler's result.
+        Raises `TaskTimedOut`, `HandlerError` or `Throttled` as it fails."""
         pool = self._pool(function)
         deadline = time.monotonic() + function.timeout
         environment = pool.take(deadline)
@@ -402,7 +393,6 @@ class Environments:
         try:
             if environment is None:
                 environment = self._start(function, request_id, call, correlation)
-            environment.invocations += 1
             result = self._run(environment, request_id, event, traces, deadline, call)
             healthy = True
             return result
@@ -421,7 +411,7 @@ class Environments:
         traces: list[str | None],
         deadline: float,
         call: Call,
-    ) -> Invoked:
+    ) -> Any:
         function = environment.function
         remaining = deadline - time.monotonic()
         try:
@@ -433,7 +423,7 @@ class Environments:
                 frame = environment.reader.read(deadline)
             except TimeoutError:
                 environment.kill()
-                raise TaskTimedOut(f"Task timed out after {function.timeout:.2f} seconds") from None
+                raise TaskTimedOut.after(function.timeout) from None
             except EOFError:
                 raise self._died(environment, request_id) from None
             match frame[0]:
@@ -442,7 +432,7 @@ class Environments:
                 case "log":
                     self._log(environment, request_id, frame, None)
                 case "done":
-                    return Invoked(None if frame[1] is None else json.loads(frame[1]))
+                    return None if frame[1] is None else json.loads(frame[1])
                 case "fail":
                     raise HandlerError(frame[1], frame[2], tuple(frame[3]))
                 case other:
@@ -460,7 +450,6 @@ class Environments:
         environment = Environment(function, env_id, pid, sock, tmp)
         with self._lock:
             self._by_pid[pid] = environment
-            self.started += 1
             status = self._exits.pop(pid, None)
         if status is not None:
             self._exited(pid, status)

@@ -42,6 +42,10 @@ class TaskTimedOut(SluicewayError):
 
     code = "TaskTimedOut"
 
+    @classmethod
+    def after(cls, timeout: float) -> TaskTimedOut:
+        return cls(f"Task timed out after {timeout:.2f} seconds")
+
 
 @dataclass
 class Invocation:
@@ -224,7 +228,7 @@ class Invoker:
             if future.done():  # the handler itself raised TimeoutError
                 return None, caught
             invocation.expired = True
-            return None, TaskTimedOut(f"Task timed out after {function.timeout:.2f} seconds")
+            return None, TaskTimedOut.after(function.timeout)
         except Exception as caught:
             return None, caught
 
@@ -246,7 +250,7 @@ class Invoker:
                 _current.reset(token)
 
         try:
-            answer = self.environments.invoke(
+            result = self.environments.invoke(
                 invocation.function,
                 invocation.request_id,
                 event,
@@ -256,7 +260,7 @@ class Invoker:
             )
         except Exception as caught:
             return None, caught
-        return answer.result, None
+        return result, None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
