@@ -117,9 +117,11 @@ def smtp_server(
 
 
 @contextmanager
-def gateway(engine: LocalEngine, tls: tuple[str, str] | None = None) -> Iterator[str]:
+def gateway(
+    engine: LocalEngine, tls: tuple[str, str] | None = None, *, front_door: bool = False
+) -> Iterator[str]:
     """Serve `engine`'s gateway over real HTTP (HTTPS with `tls`: certificate, key) on a
-    free port; yields its base URL."""
+    free port, behind a front door process with `front_door`; yields its base URL."""
     ready = threading.Event()
     port: list[int] = []
 
@@ -127,7 +129,7 @@ def gateway(engine: LocalEngine, tls: tuple[str, str] | None = None) -> Iterator
         port.append(bound)
         ready.set()
 
-    server = http_server(engine, "127.0.0.1", 0, on_ready, tls)
+    server = http_server(engine, "127.0.0.1", 0, on_ready, tls, front_door=front_door)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     if not ready.wait(10):

@@ -152,6 +152,14 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
     help="process (default): each function runs in execution environments of its own, "
     "as on Lambda. thread: handlers share this process (faster to debug, no isolation).",
 )
+@click.option(
+    "--front-door",
+    type=click.Choice(["process", "inline"]),
+    default=None,
+    help="process (default): HTTP is accepted by a process of its own, which stores "
+    "queue routes' messages and hands every other request to the runtime. inline: the "
+    "runtime serves HTTP itself (always so with TLS or a web ACL).",
+)
 def run(
     app: str,
     data_dir: Path | None,
@@ -172,6 +180,7 @@ def run(
     no_console: bool,
     console_hosts: tuple[str, ...],
     isolation: str | None,
+    front_door: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
     from sluiceway import logs
@@ -206,6 +215,8 @@ def run(
         )
         if isolation is not None or "SLUICEWAY_ISOLATION" not in os.environ:
             settings = settings.replace(isolation=isolation or "process")
+        if front_door is not None or "SLUICEWAY_FRONT_DOOR" not in os.environ:
+            settings = settings.replace(front_door=front_door or "process")
         logs.configure(settings.log_format)
         serve(load_app(app), settings)
     except (SluicewayError, ValueError) as error:

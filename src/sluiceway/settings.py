@@ -18,6 +18,7 @@ DEFAULT_SENDER = "sluiceway notifications <no-reply@sluiceway.localhost>"
 
 Durability = Literal["full", "relaxed"]
 Isolation = Literal["process", "thread"]
+FrontDoorMode = Literal["process", "inline"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Settings:
     # process (an app built inside a test).
     isolation: Isolation = "thread"
     environment_idle_seconds: float = 300.0  # an idle environment is reaped after this
+    # process: `sluiceway run` accepts HTTP in a front door process of its own, which stores
+    # queue routes' messages through the writer and hands every other request to the
+    # runtime's gateway (`sluiceway run`'s default). inline: the runtime's gateway alone.
+    front_door: FrontDoorMode = "inline"
 
     def __post_init__(self) -> None:
         if self.durability not in ("full", "relaxed"):
@@ -72,6 +77,8 @@ class Settings:
             raise ValueError(f"log format must be auto, json or pretty, not {self.log_format!r}")
         if self.isolation not in ("process", "thread"):
             raise ValueError(f"isolation must be 'process' or 'thread', not {self.isolation!r}")
+        if self.front_door not in ("process", "inline"):
+            raise ValueError(f"front door must be 'process' or 'inline', not {self.front_door!r}")
         if not self.environment_idle_seconds > 0:
             raise ValueError("environment_idle_seconds must be more than 0")
         for host in self.console_hosts:
@@ -138,6 +145,8 @@ class Settings:
             values["console_token"] = env["SLUICEWAY_CONSOLE_TOKEN"]
         if "SLUICEWAY_ISOLATION" in env:
             values["isolation"] = env["SLUICEWAY_ISOLATION"]
+        if "SLUICEWAY_FRONT_DOOR" in env:
+            values["front_door"] = env["SLUICEWAY_FRONT_DOOR"]
         if "SLUICEWAY_ENVIRONMENT_IDLE_SECONDS" in env:
             values["environment_idle_seconds"] = float(env["SLUICEWAY_ENVIRONMENT_IDLE_SECONDS"])
         values.update({k: v for k, v in overrides.items() if v is not None})

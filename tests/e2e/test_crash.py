@@ -11,6 +11,8 @@ it runs to quiescence and every order is accounted for:
 
 Function environments (the worker processes handlers run in) are killed at random too,
 in the middle of invocations: each such invocation fails and its messages are received again.
+So is the front door process (HTTP ingest): the requests it held fail, the runtime starts a
+new one, and the clients retry with the same Idempotency-Key.
 
 The figures are printed and written to tests/artifacts/crash-report.json.
 """
@@ -18,6 +20,7 @@ The figures are printed and written to tests/artifacts/crash-report.json.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -55,6 +58,7 @@ class Chaos:
         self.random.shuffle(self.plan)
         self.kills: list[str] = []
         self.environment_kills = 0
+        self.front_door_kills = 0
         self.acked = 0
         self.generation = 0
         self.changed = asyncio.Condition()
@@ -80,6 +84,12 @@ class Chaos:
     async def restarted(self, since: int) -> None:
         async with self.changed:
             await self.changed.wait_for(lambda: self.generation != since)
+
+    async def recovered(self, since: int) -> None:
+        """After a failed request: the runtime restarted, or a moment passed (the front door
+        alone died, and the runtime started a new one)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.restarted(since), 1.0)
 
     async def run(self, load: asyncio.Task[dict[str, str]]) -> None:
         for i, mode in enumerate(self.plan):
@@ -109,18 +119,49 @@ class Chaos:
         self.runtime.kill()  # closes its pipes
 
 
-def environments_of(runtime: int) -> list[int]:
-    """The pids of `runtime`'s function environments: the children of its template."""
-    parents: dict[int, int] = {}
+def parents() -> dict[int, int]:
+    found: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    templates = {pid for pid, parent in parents.items() if parent == runtime}
-    return [pid for pid, parent in parents.items() if parent in templates]
+            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def environments_of(runtime: int) -> list[int]:
+    """The pids of `runtime`'s function environments: the children of its template."""
+    tree = parents()
+    templates = {pid for pid, parent in tree.items() if parent == runtime}
+    return [pid for pid, parent in tree.items() if parent in templates]
+
+
+def front_door_of(runtime: int) -> int | None:
+    """The pid of `runtime`'s front door process."""
+    for pid, parent in parents().items():
+        if parent == runtime:
+            with contextlib.suppress(OSError):
+                if b"front_door_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+    return None
+
+
+async def kill_front_door(chaos: Chaos, load: asyncio.Task[dict[str, str]]) -> None:
+    """While the load runs, kill -9 the front door every 1-3 s."""
+    while not load.done():
+        await asyncio.sleep(chaos.random.uniform(1.0, 3.0))
+        process = chaos.runtime.process
+        if process is None or process.poll() is not None:
+            continue
+        pid = front_door_of(process.pid)
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            chaos.front_door_kills += 1
 
 
 async def kill_environments(chaos: Chaos, load: asyncio.Task[dict[str, str]]) -> None:
@@ -140,8 +181,8 @@ async def kill_environments(chaos: Chaos, load: asyncio.Task[dict[str, str]]) ->
 
 
 async def post(chaos: Chaos) -> dict[str, str]:
-    """Every order, each until some attempt gets a 200 (at most 5 attempts; a failed attempt
-    waits for the runtime to be back)."""
+    """Every order, each until some attempt gets a 200 (at most 10 attempts; a failed attempt
+    waits for the runtime to be back, or a second)."""
     acked: dict[str, str] = {}
     orders = iter(range(ORDERS))
 
@@ -149,7 +190,7 @@ async def post(chaos: Chaos) -> dict[str, str]:
         async with httpx.AsyncClient(timeout=10) as http:
             for n in orders:
                 ref = f"order-{n:05d}"
-                for _ in range(5):
+                for _ in range(10):
                     generation = chaos.generation
                     try:
                         answer = await http.post(
@@ -158,7 +199,7 @@ async def post(chaos: Chaos) -> dict[str, str]:
                             headers={"Idempotency-Key": ref},
                         )
                     except httpx.HTTPError:
-                        await chaos.restarted(generation)
+                        await chaos.recovered(generation)
                         continue
                     if answer.status_code == 200:
                         acked[ref] = answer.json()["MessageId"]
@@ -178,9 +219,11 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
     async def scenario() -> dict[str, str]:
         load = asyncio.create_task(post(chaos))
         killer = asyncio.create_task(kill_environments(chaos, load))
+        door_killer = asyncio.create_task(kill_front_door(chaos, load))
         await chaos.run(load)
         acked = await load
         await killer
+        await door_killer
         return acked
 
     acked = asyncio.run(scenario())
@@ -218,6 +261,7 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
         "kills": len(chaos.kills),
         "kills_by_point": dict(Counter(chaos.kills)),
         "environment_kills": chaos.environment_kills,
+        "front_door_kills": chaos.front_door_kills,
         "items": len(items),
         "emails": len(smtp.mailbox.messages),
         "lost_items": sorted(r for r in acked if r not in refs),
@@ -234,6 +278,7 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
     print(json.dumps({k: v if not isinstance(v, list) else len(v) for k, v in report.items()}))
     assert report["kills"] >= 20
     assert report["environment_kills"] >= 10
+    assert report["front_door_kills"] >= 5
     assert report["acknowledged"] >= ORDERS * 0.95
     assert report["lost_items"] == []
     assert report["lost_emails"] == []

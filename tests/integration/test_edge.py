@@ -34,6 +34,13 @@ def stored(engine: object) -> int:
     return int(engine.store.query("SELECT COUNT(*) AS n FROM messages")[0]["n"])  # type: ignore[attr-defined]
 
 
+@pytest.fixture(params=[False, True], ids=["inline", "front-door-process"])
+def front_door(request: pytest.FixtureRequest) -> bool:
+    """Served by the runtime's gateway alone, or behind the front door process (which serves
+    queue routes itself and hands the rest over): the edge's rules hold either way."""
+    return bool(request.param)
+
+
 @pytest.fixture
 def quick_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(edge, "HEADER_SECONDS", 0.5)
@@ -41,10 +48,10 @@ def quick_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_client_trickling_its_headers_is_cut_off(
-    make_engine: EngineFactory, quick_deadlines: None
+    make_engine: EngineFactory, quick_deadlines: None, front_door: bool
 ) -> None:
     engine = make_engine(app)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=front_door) as url:
         host, port = url.removeprefix("http://").split(":")
         started = time.monotonic()
         with socket.create_connection((host, int(port)), timeout=5) as sock:
@@ -60,20 +67,20 @@ def test_a_client_trickling_its_headers_is_cut_off(
 
 
 def test_a_client_trickling_its_body_is_cut_off_and_nothing_is_stored(
-    make_engine: EngineFactory, quick_deadlines: None
+    make_engine: EngineFactory, quick_deadlines: None, front_door: bool
 ) -> None:
     engine = make_engine(app)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=front_door) as url:
         answer = raw_exchange(url, POST + b"Content-Length: 100\r\n\r\n" + b'{"a": ', timeout=5)
         assert status_of(answer) == 408
     assert stored(engine) == 0
 
 
 def test_an_idle_kept_alive_connection_gets_a_deadline_for_its_next_request(
-    make_engine: EngineFactory, quick_deadlines: None
+    make_engine: EngineFactory, quick_deadlines: None, front_door: bool
 ) -> None:
     engine = make_engine(app)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=front_door) as url:
         body = b"{}"
         first = POST + b"Content-Length: 2\r\n\r\n" + body
         answer = raw_exchange(url, first + b"POST /orders HTTP/1.1\r\n", timeout=5)
@@ -99,10 +106,10 @@ def test_an_idle_kept_alive_connection_gets_a_deadline_for_its_next_request(
     ],
 )
 def test_oversized_and_ambiguous_requests_are_refused_before_the_app(
-    make_engine: EngineFactory, request_bytes: bytes, status: int, code: str
+    make_engine: EngineFactory, request_bytes: bytes, status: int, code: str, front_door: bool
 ) -> None:
     engine = make_engine(app)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=front_door) as url:
         answer = raw_exchange(url, request_bytes)
         assert status_of(answer) == status, answer[:200]
         assert body_of(answer)["code"] == code
@@ -110,9 +117,9 @@ def test_oversized_and_ambiguous_requests_are_refused_before_the_app(
     assert stored(engine) == 1
 
 
-def test_answers_carry_security_headers(make_engine: EngineFactory) -> None:
+def test_answers_carry_security_headers(make_engine: EngineFactory, front_door: bool) -> None:
     engine = make_engine(app)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=front_door) as url:
         answer = httpx.post(f"{url}/orders", json={"a": 1})
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["x-frame-options"] == "DENY"

@@ -119,10 +119,11 @@ HOSTILE: dict[str, bytes] = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[False, True], ids=["inline", "front-door-process"])
 def served(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[LocalEngine, str]]:
+    """The gateway alone, and behind the front door process: each refuses every request."""
     from sluiceway.local import Settings
 
     edge_header, edge_body = edge.HEADER_SECONDS, edge.BODY_SECONDS
@@ -130,7 +131,7 @@ def served(
     engine = LocalEngine(app, Settings(data_dir=tmp_path_factory.mktemp("hostile")), env={})
     engine.open()
     try:
-        with gateway(engine) as url:
+        with gateway(engine, front_door=request.param) as url:
             yield engine, url
     finally:
         engine.close()

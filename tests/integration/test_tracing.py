@@ -37,10 +37,11 @@ def test_one_order_is_followed_through_every_hop_in_order(
     make_engine: EngineFactory, smtp: SmtpServer, clock: VirtualClock, isolation: str
 ) -> None:
     """The same hops whether handlers run on threads or in execution environments of
-    their own (process isolation: across the channel, on the virtual clock)."""
+    their own (process isolation: across the channel, on the virtual clock, and with the
+    front door process taking the request)."""
     app = load_app("orders") if isolation == "process" else orders_app
     engine = make_engine(app, smtp=smtp.url, auto_confirm=True, isolation=isolation)
-    with gateway(engine) as url:
+    with gateway(engine, front_door=isolation == "process") as url:
         answer = httpx.post(f"{url}/orders", json=ORDER, timeout=10)
         other = httpx.post(f"{url}/orders", json={"item": "mask"}, timeout=10)
     trace_id = answer.headers["x-sluiceway-trace-id"]

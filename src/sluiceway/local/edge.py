@@ -49,7 +49,12 @@ def _answer(status: int, reason: str, message: str, code: str) -> bytes:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with deadlines and size limits (see the module)."""
+    """uvicorn's httptools protocol with deadlines and size limits (see the module).
+
+    A connection the front door process handed over (`front_door.py`) comes with the bytes
+    it had already read from it, `adopted`: they are parsed first, as if just received."""
+
+    adopted = b""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,6 +63,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_headers = True
         self._deadline: asyncio.TimerHandle | None = None
         self._arm(HEADER_SECONDS, 408, "Request Timeout", "the request headers came too slowly")
+        if self.adopted:
+            data, self.adopted = self.adopted, b""
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

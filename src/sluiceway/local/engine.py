@@ -121,6 +121,9 @@ class LocalEngine:
         self.exports_spans = False  # set by open()
         self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
         self.environments: Environments | None = None  # with process isolation, once open
+        # The front door process's handle (`front_door.FrontDoor`), while `sluiceway run`
+        # serves through one.
+        self.front_door: Any = None
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
         self.new_subscriptions: list[NewSubscription] = []

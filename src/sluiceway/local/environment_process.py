@@ -38,7 +38,6 @@ Everything crossing the channel is pickled: both ends are this package, on this 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import io
 import json
@@ -49,7 +48,6 @@ import resource
 import select
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -60,53 +58,10 @@ from typing import Any, NoReturn
 
 from sluiceway.errors import SluicewayError
 from sluiceway.local import invoke
+from sluiceway.local.frames import FrameReader, die_with_parent, send_frame
 
-_LENGTH = struct.Struct("!I")
 MEGABYTE = 1 << 20
 OUT_OF_MEMORY = "Runtime exited with error: out of memory (past the function's memory_size)"
-_PR_SET_PDEATHSIG = 1
-
-
-# -- frames -------------------------------------------------------------------------------
-
-
-def send_frame(sock: socket.socket, frame: Any) -> None:
-    data = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_LENGTH.pack(len(data)) + data)
-
-
-class FrameReader:
-    """Reads length-prefixed frames from a stream socket, optionally before a deadline."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self._buffer = bytearray()
-
-    def read(self, deadline: float | None = None) -> Any:
-        """The next frame. Raises EOFError when the peer is gone, TimeoutError past
-        `deadline` (a `time.monotonic()` instant)."""
-        while True:
-            if len(self._buffer) >= _LENGTH.size:
-                (length,) = _LENGTH.unpack_from(self._buffer)
-                end = _LENGTH.size + length
-                if len(self._buffer) >= end:
-                    frame = pickle.loads(memoryview(self._buffer)[_LENGTH.size : end])
-                    del self._buffer[:end]
-                    return frame
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                readable, _, _ = select.select([self.sock], [], [], remaining)
-                if not readable:
-                    raise TimeoutError
-            try:
-                chunk = self.sock.recv(1 << 16)  # below malloc's mmap threshold: no mmap per read
-            except (ConnectionResetError, OSError) as error:
-                raise EOFError from error
-            if not chunk:
-                raise EOFError
-            self._buffer += chunk
 
 
 # -- what the runtime tells an environment at its start -----------------------------------
@@ -126,13 +81,6 @@ class EnvironmentConfig:
     memory_size: int
     nice: int
     log_level: int
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (nothing elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def address_space() -> int:

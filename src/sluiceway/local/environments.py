@@ -44,12 +44,8 @@ from typing import Any
 from sluiceway import ids, logs, naming
 from sluiceway.backend import Backend
 from sluiceway.errors import SluicewayError
-from sluiceway.local.environment_process import (
-    EnvironmentConfig,
-    FrameReader,
-    describe_error,
-    send_frame,
-)
+from sluiceway.local.environment_process import EnvironmentConfig, describe_error
+from sluiceway.local.frames import FrameReader, send_frame
 from sluiceway.local.invoke import TaskTimedOut
 from sluiceway.specs import AppGraph, FunctionSpec
 

@@ -12,6 +12,7 @@ answer), ``mid-batch`` (a handler's table write is on disk, its batch is not fin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -36,6 +37,13 @@ def _armed() -> tuple[str | None, int]:
 
 _POINT, _COUNT = _armed()
 _lock = threading.Lock()
+_WITH: list[int] = []  # processes that die with this one at a crash point
+
+
+def die_together_with(pid: int) -> None:
+    """At a crash point, kill `pid` too: the front door process names the runtime, so that a
+    crash point reached there is a crash of the runtime, as it was when the gateway held it."""
+    _WITH.append(pid)
 
 
 def crash_point(name: str) -> None:
@@ -46,4 +54,7 @@ def crash_point(name: str) -> None:
     with _lock:
         _COUNT -= 1
         if _COUNT == 0:
+            for pid in _WITH:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)

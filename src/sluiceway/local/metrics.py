@@ -103,21 +103,36 @@ def observe_request(
     seconds: float,
     headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    """Count a finished request, and tell the live events about it (not the runtime's own
-    pages: a console or a scraper would drown the app's traffic), with the trace id its
-    answer names."""
+    """Count a request the gateway finished (see `observe`)."""
     method: str = scope["method"]
     path: str = scope["path"]
     status = status or CLIENT_CLOSED
+    trace = None
+    for name, value in headers:
+        if name == traces.TRACE_HEADER:
+            trace = value.decode("latin-1")
+    client = scope.get("client")
     route = route_label(gateway, method, path, status)
-    engine = gateway.engine
+    observe(
+        gateway.engine, route, method, path, status, seconds, trace, client[0] if client else None
+    )
+
+
+def observe(
+    engine: LocalEngine,
+    route: str,
+    method: str,
+    path: str,
+    status: int,
+    seconds: float,
+    trace: str | None,
+    client: str | None,
+) -> None:
+    """Count a finished request (the gateway's or the front door process's), and tell the
+    live events about it (not the runtime's own pages: a console or a scraper would drown
+    the app's traffic), with the trace id its answer names."""
     engine.metrics.request(route, method, status, seconds)
     if not path.startswith(_OWN_PAGES):
-        trace = None
-        for name, value in headers:
-            if name == traces.TRACE_HEADER:
-                trace = value.decode("latin-1")
-        client = scope.get("client")
         engine.bus.publish(
             "request",
             {
@@ -126,7 +141,7 @@ def observe_request(
                 "route": route,
                 "status": status,
                 "duration_ms": seconds * 1000,
-                "client": client[0] if client else None,
+                "client": client,
                 "trace_id": trace,
             },
         )

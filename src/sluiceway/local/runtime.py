@@ -1,4 +1,5 @@
-"""`sluiceway run`: the engine's workers and the HTTP gateway in one process.
+"""`sluiceway run`: the engine's workers and the HTTP gateway, with a front door process
+accepting HTTP in front of them (`front_door.py`) unless TLS or a web ACL keeps it inline.
 
 Ready means: the database is open and recovered, the workers run, and the port accepts
 connections. The ready line names the URL (useful with ``--port 0``); ``runtime.json`` in
@@ -7,6 +8,7 @@ the data directory says the same for other tools while the runtime lives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from sluiceway.local.console import with_token
 from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
+from sluiceway.local.front_door import KEEP_ALIVE_SECONDS, FrontDoor, eligible, listen
 from sluiceway.local.gateway import Gateway
 from sluiceway.local.gctune import tune_gc
 from sluiceway.settings import Settings
@@ -46,13 +49,19 @@ class _Server(uvicorn.Server):
         config: uvicorn.Config,
         on_ready: Callable[[int], None],
         on_shutdown: Callable[[], None] = lambda: None,
+        front_door: Callable[[Callable[[], asyncio.Protocol]], FrontDoor] | None = None,
     ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
         self._on_shutdown = on_shutdown
+        self._make_front_door = front_door
+        self.front_door: FrontDoor | None = None
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # End the live event streams first: uvicorn waits for every response to finish.
+        # The front door first: the messages it is storing get their answers while the
+        # writer is still up. Then the live event streams: uvicorn waits for every response.
+        if self.front_door is not None:
+            await self.front_door.stop()
         self._on_shutdown()
         await super().shutdown(sockets)
 
@@ -63,9 +72,30 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        if self._make_front_door is None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                self._on_ready(self.servers[0].sockets[0].getsockname()[1])
+            return
+        # uvicorn listens nowhere: the front door accepts, and hands over what it does not
+        # serve; those connections become uvicorn's own here.
+        await super().startup(sockets=[])
+        loop = asyncio.get_running_loop()
+        config = self.config
+
+        def create_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=loop,
+            )
+
+        self.front_door = self._make_front_door(create_protocol)
+        self.front_door.engine.front_door = self.front_door
+        await self.front_door.start()
         if not self.should_exit:
-            self._on_ready(self.servers[0].sockets[0].getsockname()[1])
+            self._on_ready(self.front_door.listener.getsockname()[1])
 
 
 def http_server(
@@ -74,9 +104,11 @@ def http_server(
     port: int,
     on_ready: Callable[[int], None],
     tls: tuple[str, str] | None = None,
+    front_door: bool = False,
 ) -> _Server:
     """The uvicorn server of `engine`'s gateway: httptools behind the edge's deadlines and
-    limits (`edge.py`), uvloop when installed, HTTPS with `tls` (certificate, key)."""
+    limits (`edge.py`), uvloop when installed, HTTPS with `tls` (certificate, key). With
+    `front_door`, a front door process accepts on `host`:`port` (`front_door.py`)."""
     gateway = Gateway(engine)
     config = uvicorn.Config(
         gateway if tls is None else with_hsts(gateway),
@@ -88,12 +120,19 @@ def http_server(
         access_log=False,
         log_level="warning",
         server_header=False,
-        timeout_keep_alive=5,
+        timeout_keep_alive=int(KEEP_ALIVE_SECONDS),
         backlog=2048,
         ssl_certfile=None if tls is None else tls[0],
         ssl_keyfile=None if tls is None else tls[1],
     )
-    return _Server(config, on_ready, engine.bus.disconnect_all)
+    make: Callable[[Callable[[], asyncio.Protocol]], FrontDoor] | None = None
+    if front_door:
+        listener = listen(host, port)
+
+        def make(create_protocol: Callable[[], asyncio.Protocol]) -> FrontDoor:
+            return FrontDoor(engine, listener, create_protocol, engine.settings.log_format)
+
+    return _Server(config, on_ready, engine.bus.disconnect_all, make)
 
 
 def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | None = None) -> None:
@@ -117,7 +156,8 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             for line in _banner(engine, url):
                 say(line)
 
-        http_server(engine, settings.host, settings.port, ready, tls).run()
+        door = eligible(engine, tls is not None)
+        http_server(engine, settings.host, settings.port, ready, tls, front_door=door).run()
     finally:
         runtime_file.unlink(missing_ok=True)
         engine.close()
