@@ -27,7 +27,7 @@ from sluiceway.app import App
 from sluiceway.backend import SortKeyCondition
 from sluiceway.clock import Clock, SystemClock
 from sluiceway.errors import AccessDenied, SluicewayError
-from sluiceway.local import messages, moves, otel, pausing, queues, tables, topics, traces
+from sluiceway.local import inbox, messages, moves, otel, pausing, queues, tables, topics, traces
 from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.local.email import DeliveryError, Links, Mailer
 from sluiceway.local.environments import Environments
@@ -122,8 +122,10 @@ class LocalEngine:
         self.invoker = Invoker(region=self.region, now=self.clock.now, tracer=self)
         self.environments: Environments | None = None  # with process isolation, once open
         # The front door process's handle (`front_door.FrontDoor`), while `sluiceway run`
-        # serves through one.
+        # serves through one, and the work it adds (its inbox's import).
         self.front_door: Any = None
+        self._extra_work: list[Work] = []
+        self._wake: Callable[[set[str]], None] | None = None
         self.registry: Registry | None = None
         self.parameters: dict[str, str] = {}
         self.new_subscriptions: list[NewSubscription] = []
@@ -168,6 +170,13 @@ class LocalEngine:
                 auto_confirm=self.settings.auto_confirm,
             )
             self.store.write(_recover)
+            # What a front door acknowledged before a crash, before anything consumes.
+            inbox.import_leftovers(
+                self.settings.data_dir,
+                self.settings.durability,
+                self.store,
+                {q.id: q for q in self.registry.queues.values()},
+            )
             self.identity = Identity(
                 app=self.graph.name,
                 pools=self.graph.user_pools,
@@ -542,6 +551,7 @@ class LocalEngine:
             for d in self.deliverers
             for n in range(d.workers)
         ]
+        units += self._extra_work
         units.append(Work("mover", self.move_messages, "moves"))
         units.append(Work("sweeper", self._sweep_step, None, periodic=True))
         return units
@@ -689,11 +699,24 @@ class LocalEngine:
                     crew.wake_one()
 
         self._unlisten = self.store.on_commit(wake)
+        self._wake = wake
         self._strict = True
         for worker in self._workers:
             worker.start()
 
+    def add_work(self, unit: Work) -> None:
+        """A unit of background work from outside the engine (the front door's inbox), run
+        by `start` and `drain` with the rest; added before `start`."""
+        self._extra_work.append(unit)
+
+    def notify(self, channels: set[str]) -> None:
+        """Wake the work waiting on `channels`, as a commit of them would (for work another
+        process made: the front door's inbox)."""
+        if self._wake is not None:
+            self._wake(channels)
+
     def stop(self) -> None:
+        self._wake = None
         if not self._workers:
             return
         self._stop.set()

@@ -1,9 +1,10 @@
-"""The runtime's side of the front door (`front_door_process.py`): starting it, storing what it
-sends, adopting the connections it hands over, and starting it again if it dies.
+"""The runtime's side of the front door (`front_door_process.py`): starting it, taking in what
+its inbox acknowledged, adopting the connections it hands over, and starting it again if it
+dies.
 
-Everything here runs on the runtime's event loop (uvicorn's): a batch from the front door
-becomes one op on the store's writer (`gateway.store_sends`, the op the in-process gateway
-uses), answered when its group commit is on disk; a handed-over connection becomes one of
+Everything here runs on the runtime's event loop (uvicorn's), except the inbox's import: a
+unit of the engine's background work (`inbox.Importer`), woken by the front door's
+"committed" frames and run by `drain()` in tests. A handed-over connection becomes one of
 uvicorn's own, fed the bytes the front door had read.
 
 The front door is used when it can serve the app's ingest routes exactly as the gateway
@@ -27,11 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from sluiceway.local import edge, messages, metrics
+from sluiceway.local import edge, inbox, metrics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.frames import Frames, encode
 from sluiceway.local.front_door_process import HANDOVER_PIECE, FrontDoorConfig
+from sluiceway.local.inbox import Importer
 from sluiceway.local.registry import QueueInfo, RouteInfo
+from sluiceway.local.work import Work
 
 log = logging.getLogger("sluiceway.front_door")
 
@@ -94,6 +97,12 @@ class FrontDoor:
         assert registry is not None
         self.queues: dict[int, QueueInfo] = {q.id: q for q in registry.queues.values()}
         self.routes = routes_for(engine)
+        # What the front door's inbox acknowledged goes into the database through this unit
+        # of background work (inbox.py), woken by its "committed" frames.
+        self.importer = Importer(
+            engine.settings.data_dir, engine.settings.durability, engine.store, self.queues
+        )
+        engine.add_work(Work("front-door-inbox", self.importer.step, inbox.CHANNEL))
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopping = False
@@ -152,6 +161,8 @@ class FrontDoor:
             keep_alive_seconds=KEEP_ALIVE_SECONDS,
             max_url_bytes=edge.MAX_URL_BYTES,
             max_header_bytes=edge.MAX_HEADER_BYTES,
+            data_dir=str(self.engine.settings.data_dir),
+            durability=self.engine.settings.durability,
         )
 
     def ready(self) -> None:
@@ -172,6 +183,9 @@ class FrontDoor:
                 await asyncio.to_thread(process.wait)
         self._close_handover()
         self.listener.close()
+        # The last of the inbox, so that a stopped runtime's database holds every message.
+        await asyncio.to_thread(self.importer.drain)
+        self.importer.close()
 
     # -- the process's death ----------------------------------------------------------------
     def _watch(self, process: subprocess.Popen[bytes]) -> None:
@@ -220,30 +234,7 @@ class FrontDoor:
             os.close(self._pending[0])
             self._pending = None
 
-    # -- a batch of messages ------------------------------------------------------------------
-    def store(
-        self, rows: asyncio.Transport, number: int, batch: list[Any], hops: list[Any]
-    ) -> None:
-        from sluiceway.local.gateway import store_sends
-
-        sends = [(self.queues[q], messages.Outgoing(*fields)) for q, fields in batch]
-        try:
-            stored = self.engine.store.awrite(store_sends(sends, hops))
-        except Exception as error:  # the store is closed or fenced
-            rows.write(encode(("failed", number, str(error))))
-            return
-
-        def answer(done: asyncio.Future[list[dict[str, str]]]) -> None:
-            if rows.is_closing():
-                return
-            error = done.exception()
-            if error is None:
-                rows.write(encode(("stored", number, done.result())))
-            else:
-                rows.write(encode(("failed", number, str(error))))
-
-        stored.add_done_callback(answer)
-
+    # -- what the front door reports ---------------------------------------------------------
     def seen(self, requests: list[tuple[str, str, int, float, str | None, str]]) -> None:
         for method, path, status, seconds, trace, client in requests:
             metrics.observe(self.engine, path, method, path, status, seconds, trace, client)
@@ -304,10 +295,10 @@ class _Rows(asyncio.Protocol):
         assert transport is not None
         for frame in self.frames.feed(data):
             kind = frame[0]
-            if kind == "batch":
-                self.door.store(transport, frame[1], frame[2], frame[3])
-            elif kind == "seen":
+            if kind == "seen":
                 self.door.seen(frame[1])
+            elif kind == "committed":
+                self.door.engine.notify({inbox.CHANNEL})
             elif kind == "ready":
                 self.door.ready()
 

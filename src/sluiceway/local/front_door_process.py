@@ -4,22 +4,24 @@
 runtime passes down) accepts the app's HTTP connections on the runtime's listening socket.
 What it serves itself is the hot path: a `POST` to a route whose target is a queue. It
 reads the request, checks it exactly as the gateway does (`ingest.prepare`: content type,
-size, a UTF-8 JSON object, forwarded headers), and sends the prepared message to the
-runtime's single writer over ROWS, batched per turn of its event loop; it answers 200 only
-when the runtime says the batch is committed (fsync'd), and 503 when it could not be.
+size, a UTF-8 JSON object, forwarded headers), and commits the prepared message to its inbox
+(`inbox.py`: a SQLite file of its own, group commit, fsync) before it answers 200; 503 if the
+inbox could not commit. It then tells the runtime over ROWS, and the runtime's single writer
+takes the message into the database, exactly once, milliseconds later.
 
 Every other request (the console, `/_sluiceway/`, functions behind API Gateway's proxy
 integration, table routes, routes behind an authorizer, and anything unusual in its framing:
-chunked bodies, `Expect`, HTTP/1.0, a percent-encoded path, a repeated framing header) is
-*handed over*: the connection itself goes to the runtime over HANDOVER (SCM_RIGHTS), with
-the bytes read from it so far, and the runtime's gateway (uvicorn behind the edge's checks)
-carries on as if it had accepted it. The client sees one server.
+chunked bodies, `Expect`, HTTP/1.0, a percent-encoded path, a repeated framing header, a head
+past the edge's limits) is *handed over*: the connection itself goes to the runtime over
+HANDOVER (SCM_RIGHTS), with the bytes read from it so far, and the runtime's gateway (uvicorn
+behind the edge's checks) carries on as if it had accepted it. The client sees one server.
 
-Why a process: handlers, pollers and the writer hold the runtime's GIL; a front door that
-shares it waits behind them, so a burst was acknowledged only as fast as the pipeline drained
-it. Here it has a GIL and a scheduler share of its own, and the function environments run
-at a lower priority than it does: a burst is acknowledged first and processed as the pipeline
-catches up, which is what the queue is for.
+Why a process, and why an inbox: handlers, pollers and the writer share the runtime's GIL; a
+front door there, or one that waits for the runtime's writer, waits behind the pipeline, so a
+burst was acknowledged only as fast as it was processed. Here ingest has a GIL, a disk commit
+and a scheduler share of its own, and the function environments run at a lower priority: a
+burst is acknowledged first and processed as the pipeline catches up, which is what the queue
+is for.
 
 The runtime restarts the front door if it dies (the listening socket stays open in the
 runtime, so connections wait in its backlog meanwhile). It dies with the runtime
@@ -50,6 +52,7 @@ from sluiceway import logs
 from sluiceway.local import faults, ingest, messages, traces
 from sluiceway.local.faults import crash_point
 from sluiceway.local.frames import Frames, die_with_parent, encode
+from sluiceway.local.inbox import Inbox
 from sluiceway.local.ingest import Rejection
 from sluiceway.local.registry import QueueInfo, RouteInfo
 
@@ -66,6 +69,7 @@ _COMMON = (
     b"x-frame-options: DENY\r\n"
     b"content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n"
 )
+_COMMITTED = encode(("committed",))
 _UNAVAILABLE = b'{"message": "the message could not be stored; retry", "code": "Unavailable"}'
 
 
@@ -82,6 +86,8 @@ class FrontDoorConfig:
     keep_alive_seconds: float
     max_url_bytes: int  # the edge's limits: a request past them is handed over for its 414/431
     max_header_bytes: int
+    data_dir: str  # where the inbox is (inbox.py)
+    durability: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +121,7 @@ class _Date:
 
 
 class Door:
-    """The process's state: its routes, the batch being gathered, the batches the runtime
-    has not answered yet, and the channels to the runtime."""
+    """The process's state: its routes, its inbox, and the channels to the runtime."""
 
     def __init__(
         self,
@@ -133,71 +138,39 @@ class Door:
         self.date = _Date()
         self.statuses: dict[int, bytes] = {}
         self.connections: set[Connection] = set()
-        self._batch: list[tuple[int, tuple[Any, ...]]] = []
-        self._hops: list[tuple[str, str, str, str]] = []
-        self._waiting: list[asyncio.Future[dict[str, str]]] = []
-        self._sent: dict[int, list[asyncio.Future[dict[str, str]]]] = {}
-        self._next = 0
         self._seen: list[tuple[str, str, int, float, str | None, str]] = []
         self.closing = False
+        self.inbox = Inbox(config.data_dir, config.durability, loop, self._committed)
 
-    # -- to the writer ----------------------------------------------------------------------
+    # -- to the inbox -------------------------------------------------------------------------
     def store(
         self, queue: QueueInfo, message: messages.Outgoing, route: str, parent: str | None
     ) -> asyncio.Future[dict[str, str]]:
-        """Send `message` to the writer with this turn's batch; the future is its answer
-        once committed."""
-        answer: asyncio.Future[dict[str, str]] = self.loop.create_future()
-        self._batch.append(
-            (
-                queue.id,
-                (
-                    message.message_id,
-                    message.body,
-                    message.attributes,
-                    message.sender_id,
-                    message.delay_seconds,
-                    message.group_id,
-                    message.dedup_id,
-                    message.trace_id,
-                ),
-            )
-        )
-        self._waiting.append(answer)
+        """Store `message` in the inbox with the next group commit; the future is its answer
+        once that is on disk. (A route to a FIFO queue never gets here: the gateway's checks
+        refuse a message without a MessageGroupId.)"""
+        assert message.group_id is None
+        detail: str | None = None
         if message.trace_id is not None:
             # As the gateway's SendBatcher writes it: no json.dumps needed for these values.
             detail = f'{{"queue": "{queue.name}", "message_id": "{message.message_id}"'
             detail += f', "parent_span_id": "{parent}"}}' if parent else "}"
-            self._hops.append((message.trace_id, "http", route, detail))
-        if len(self._batch) == 1:
-            self.loop.call_soon(self._flush)
-        return answer
+        return self.inbox.add(queue.id, message, route, detail, message.response())
 
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        hops, self._hops = self._hops, []
-        waiting, self._waiting = self._waiting, []
-        self._next += 1
-        self._sent[self._next] = waiting
-        self.rows.write(encode(("batch", self._next, batch, hops)))
-
-    def answered(self, frame: tuple[Any, ...]) -> None:
-        """The runtime's answer to a batch: ("stored", n, answers) or ("failed", n, why)."""
-        kind, number, value = frame
-        for n, future in enumerate(self._sent.pop(number, ())):
+    def _committed(
+        self, futures: list[tuple[asyncio.Future[Any], Any]], error: BaseException | None
+    ) -> None:
+        """The inbox committed a group (or could not): answer its requests, and tell the
+        runtime there is something to import."""
+        for future, answer in futures:
             if future.done():
                 continue
-            if kind == "stored":
-                future.set_result(value[n])
+            if error is None:
+                future.set_result(answer)
             else:
-                future.set_exception(RuntimeError(value))
-
-    def runtime_gone(self) -> None:
-        for waiting in self._sent.values():
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(RuntimeError("the runtime is gone"))
-        self._sent.clear()
+                future.set_exception(error)
+        if error is None and not self.rows.is_closing():
+            self.rows.write(_COMMITTED)
 
     # -- to the runtime's gateway -------------------------------------------------------------
     def hand_over(self, sock: Any, data: bytes) -> bool:
@@ -502,12 +475,8 @@ async def serve(listen: socket.socket, rows: socket.socket, handover: socket.soc
     def on_frame(frame: Any) -> None:
         if frame[0] == "config":
             config_ready.set_result(frame[1])
-        elif door is not None:
-            door.answered(frame)
 
     def on_lost() -> None:
-        if door is not None:
-            door.runtime_gone()
         if not config_ready.done():
             config_ready.set_exception(EOFError("the runtime is gone"))
         stopped.set()
@@ -529,6 +498,7 @@ async def serve(listen: socket.socket, rows: socket.socket, handover: socket.soc
     while any(c.busy for c in door.connections) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     door._report()
+    door.inbox.close()
     for connection in list(door.connections):
         if connection.transport is not None:
             connection.transport.close()

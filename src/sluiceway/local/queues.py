@@ -39,10 +39,13 @@ _INSERT = (
 )
 
 
-def send_many(tx: Tx, sends: Sequence[tuple[QueueInfo, Outgoing]]) -> list[dict[str, str]]:
+def send_many(
+    tx: Tx, sends: Sequence[tuple[QueueInfo, Outgoing]], *, answers: bool = True
+) -> list[dict[str, str]]:
     """Many SendMessages in one op: what arrives at the gateway in one turn of its loop.
     Standard-queue messages go in with one statement; FIFO ones one by one (deduplication
-    looks at what came before them)."""
+    looks at what came before them). `answers=False`: the caller has them already (the
+    front door's inbox), so none are made for standard queues."""
     plain = [(q, m) for q, m in sends if m.group_id is None]
     if plain:
         tx.cx.executemany(
@@ -65,6 +68,11 @@ def send_many(tx: Tx, sends: Sequence[tuple[QueueInfo, Outgoing]]) -> list[dict[
         )
         for channel in {q.channel for q, _ in plain}:
             tx.touch(channel)
+    if not answers:
+        for q, m in sends:
+            if m.group_id is not None:
+                send(tx, q, m)
+        return []
     return [m.response() if m.group_id is None else send(tx, q, m) for q, m in sends]
 
 

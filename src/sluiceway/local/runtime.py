@@ -141,6 +141,10 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     settings = with_token(settings)  # the console's, when bound beyond loopback
     engine = LocalEngine(app, settings).open()
     tune_gc()
+    if os.environ.get("SW_SWITCH"):
+        import sys
+
+        sys.setswitchinterval(float(os.environ["SW_SWITCH"]))
     runtime_file = Path(settings.data_dir) / "runtime.json"
     restore_output = logs.route_handler_output()  # handlers' prints become log lines
     try:
