@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from sluiceway.errors import SluicewayError
 from sluiceway.local import edge, inbox, metrics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.frames import Frames, encode
@@ -35,6 +36,8 @@ from sluiceway.local.front_door_process import HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.local.inbox import Importer
 from sluiceway.local.registry import QueueInfo, RouteInfo
 from sluiceway.local.work import Work
+from sluiceway.settings import Settings
+from sluiceway.specs import AppGraph, QueueTarget
 
 log = logging.getLogger("sluiceway.front_door")
 
@@ -57,14 +60,47 @@ def routes_for(engine: LocalEngine) -> dict[tuple[bytes, bytes], tuple[RouteInfo
     }
 
 
-def eligible(engine: LocalEngine, tls: bool) -> bool:
-    """Whether `sluiceway run` of `engine` gets a front door process (see the module)."""
+def eligible(settings: Settings, graph: AppGraph, tls: bool) -> bool:
+    """Whether `sluiceway run` gets a front door process (see the module)."""
     return (
-        engine.settings.front_door == "process"
+        settings.front_door == "process"
         and not tls
-        and engine.graph.firewall is None
-        and bool(routes_for(engine))
+        and graph.firewall is None
+        and any(isinstance(route.target, QueueTarget) for route in graph.routes)
     )
+
+
+Spawned = tuple[subprocess.Popen[bytes], socket.socket, socket.socket]
+
+
+def spawn(listener: socket.socket) -> Spawned:
+    """Start a front door process on `listener`: it, and the runtime's ends of ROWS and
+    HANDOVER. `sluiceway run` calls this before the engine opens, so that the process's
+    start-up (its imports) overlaps the engine's."""
+    rows, rows_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    handover, handover_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    for end in (handover, handover_child):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
+    fds = (listener.fileno(), rows_child.fileno(), handover_child.fileno())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sluiceway.local.front_door_process", *map(str, fds)],
+        pass_fds=fds,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    rows_child.close()
+    handover_child.close()
+    return process, rows, handover
+
+
+def abandon(spawned: Spawned) -> None:
+    """Stop a front door that `spawn` started for a runtime that will not run after all."""
+    process, rows, handover = spawned
+    process.kill()
+    process.wait()
+    rows.close()
+    handover.close()
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -73,8 +109,12 @@ def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as error:
+        sock.close()
+        raise SluicewayError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -88,6 +128,7 @@ class FrontDoor:
         listener: socket.socket,
         create_protocol: Callable[[], asyncio.Protocol],
         log_format: str,
+        spawned: Spawned | None = None,
     ) -> None:
         self.engine = engine
         self.listener = listener
@@ -112,29 +153,21 @@ class FrontDoor:
         self._ready: asyncio.Future[None] | None = None
         self._started_at = 0.0
         self._backoff = 0.0
+        self._spawned = spawned
 
     @property
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
-    async def start(self) -> None:
-        """Start the process and return once it accepts connections."""
+    async def start(self, wait: bool = True) -> None:
+        """Start the process (or take the one `spawn` started early) and return once it
+        accepts connections; with `wait` False, at once (connections wait in the listening
+        socket's backlog until it does; a front door that never gets ready is logged)."""
         self._loop = asyncio.get_running_loop()
         self._started_at = time.monotonic()
-        rows, rows_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        handover, handover_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        for end in (handover, handover_child):
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
-        fds = (self.listener.fileno(), rows_child.fileno(), handover_child.fileno())
-        self.process = process = subprocess.Popen(
-            [sys.executable, "-m", "sluiceway.local.front_door_process", *map(str, fds)],
-            pass_fds=fds,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        rows_child.close()
-        handover_child.close()
+        spawned, self._spawned = self._spawned, None
+        process, rows, handover = spawned or spawn(self.listener)
+        self.process = process
         self._ready = self._loop.create_future()
         await self._loop.connect_accepted_socket(lambda: _Rows(self), rows)
         handover.setblocking(False)
@@ -143,11 +176,18 @@ class FrontDoor:
         threading.Thread(
             target=self._watch, args=(process,), name="front-door-watch", daemon=True
         ).start()
+        if wait:
+            await self._until_ready(process)
+        else:
+            self._loop.create_task(self._until_ready(process)).add_done_callback(_log_failure)
+
+    async def _until_ready(self, process: subprocess.Popen[bytes]) -> None:
+        assert self._ready is not None
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), READY_SECONDS)
         except TimeoutError:
             raise RuntimeError(
-                f"the front door did not start within {READY_SECONDS:.0f} s"
+                f"the front door (pid {process.pid}) did not start within {READY_SECONDS:.0f} s"
             ) from None
         log.debug("front door ready (pid %d)", process.pid)
 

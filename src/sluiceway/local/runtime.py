@@ -26,7 +26,15 @@ from sluiceway.local.console import with_token
 from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.local.email import redact
 from sluiceway.local.engine import LocalEngine
-from sluiceway.local.front_door import KEEP_ALIVE_SECONDS, FrontDoor, eligible, listen
+from sluiceway.local.front_door import (
+    KEEP_ALIVE_SECONDS,
+    FrontDoor,
+    Spawned,
+    abandon,
+    eligible,
+    listen,
+    spawn,
+)
 from sluiceway.local.gateway import Gateway
 from sluiceway.local.gctune import tune_gc
 from sluiceway.settings import Settings
@@ -93,7 +101,9 @@ class _Server(uvicorn.Server):
 
         self.front_door = self._make_front_door(create_protocol)
         self.front_door.engine.front_door = self.front_door
-        await self.front_door.start()
+        # Ready once the port accepts connections: it does (the runtime listens; the kernel
+        # queues them until the front door, still importing, accepts).
+        await self.front_door.start(wait=False)
         if not self.should_exit:
             self._on_ready(self.front_door.listener.getsockname()[1])
 
@@ -104,11 +114,12 @@ def http_server(
     port: int,
     on_ready: Callable[[int], None],
     tls: tuple[str, str] | None = None,
-    front_door: bool = False,
+    front_door: bool | tuple[socket.socket, Spawned] = False,
 ) -> _Server:
     """The uvicorn server of `engine`'s gateway: httptools behind the edge's deadlines and
     limits (`edge.py`), uvloop when installed, HTTPS with `tls` (certificate, key). With
-    `front_door`, a front door process accepts on `host`:`port` (`front_door.py`)."""
+    `front_door`, a front door process accepts on `host`:`port` (`front_door.py`): True to
+    start one, or the listening socket and the process `spawn` started on it."""
     gateway = Gateway(engine)
     config = uvicorn.Config(
         gateway if tls is None else with_hsts(gateway),
@@ -127,10 +138,12 @@ def http_server(
     )
     make: Callable[[Callable[[], asyncio.Protocol]], FrontDoor] | None = None
     if front_door:
-        listener = listen(host, port)
+        listener, spawned = (
+            front_door if isinstance(front_door, tuple) else (listen(host, port), None)
+        )
 
         def make(create_protocol: Callable[[], asyncio.Protocol]) -> FrontDoor:
-            return FrontDoor(engine, listener, create_protocol, engine.settings.log_format)
+            return FrontDoor(engine, listener, create_protocol, engine.settings.log_format, spawned)
 
     return _Server(config, on_ready, engine.bus.disconnect_all, make)
 
@@ -139,16 +152,24 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
     """Run `app` until SIGINT/SIGTERM."""
     say = announce or (lambda line: print(line, flush=True))
     settings = with_token(settings)  # the console's, when bound beyond loopback
-    engine = LocalEngine(app, settings).open()
+    engine = LocalEngine(app, settings)
+    tls = tls_files(Path(settings.data_dir), settings.tls_cert, settings.tls_key)
+    door: tuple[socket.socket, Spawned] | None = None
+    if eligible(settings, engine.graph, tls is not None):
+        # The front door starts while the engine opens (its imports take a few hundred ms).
+        listener = listen(settings.host, settings.port)
+        door = listener, spawn(listener)
+    try:
+        engine.open()
+    except BaseException:
+        if door is not None:
+            abandon(door[1])
+            door[0].close()
+        raise
     tune_gc()
-    if os.environ.get("SW_SWITCH"):
-        import sys
-
-        sys.setswitchinterval(float(os.environ["SW_SWITCH"]))
     runtime_file = Path(settings.data_dir) / "runtime.json"
     restore_output = logs.route_handler_output()  # handlers' prints become log lines
     try:
-        tls = tls_files(Path(settings.data_dir), settings.tls_cert, settings.tls_key)
 
         def ready(port: int) -> None:
             url = f"{'https' if tls else 'http'}://{settings.host}:{port}"
@@ -160,8 +181,9 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             for line in _banner(engine, url):
                 say(line)
 
-        door = eligible(engine, tls is not None)
-        http_server(engine, settings.host, settings.port, ready, tls, front_door=door).run()
+        http_server(
+            engine, settings.host, settings.port, ready, tls, front_door=door or False
+        ).run()
     finally:
         runtime_file.unlink(missing_ok=True)
         engine.close()
