@@ -238,6 +238,11 @@ class FrontDoor:
     def _died(self, process: subprocess.Popen[bytes], code: int) -> None:
         if self._stopping or process is not self.process:
             return
+        if code == 0:
+            # It stopped as asked (Ctrl-C reaches the whole process group): the runtime is
+            # stopping too.
+            log.debug("the front door (pid %d) stopped", process.pid)
+            return
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         log.warning(
             "the front door (pid %d) died (%s); starting a new one (connections wait)",
