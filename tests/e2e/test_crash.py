@@ -27,6 +27,7 @@ import random
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -57,8 +58,7 @@ class Chaos:
         self.plan = [*POINTS * 4, *["random"] * (KILLS - 4 * len(POINTS))]
         self.random.shuffle(self.plan)
         self.kills: list[str] = []
-        self.environment_kills = 0
-        self.front_door_kills = 0
+        self.kills_of: Counter[str] = Counter()  # environments and front doors killed
         self.acked = 0
         self.generation = 0
         self.changed = asyncio.Condition()
@@ -138,46 +138,38 @@ def environments_of(runtime: int) -> list[int]:
     return [pid for pid, parent in tree.items() if parent in templates]
 
 
-def front_door_of(runtime: int) -> int | None:
-    """The pid of `runtime`'s front door process."""
+def front_door_of(runtime: int) -> list[int]:
+    """The pid of `runtime`'s front door process (none while it is being replaced)."""
+    found = []
     for pid, parent in parents().items():
         if parent == runtime:
             with contextlib.suppress(OSError):
                 if b"front_door_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return pid
-    return None
+                    found.append(pid)
+    return found
 
 
-async def kill_front_door(chaos: Chaos, load: asyncio.Task[dict[str, str]]) -> None:
-    """While the load runs, kill -9 the front door every 1-3 s."""
+async def kill_at_random(
+    chaos: Chaos,
+    load: asyncio.Task[dict[str, str]],
+    every: tuple[float, float],
+    victims: Callable[[int], list[int]],
+    kind: str,
+) -> None:
+    """While the load runs, every `every` (a range of seconds) kill -9 one of `victims` (of
+    the runtime's pid), counting it in `chaos.kills_of[kind]`."""
     while not load.done():
-        await asyncio.sleep(chaos.random.uniform(1.0, 3.0))
+        await asyncio.sleep(chaos.random.uniform(*every))
         process = chaos.runtime.process
         if process is None or process.poll() is not None:
             continue
-        pid = front_door_of(process.pid)
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-            chaos.front_door_kills += 1
-
-
-async def kill_environments(chaos: Chaos, load: asyncio.Task[dict[str, str]]) -> None:
-    """While the load runs, kill -9 one function environment every 0.2-1 s."""
-    while not load.done():
-        await asyncio.sleep(chaos.random.uniform(0.2, 1.0))
-        process = chaos.runtime.process
-        if process is None or process.poll() is not None:
-            continue
-        pids = environments_of(process.pid)
+        pids = victims(process.pid)
         if pids:
             try:
                 os.kill(chaos.random.choice(pids), signal.SIGKILL)
             except ProcessLookupError:
                 continue
-            chaos.environment_kills += 1
+            chaos.kills_of[kind] += 1
 
 
 async def post(chaos: Chaos) -> dict[str, str]:
@@ -218,8 +210,12 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
 
     async def scenario() -> dict[str, str]:
         load = asyncio.create_task(post(chaos))
-        killer = asyncio.create_task(kill_environments(chaos, load))
-        door_killer = asyncio.create_task(kill_front_door(chaos, load))
+        killer = asyncio.create_task(
+            kill_at_random(chaos, load, (0.2, 1.0), environments_of, "environment")
+        )
+        door_killer = asyncio.create_task(
+            kill_at_random(chaos, load, (1.0, 3.0), front_door_of, "front door")
+        )
         await chaos.run(load)
         acked = await load
         await killer
@@ -260,8 +256,8 @@ def test_kill_9_at_random_and_at_every_crash_point_loses_and_doubles_nothing(
         "acknowledged": len(acked),
         "kills": len(chaos.kills),
         "kills_by_point": dict(Counter(chaos.kills)),
-        "environment_kills": chaos.environment_kills,
-        "front_door_kills": chaos.front_door_kills,
+        "environment_kills": chaos.kills_of["environment"],
+        "front_door_kills": chaos.kills_of["front door"],
         "items": len(items),
         "emails": len(smtp.mailbox.messages),
         "lost_items": sorted(r for r in acked if r not in refs),

@@ -20,7 +20,6 @@ import logging
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from sluiceway.errors import SluicewayError
 from sluiceway.local import edge, inbox, metrics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.frames import Frames, encode
-from sluiceway.local.front_door_process import HANDOVER_PIECE, FrontDoorConfig
+from sluiceway.local.front_door_process import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.local.inbox import Importer
 from sluiceway.local.registry import QueueInfo, RouteInfo
 from sluiceway.local.work import Work
@@ -45,7 +44,6 @@ READY_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = 5.0  # as uvicorn's timeout_keep_alive (runtime.http_server)
 RESTART_MAX_SECONDS = 5.0
 STOP_SECONDS = 10.0
-_HANDOVER_HEAD = struct.Struct("!I")
 _BUFFER = 1 << 20  # socket buffers of the hand-over channel
 
 
@@ -290,15 +288,15 @@ class FrontDoor:
         while sock is not None:
             try:
                 if self._pending is None:
-                    data, fds, _, _ = socket.recv_fds(sock, _HANDOVER_HEAD.size + HANDOVER_PIECE, 4)
+                    data, fds, _, _ = socket.recv_fds(sock, HANDOVER_HEAD.size + HANDOVER_PIECE, 4)
                     if not fds:
                         if not data:  # the front door is gone
                             self._close_handover()
                         return
                     for extra in fds[1:]:
                         os.close(extra)
-                    (length,) = _HANDOVER_HEAD.unpack_from(data)
-                    self._pending = (fds[0], length, [data[_HANDOVER_HEAD.size :]])
+                    (length,) = HANDOVER_HEAD.unpack_from(data)
+                    self._pending = (fds[0], length, [data[HANDOVER_HEAD.size :]])
                 else:
                     piece = sock.recv(HANDOVER_PIECE)
                     if not piece:

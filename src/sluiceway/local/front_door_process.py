@@ -59,7 +59,7 @@ from sluiceway.local.registry import QueueInfo, RouteInfo
 log = logging.getLogger("sluiceway.front_door")
 
 HANDOVER_PIECE = 1 << 16  # a handed-over connection's bytes go in messages of at most this
-_HANDOVER_HEAD = struct.Struct("!I")
+HANDOVER_HEAD = struct.Struct("!I")  # a handed-over connection's byte count, before them
 _HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
 _COMMON = (
     b"content-type: application/json\r\n"
@@ -94,8 +94,6 @@ class FrontDoorConfig:
 class _Request:
     route: RouteInfo
     queue: QueueInfo
-    method: str
-    path: str
     headers: dict[str, str]
     length: int
     close: bool
@@ -176,7 +174,7 @@ class Door:
     def hand_over(self, sock: Any, data: bytes) -> bool:
         """Give the runtime the connection `sock` and the bytes read from it so far. False
         if the runtime did not take it (the caller drops the connection)."""
-        header = _HANDOVER_HEAD.pack(len(data))
+        header = HANDOVER_HEAD.pack(len(data))
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [sock.fileno()]))]
         try:
             self.handover.sendmsg([header + data[:HANDOVER_PIECE]], fds)
@@ -303,7 +301,7 @@ class Connection(asyncio.Protocol):
         if not declared.isdigit():
             return None
         close = headers.get("connection", "").lower() == "close"
-        return _Request(route, queue, route.method, route.path, headers, int(declared), close)
+        return _Request(route, queue, headers, int(declared), close)
 
     def _refused_early(self, request: _Request) -> bool:
         """The gateway's checks before the body: its content type, its declared length."""
@@ -361,7 +359,8 @@ class Connection(asyncio.Protocol):
 
     def _seen(self, request: _Request, status: int, started: float, trace: str | None) -> None:
         seconds = time.perf_counter() - started
-        self.door.seen(request.method, request.path, status, seconds, trace, self.client)
+        route = request.route
+        self.door.seen(route.method, route.path, status, seconds, trace, self.client)
 
     def _answer(
         self, request: _Request | None, status: int, body: bytes, extra: bytes, close: bool
@@ -404,7 +403,7 @@ class Connection(asyncio.Protocol):
             return
         if transport.get_write_buffer_size():
             # An answer is still going out: closing our end now would drop it.
-            self.loop_later(0.005, self._hand_over)
+            self.door.loop.call_later(0.005, self._hand_over)
             return
         self._disarm()
         transport.pause_reading()
@@ -416,9 +415,6 @@ class Connection(asyncio.Protocol):
         # The runtime holds the connection now; this process lets go of its descriptor only
         # (no shutdown, no reset: the runtime's copy keeps the connection open).
         transport.abort()
-
-    def loop_later(self, seconds: float, then: Callable[[], None]) -> None:
-        self.door.loop.call_later(seconds, then)
 
     # -- deadlines ----------------------------------------------------------------------------
     def _arm(self, seconds: float, then: Callable[[], None]) -> None:

@@ -67,21 +67,6 @@ class ClientGone(Exception):
     pass
 
 
-def store_sends(
-    sends: list[tuple[QueueInfo, messages.Outgoing]], hops: list[tuple[str, str, str, str]]
-) -> Callable[[Tx], list[dict[str, str]]]:
-    """The op that stores messages accepted together, with their HTTP hops (the gateway's
-    batches and the front door process's)."""
-
-    def store(tx: Tx) -> list[dict[str, str]]:
-        answers = queues.send_many(tx, sends)
-        if hops:
-            traces.hops_many(tx, hops)
-        return answers
-
-    return store
-
-
 class SendBatcher:
     """Messages accepted in one turn of the event loop go to the store as ONE op (one
     statement for a standard queue), instead of one op each: the writer's per-op work and
@@ -120,8 +105,15 @@ class SendBatcher:
         batch, self._batch = self._batch, []
         hops, self._hops = self._hops, []
         sends = [(queue, message) for queue, message, _ in batch]
+
+        def store(tx: Tx) -> list[dict[str, str]]:
+            answers = queues.send_many(tx, sends)
+            if hops:
+                traces.hops_many(tx, hops)
+            return answers
+
         try:
-            stored = self.engine.store.awrite(store_sends(sends, hops))
+            stored = self.engine.store.awrite(store)
         except Exception as error:  # the store is closed or fenced
             for _, _, answer in batch:
                 if not answer.done():
