@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sluiceway import App
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import LocalEngine, Settings
 from support import Mailbox, SmtpServer, smtp_server
 

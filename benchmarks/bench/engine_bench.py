@@ -41,19 +41,19 @@ SENDER = "AIDABENCHMARK"
 
 def _prepare() -> Callable[..., Any]:
     """`prepare` (validation of an outgoing message), wherever this version keeps it."""
-    for name in ("sluiceway.local.messages", "sluiceway.local.queues"):
+    for name in ("sluiceway.sqs.messages", "sluiceway.sqs.queues"):
         with contextlib.suppress(ImportError):
             module = importlib.import_module(name)
             if hasattr(module, "prepare"):
                 return module.prepare  # type: ignore[no-any-return]
-    raise ImportError("no prepare() in sluiceway.local.messages or sluiceway.local.queues")
+    raise ImportError("no prepare() in sluiceway.sqs.messages or sluiceway.sqs.queues")
 
 
 class Bench:
     def __init__(self, data_dir: Path) -> None:
         from sluiceway.blueprints.orders import app
+        from sluiceway.core.settings import Settings
         from sluiceway.local.engine import LocalEngine
-        from sluiceway.settings import Settings
 
         self.app = app
         self.engine = LocalEngine(app, Settings(data_dir=data_dir, auto_confirm=True)).open()
@@ -70,7 +70,7 @@ class Bench:
     # -- queue ---------------------------------------------------------------------------
 
     def fill(self, count: int, chunk: int = 2000) -> None:
-        from sluiceway.local import queues
+        from sluiceway.sqs import queues
 
         queue, prepare = self.queue, self.prepare
         for start in range(0, count, chunk):
@@ -81,7 +81,7 @@ class Bench:
 
     async def send_receive_delete(self, total: int, batch: int) -> float:
         """messages/s through send + receive + delete, producer and consumer concurrent."""
-        from sluiceway.local import queues
+        from sluiceway.sqs import queues
 
         queue, prepare, store = self.queue, self.prepare, self.store
         produced = asyncio.Event()
@@ -120,7 +120,7 @@ class Bench:
         return int(row.fetchone()[0])
 
     def claim_plan(self) -> list[str]:
-        from sluiceway.local import queues
+        from sluiceway.sqs import queues
 
         sql: str = queues._CLAIM
         params: tuple[Any, ...] = (self.queue.id, int(time.time() * 1000), 10)
@@ -140,7 +140,7 @@ class Bench:
 
     async def table_writes(self, total: int, batch: int, writers: int) -> float:
         """items/s (each with its stream record) with `writers` concurrent batched ops."""
-        from sluiceway.local import tables
+        from sluiceway.dynamodb import tables
 
         table, store = self.table, self.store
 
@@ -181,9 +181,9 @@ def environments(seconds: float) -> dict[str, Any]:
     (a handler making 200 get_item calls, less the no-op's time)."""
     import tempfile
 
+    from sluiceway.core.settings import Settings
     from sluiceway.loader import load_app
     from sluiceway.local.engine import LocalEngine
-    from sluiceway.settings import Settings
 
     app = load_app("bench.channel_app:app")
     found: dict[str, Any] = {}
@@ -215,7 +215,7 @@ def environments(seconds: float) -> dict[str, Any]:
 
 def pattern_matches(count: int) -> dict[str, float]:
     """matches/s of the seed pattern (ESM rules) on a matching and a non-matching record."""
-    from sluiceway import events
+    from sluiceway.core import events
     from sluiceway.patterns import compile_pattern
 
     pattern = compile_pattern(SEED_PATTERN, context="esm")

@@ -12,9 +12,9 @@ declarations and the pure helpers a handler may use, so importing it stays cheap
 """
 
 from sluiceway.app import App
-from sluiceway.attrvalue import deserialize, deserialize_item, plain, serialize, serialize_item
 from sluiceway.backend import SortKey, SortKeyCondition
-from sluiceway.errors import (
+from sluiceway.core.attrvalue import deserialize, deserialize_item, plain, serialize, serialize_item
+from sluiceway.core.errors import (
     AccessDenied,
     ConditionalCheckFailed,
     DeclarationError,

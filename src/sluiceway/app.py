@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sluiceway import naming, validation
-from sluiceway.attrvalue import KeyType
+from sluiceway import validation
+from sluiceway.apigateway.models import compile_model
 from sluiceway.backend import Backend
-from sluiceway.errors import DeclarationError, NotBound, ValidationError
-from sluiceway.firewall import Rule, WebACL, web_acl
-from sluiceway.models import compile_model
+from sluiceway.core import naming
+from sluiceway.core.attrvalue import KeyType
+from sluiceway.core.errors import DeclarationError, NotBound, ValidationError
 from sluiceway.resources import Iot, Queue, Sms, Table, Topic, UserPool
 from sluiceway.specs import (
     PROTOCOLS,
@@ -44,6 +44,7 @@ from sluiceway.specs import (
     TopicSource,
     TopicSpec,
 )
+from sluiceway.wafv2.firewall import Rule, WebACL, web_acl
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -684,7 +685,7 @@ class App:
     def firewall(self, rules: Iterable[Rule], default: str = "allow") -> WebACL:
         """Put a web ACL (AWS WAF) in front of the app's HTTP routes: `rules` are evaluated by
         priority before any authorizer; a blocked request gets 403 with a JSON body naming
-        the rule. See `sluiceway.firewall` for the statements.
+        the rule. See `sluiceway.wafv2.firewall` for the statements.
 
             app.firewall([Rule("per-ip", 0, "block", rate_limit(100, window=60))])
         """

@@ -21,9 +21,9 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from sluiceway.apigateway.ingest import Rejection
 from sluiceway.aws.cli import deploy, destroy, render
-from sluiceway.errors import ConditionalCheckFailed, SluicewayError
-from sluiceway.local.ingest import Rejection
+from sluiceway.core.errors import ConditionalCheckFailed, SluicewayError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +38,7 @@ def data_dir_option(command: F) -> F:
 
 
 def _data_dir(flag: Path | None) -> Path:
-    from sluiceway.settings import Settings
+    from sluiceway.core.settings import Settings
 
     return Settings.from_env(data_dir=flag).data_dir
 
@@ -183,10 +183,10 @@ def run(
     front_door: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
-    from sluiceway import logs
+    from sluiceway.core import logs
+    from sluiceway.core.settings import Settings
     from sluiceway.loader import load_app
     from sluiceway.local.runtime import serve
-    from sluiceway.settings import Settings
 
     values: dict[str, str] = {}
     for param in params:
@@ -866,7 +866,7 @@ def token(
 ) -> None:
     """Get an access token (client credentials): from the running runtime's token endpoint,
     or, with none running, from the data directory's keys. Prints the token response."""
-    from sluiceway.local import oauth
+    from sluiceway.cognito import oauth
     from sluiceway.local.admin import running_runtime
 
     runtime = running_runtime(_data_dir(data_dir))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sluiceway.app import App
-from sluiceway.errors import SluicewayError
+from sluiceway.core.errors import SluicewayError
 
 BLUEPRINTS = {
     "orders": "sluiceway.blueprints.orders:app",

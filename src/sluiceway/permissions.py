@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
-from sluiceway.errors import AccessDenied
+from sluiceway.core.errors import AccessDenied
 from sluiceway.specs import (
     DirectSource,
     FunctionSpec,

@@ -10,9 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sluiceway import iot, permissions, validation
+from sluiceway import permissions, validation
 from sluiceway.backend import Backend, SortKeyCondition
-from sluiceway.errors import DeclarationError
+from sluiceway.core.errors import DeclarationError
+from sluiceway.iot import rules as iot
 from sluiceway.specs import (
     AuthSpec,
     Endpoint,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
 
-from sluiceway.attrvalue import KeyType
-from sluiceway.firewall import WebACL
+from sluiceway.core.attrvalue import KeyType
+from sluiceway.wafv2.firewall import WebACL
 
 StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
 STREAM_VIEW_TYPES: tuple[StreamViewType, ...] = (

@@ -8,8 +8,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sluiceway.attrvalue import KeyType
-from sluiceway.errors import DeclarationError
+from sluiceway.core.attrvalue import KeyType
+from sluiceway.core.errors import DeclarationError
 from sluiceway.specs import FILTER_POLICY_SCOPES, FilterPolicy, KeySpec, ResourceServerSpec
 
 PATH = re.compile(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?")

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from sluiceway import App
-from sluiceway.firewall import ForwardedIPConfig, Rule, ip_set, managed, rate_limit, size_limit
+from sluiceway.wafv2.firewall import (
+    ForwardedIPConfig,
+    Rule,
+    ip_set,
+    managed,
+    rate_limit,
+    size_limit,
+)
 
 app = App("edge")
 

@@ -21,9 +21,10 @@ from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 from samtranslator.translator.transform import transform
 
-from sluiceway import App, events
+from sluiceway import App
 from sluiceway.aws import shim
 from sluiceway.aws.adapters import from_boto3
+from sluiceway.core import events
 from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
 
 REGION = "us-east-1"
@@ -346,7 +347,7 @@ class FakeLambda:
     """Lambda's side of a deployed stack: each function's environment as the template sets
     it, its event source mapping, and the pipes the Pipes API holds (`Stack.create_pipes`),
     polled against moto. Records are built with the local engine's builders
-    (`sluiceway.events`), filtered by its pattern matcher, and handed to the real shim."""
+    (`sluiceway.core.events`), filtered by its pattern matcher, and handed to the real shim."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack

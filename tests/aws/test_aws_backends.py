@@ -22,8 +22,9 @@ from aws_support import (
 from moto.sns.models import sns_backends
 
 from conftest import EngineFactory
-from sluiceway import ConditionalCheckFailed, SortKey, ValidationError, events, naming
+from sluiceway import ConditionalCheckFailed, SortKey, ValidationError
 from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
+from sluiceway.core import events, naming
 
 
 def resource_names(stack: Stack) -> ResourceNames:

@@ -16,10 +16,10 @@ from aws_support import sam_transform
 
 from sluiceway import App, permissions
 from sluiceway.aws import Code, iam, names, route_grants, template_for
-from sluiceway.aws.iot_topics import topic_arns
 from sluiceway.blueprints import iot_router
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
+from sluiceway.iot.render import topic_arns
 from sluiceway.specs import HttpSource, TopicSource
 
 LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}

@@ -20,8 +20,8 @@ from moto.iotdata.models import iotdata_backends
 from conftest import EngineFactory
 from sluiceway import App, ValidationError
 from sluiceway.aws import Boto3Backend, Code, RenderError, ResourceNames, iam, template_for
-from sluiceway.aws.iot_topics import resource_patterns
 from sluiceway.blueprints import iot_router
+from sluiceway.iot.render import resource_patterns
 from sluiceway.local import Admin
 from sluiceway.specs import IotSpec
 

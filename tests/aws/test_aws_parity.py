@@ -15,9 +15,9 @@ import pytest
 from aws_support import FakeLambda, Stack, fake_aws, notifications, observe_topic, sam_transform
 
 from conftest import EngineFactory
-from sluiceway import naming
 from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
 from sluiceway.blueprints.orders import app, orders
+from sluiceway.core import naming
 from sluiceway.local import Admin
 from sluiceway.specs import RouteSpec
 

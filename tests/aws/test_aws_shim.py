@@ -10,8 +10,9 @@ import pytest
 from aws_support import ACCOUNT, REGION, FakeLambda, Stack, fake_aws, sam_transform
 from moto.sns.models import sns_backends
 
-from sluiceway import AccessDenied, events
+from sluiceway import AccessDenied
 from sluiceway.aws import Code, ShimError, shim, template_for
+from sluiceway.core import events
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import yaml
 from aws_support import findings, sam_transform
 
 from sluiceway import App
+from sluiceway.apigateway.render import request_template
 from sluiceway.aws import Code, RenderError, _yaml, render, render_spec, template_for
 from sluiceway.aws import template as rendering
-from sluiceway.aws.api import request_template
 from sluiceway.aws.template import Target
 from sluiceway.blueprints.iot_router import app as iot_router_app
 from sluiceway.blueprints.orders import app as orders_app

@@ -34,8 +34,8 @@ import httpx
 import pytest
 from runtime import RuntimeProcess
 
+from sluiceway.core.faults import POINTS
 from sluiceway.local import Admin
-from sluiceway.local.faults import POINTS
 from support import SmtpServer, wait_until
 
 pytestmark = pytest.mark.slow

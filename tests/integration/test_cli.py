@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import EngineFactory
 from sluiceway import App
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from sluiceway import App
+from sluiceway.apigateway.gateway import Gateway
 from sluiceway.local import LocalEngine, Settings
 from sluiceway.local.console import access, with_token
 from sluiceway.local.console.pipeline import build
-from sluiceway.local.gateway import Gateway
 from sluiceway.local.runtime import _banner
 
 EngineFactory = Callable[..., LocalEngine]

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from conftest import EngineFactory
+from sluiceway.apigateway.gateway import Gateway
 from sluiceway.blueprints.orders import app
-from sluiceway.local import edge
-from sluiceway.local.gateway import Gateway
+from sluiceway.core import edge
 from support import gateway, raw_exchange
 
 POST = b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from conftest import EngineFactory
 from sluiceway.app import App
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
-from sluiceway.errors import SluicewayError
+from sluiceway.core.clock import VirtualClock
+from sluiceway.core.errors import SluicewayError
 from sluiceway.loader import load_app
 from sluiceway.local import Admin, LocalEngine
 from support import gateway, wait_until
@@ -151,7 +151,7 @@ def test_crashes_fail_only_their_invocation_then_dead_letter(
             r
             for r in failures
             if expected.format(rid=getattr(r, "request_id", ""))
-            in r.getMessage().replace("sluiceway.local.invoke.", "")
+            in r.getMessage().replace("sluiceway.awslambda.invoke.", "")
         ]
         assert len(matching) == 2, (do, [r.getMessage() for r in failures])
         assert all(getattr(r, "function", None) == "worker" for r in matching)

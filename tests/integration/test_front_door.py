@@ -19,8 +19,10 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App
-from sluiceway.local import LocalEngine, inbox, messages
-from sluiceway.local.front_door import FrontDoor
+from sluiceway.apigateway import inbox
+from sluiceway.apigateway.front_door import FrontDoor
+from sluiceway.local import LocalEngine
+from sluiceway.sqs import messages
 from support import gateway, wait_until
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, DeclarationError, plain
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
-from sluiceway.local.signing import verify
+from sluiceway.sns.signing import verify
 from support import gateway
 
 # The keys of the console's "API Gateway AWS Proxy" event, in its order.

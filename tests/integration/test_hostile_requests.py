@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from sluiceway.blueprints.orders import app
-from sluiceway.local import LocalEngine, edge
+from sluiceway.core import edge
+from sluiceway.local import LocalEngine
 from support import gateway, raw_exchange
 
 HEAD = b"POST /orders HTTP/1.1\r\nHost: x\r\n"

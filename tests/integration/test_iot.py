@@ -14,9 +14,9 @@ from conftest import EngineFactory
 from mqtt_devices import Subscriber, new_topic
 from sluiceway import AccessDenied, App, DeclarationError, ValidationError
 from sluiceway.blueprints import iot_router
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
+from sluiceway.iot.mqtt import EmbeddedBroker
 from sluiceway.local import Admin, LocalEngine
-from sluiceway.local.mqtt import EmbeddedBroker
 from support import free_port
 
 SEED_MESSAGE = {

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import EngineFactory
 from sluiceway import App, DeclarationError
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import LocalEngine
 from support import gateway
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway.blueprints.orders import app
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
 from support import Mailbox, SmtpServer, free_port, gateway, smtp_server
 
@@ -201,7 +201,7 @@ def test_unknown_paths_and_methods_are_answered_plainly(make_engine: EngineFacto
 
 
 def test_the_cli_send_command_takes_the_same_path_as_http(make_engine: EngineFactory) -> None:
-    from sluiceway.local.ingest import Rejection
+    from sluiceway.apigateway.ingest import Rejection
 
     engine = make_engine(app, auto_confirm=True)
     with Admin(engine.settings.data_dir, clock=engine.clock) as admin:

@@ -19,8 +19,9 @@ from conftest import EngineFactory
 from otlp_collector import Collector, attributes_of
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
-from sluiceway.local import metrics, otel
+from sluiceway.core import otel
+from sluiceway.core.clock import VirtualClock
+from sluiceway.local import metrics
 from support import SmtpServer, gateway, wait_until
 
 ORDER = {"item": "latex gloves", "customerID": "12345"}

@@ -15,9 +15,9 @@ import pytest
 from conftest import EngineFactory
 from sluiceway import App
 from sluiceway.blueprints.orders import app as orders_app
-from sluiceway.errors import NotFound
+from sluiceway.core.errors import NotFound
+from sluiceway.core.store import Store
 from sluiceway.local import Admin
-from sluiceway.local.store import Store
 from support import SmtpServer, gateway, wait_until
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, Queue, ValidationError
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
 
 
@@ -275,7 +275,7 @@ def test_send_returns_the_md5s_sqs_returns(make_engine: EngineFactory) -> None:
 def test_a_message_whose_invocation_a_crash_cut_short_is_retried_at_restart(
     make_engine: EngineFactory,
 ) -> None:
-    from sluiceway.local import queues as local_queues
+    from sluiceway.sqs import queues as local_queues
 
     recorder = Recorder()
     app, queue = queue_app(recorder)

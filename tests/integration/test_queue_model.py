@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from sluiceway import App, ValidationError
-from sluiceway.clock import VirtualClock
-from sluiceway.local import LocalEngine, Settings, moves, queues
-from sluiceway.local.messages import prepare
+from sluiceway.core.clock import VirtualClock
+from sluiceway.local import LocalEngine, Settings
+from sluiceway.sqs import moves, queues
+from sluiceway.sqs.messages import prepare
 
 VISIBILITY = 10
 RETENTION = 120

@@ -15,7 +15,7 @@ from aiosmtpd.smtp import AuthResult
 from conftest import EngineFactory
 from sluiceway.blueprints.orders import app
 from sluiceway.local import Admin
-from sluiceway.local.email import DeliveryError, Email, SmtpMailer, redact
+from sluiceway.sns.email import DeliveryError, Email, SmtpMailer, redact
 from support import Mailbox, smtp_server
 
 

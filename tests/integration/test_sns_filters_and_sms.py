@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import EngineFactory
 from sluiceway import AccessDenied, App, DeclarationError, ValidationError
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin, LocalEngine
 
 INDIA = "+919876543210"

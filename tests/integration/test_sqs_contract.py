@@ -10,10 +10,10 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, Queue, ValidationError
-from sluiceway.clock import VirtualClock
+from sluiceway.awslambda.invoke import TaskTimedOut
+from sluiceway.awslambda.queue_mapping import LOCAL_MAX_POLLERS, QueueMapping
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
-from sluiceway.local.invoke import TaskTimedOut
-from sluiceway.local.queue_mapping import LOCAL_MAX_POLLERS, QueueMapping
 from support import wait_until
 
 
@@ -258,7 +258,7 @@ def test_a_redrive_needs_a_dead_letter_queue_or_a_destination(make_engine: Engin
 def test_a_move_task_whose_runner_died_is_taken_over(
     make_engine: EngineFactory, clock: VirtualClock
 ) -> None:
-    from sluiceway.local import moves
+    from sluiceway.sqs import moves
 
     app, dlq = dlq_app()
     engine = make_engine(app)

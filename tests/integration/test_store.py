@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sluiceway.local.schema import SCHEMA_VERSION
-from sluiceway.local.store import EXTERNAL, Store, Tx
+from sluiceway.core.schema import SCHEMA_VERSION
+from sluiceway.core.store import EXTERNAL, Store, Tx
 
 
 def insert(value: str) -> object:
@@ -121,7 +121,7 @@ def test_an_early_answer_survives_a_failing_neighbour(tmp_path: Path) -> None:
 
 
 def test_a_failed_commit_after_early_answers_fences_the_store(tmp_path: Path) -> None:
-    from sluiceway.local.store import StoreFenced
+    from sluiceway.core.store import StoreFenced
 
     with Store(tmp_path) as store:
         store.write(lambda tx: tx.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))

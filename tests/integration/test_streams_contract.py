@@ -10,8 +10,8 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, DeclarationError
-from sluiceway.clock import VirtualClock
-from sluiceway.events import TTL_IDENTITY
+from sluiceway.core.clock import VirtualClock
+from sluiceway.core.events import TTL_IDENTITY
 
 
 def ids(records: list[dict[str, Any]]) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, ConditionalCheckFailed, SortKey, ValidationError
-from sluiceway.clock import VirtualClock
+from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
 
 

@@ -17,9 +17,10 @@ from conftest import EngineFactory
 from sluiceway import App
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
-from sluiceway.clock import VirtualClock
+from sluiceway.core import traces
+from sluiceway.core.clock import VirtualClock
 from sluiceway.loader import load_app
-from sluiceway.local import Admin, LocalEngine, traces
+from sluiceway.local import Admin, LocalEngine
 from support import SmtpServer, gateway
 
 ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -209,7 +210,7 @@ def test_hops_older_than_a_day_are_swept(make_engine: EngineFactory, clock: Virt
 
 
 def test_a_hop_is_kept_only_if_its_work_commits(tmp_path: Path) -> None:
-    from sluiceway.local.store import Store, Tx
+    from sluiceway.core.store import Store, Tx
 
     def kept(tx: Tx) -> None:
         traces.hop(tx, "a" * 32, "item", "orders", {"eventName": "INSERT"})
@@ -243,7 +244,7 @@ def test_a_hop_is_kept_only_if_its_work_commits(tmp_path: Path) -> None:
 def test_hops_added_from_many_threads_while_flushing_are_all_written(tmp_path: Path) -> None:
     import threading
 
-    from sluiceway.clock import SystemClock
+    from sluiceway.core.clock import SystemClock
 
     log = traces.TraceLog(tmp_path / "traces.db", SystemClock())
     trace_id = "d" * 32
@@ -266,7 +267,7 @@ def test_hops_added_from_many_threads_while_flushing_are_all_written(tmp_path: P
 
 
 def test_a_batch_that_cannot_be_written_leaves_the_log_usable(tmp_path: Path) -> None:
-    from sluiceway.clock import SystemClock
+    from sluiceway.core.clock import SystemClock
 
     log = traces.TraceLog(tmp_path / "traces.db", SystemClock())
     lost: Any = ("e" * 32, 0, "send", "q", None, None, 1)

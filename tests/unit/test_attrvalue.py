@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sluiceway import attrvalue
-from sluiceway.errors import ValidationError
+from sluiceway.core import attrvalue
+from sluiceway.core.errors import ValidationError
 
 
 def test_python_values_become_attribute_values() -> None:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from sluiceway.events import (
-    dynamodb_record,
-    md5_hex,
-    md5_of_message_attributes,
-    sqs_record,
-)
+from sluiceway.core.events import dynamodb_record, md5_hex, md5_of_message_attributes, sqs_record
 
 # The console's "SQS" test event (template sqs-receive-message), us-east-1.
 CONSOLE_SQS_RECORD = {

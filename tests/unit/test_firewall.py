@@ -11,9 +11,9 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from sluiceway.clock import VirtualClock
-from sluiceway.errors import DeclarationError
-from sluiceway.firewall import (
+from sluiceway.core.clock import VirtualClock
+from sluiceway.core.errors import DeclarationError
+from sluiceway.wafv2.firewall import (
     DEFAULT_ACTION_RULE,
     MANAGED_RULE_GROUPS,
     Firewall,

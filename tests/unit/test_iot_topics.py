@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sluiceway.errors import ValidationError
-from sluiceway.iot import (
+from sluiceway.core.errors import ValidationError
+from sluiceway.iot.rules import (
     MAX_MESSAGE_BYTES,
     TopicAllowlist,
     check_filter,

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sluiceway.local.oauth import (
+from sluiceway.cognito.oauth import (
     DEFAULT_LEEWAY,
     MAX_TOKEN_BYTES,
     AuthError,

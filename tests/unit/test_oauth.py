@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sluiceway.local.oauth import (
+from sluiceway.cognito.oauth import (
     NO_STORE_HEADERS,
     AuthError,
     OAuthClient,

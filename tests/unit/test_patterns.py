@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sluiceway.errors import ValidationError
+from sluiceway.core.errors import ValidationError
 from sluiceway.patterns import (
     MISSING,
     FilterSet,

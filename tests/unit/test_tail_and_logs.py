@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sluiceway.core.logs import PrettyFormatter
 from sluiceway.local.tail import line, parse_since
-from sluiceway.logs import PrettyFormatter
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 

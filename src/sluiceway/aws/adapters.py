@@ -1,7 +1,7 @@
 """`Boto3Backend`: the handles' calls made to the real services with boto3.
 
 Answers and errors have the local engine's shapes, so a handler sees no difference: items
-come back as plain Python (numbers as ``Decimal``, through `sluiceway.attrvalue`, as the local
+come back as plain Python (numbers as ``Decimal``, through `sluiceway.core.attrvalue`, as the local
 engine returns them); `send_message` returns SQS's ``MessageId``/``MD5OfMessageBody``
 [/``MD5OfMessageAttributes``]; a text to a number is Transactional unless asked otherwise,
 as locally; a failed ``attribute_not_exists`` write raises
@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluiceway import attrvalue, permissions, phones
+from sluiceway import permissions
 from sluiceway.aws import names
 from sluiceway.aws.errors import ShimError
 from sluiceway.backend import SortKeyCondition
-from sluiceway.errors import ConditionalCheckFailed, NotFound, ValidationError
+from sluiceway.core import attrvalue
+from sluiceway.core.errors import ConditionalCheckFailed, NotFound, ValidationError
+from sluiceway.sns import phones
 from sluiceway.specs import AppGraph, QueueSpec, TableSpec, TopicSpec
 
 ClientFactory = Callable[[str], Any]

@@ -12,7 +12,7 @@ import click
 
 from sluiceway.aws.commands import Plan, deploy_aws, destroy_aws, render_aws
 from sluiceway.aws.template import DEFAULT_STAGE
-from sluiceway.errors import SluicewayError
+from sluiceway.core.errors import SluicewayError
 
 _out_option = click.option(
     "--out",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sluiceway.errors import SluicewayError
+from sluiceway.core.errors import SluicewayError
 
 
 class RenderError(SluicewayError):

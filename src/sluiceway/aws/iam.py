@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from typing import Any, assert_never
 
 from sluiceway import permissions
-from sluiceway.aws import iot_topics, names
+from sluiceway.aws import names
 from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.iot import render as iot_topics
 from sluiceway.permissions import ResourceKind
 from sluiceway.specs import (
     Destination,

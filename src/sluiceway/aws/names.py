@@ -1,7 +1,7 @@
 """Every name the template uses, derived from the declared names.
 
 Each logical ID is a declared name (or a phrase built from it) passed through
-`sluiceway.naming.logical_id`, the one function that turns names into logical IDs, so
+`sluiceway.core.naming.logical_id`, the one function that turns names into logical IDs, so
 ``POC-Queue`` is ``POCQueue`` here, in the local registry and in the console. Physical names
 are the declared names themselves, where AWS lets a template choose them.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal, assert_never
 
-from sluiceway.naming import logical_id
+from sluiceway.core.naming import logical_id
 from sluiceway.specs import (
     FunctionSpec,
     ParameterRef,

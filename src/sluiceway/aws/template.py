@@ -27,18 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, assert_never
 
 from sluiceway import permissions
-from sluiceway.aws import api, cognito, iam, iot_topics, names, waf
+from sluiceway.apigateway import render as api
+from sluiceway.aws import iam, names
 from sluiceway.aws.cfn import DeployParameter, Resources, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.firewall import (
-    ForwardedIPConfig,
-    IPSetReferenceStatement,
-    ManagedRuleGroupStatement,
-    RateBasedStatement,
-    Rule,
-    SizeConstraintStatement,
-    WebACL,
-)
+from sluiceway.cognito import render as cognito
+from sluiceway.iot import render as iot_topics
 from sluiceway.specs import (
     AppGraph,
     AuthSpec,
@@ -65,6 +59,16 @@ from sluiceway.specs import (
     TopicSource,
     TopicSpec,
     UserPoolSpec,
+)
+from sluiceway.wafv2 import render as waf
+from sluiceway.wafv2.firewall import (
+    ForwardedIPConfig,
+    IPSetReferenceStatement,
+    ManagedRuleGroupStatement,
+    RateBasedStatement,
+    Rule,
+    SizeConstraintStatement,
+    WebACL,
 )
 
 # What `render_spec` renders: the graph's specs, and what the graph keeps apart from them

@@ -10,16 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sluiceway.core.settings import Settings
     from sluiceway.local.admin import Admin
     from sluiceway.local.engine import LocalEngine
-    from sluiceway.settings import Settings
 
 __all__ = ["Admin", "LocalEngine", "Settings"]
 
 _WHERE = {
     "Admin": "sluiceway.local.admin",
     "LocalEngine": "sluiceway.local.engine",
-    "Settings": "sluiceway.settings",
+    "Settings": "sluiceway.core.settings",
 }
 
 

@@ -16,14 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluiceway import attrvalue, naming, phones
-from sluiceway.clock import Clock, SystemClock
-from sluiceway.errors import ConditionalCheckFailed, SluicewayError
-from sluiceway.local import ingest, moves, pausing, queues, tables, topics
-from sluiceway.local import traces as tracing
-from sluiceway.local.identity import Identity
+from sluiceway.apigateway import ingest
+from sluiceway.awslambda import pausing
+from sluiceway.cognito.identity import Identity
+from sluiceway.core import attrvalue, naming
+from sluiceway.core import traces as tracing
+from sluiceway.core.clock import Clock, SystemClock
+from sluiceway.core.errors import ConditionalCheckFailed, SluicewayError
+from sluiceway.core.store import Store, Tx
+from sluiceway.dynamodb import tables
 from sluiceway.local.registry import Registry
-from sluiceway.local.store import Store, Tx
+from sluiceway.sns import phones, topics
+from sluiceway.sqs import moves, queues
 
 
 @dataclass(frozen=True)

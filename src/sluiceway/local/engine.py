@@ -22,34 +22,38 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar, assert_never
 
-from sluiceway import attrvalue, ids, naming, permissions, phones
+from sluiceway import permissions
+from sluiceway.apigateway import inbox
 from sluiceway.app import App
+from sluiceway.awslambda import pausing
+from sluiceway.awslambda.environments import Environments
+from sluiceway.awslambda.invoke import Invoker, Outcome, TaskTimedOut, current, current_trace
+from sluiceway.awslambda.mappings import FunctionConsumer, commit_deferred
+from sluiceway.awslambda.queue_mapping import QueueMapping
+from sluiceway.awslambda.sns_lambda import LambdaCarrier
+from sluiceway.awslambda.stream_mapping import FailureSink, StreamMapping
 from sluiceway.backend import SortKeyCondition
-from sluiceway.clock import Clock, SystemClock
-from sluiceway.errors import AccessDenied, SluicewayError
-from sluiceway.local import inbox, messages, moves, otel, pausing, queues, tables, topics, traces
-from sluiceway.local.deliveries import DeliveryWorker, MailCarrier
-from sluiceway.local.email import DeliveryError, Links, Mailer
-from sluiceway.local.environments import Environments
+from sluiceway.cognito.identity import Identity
+from sluiceway.core import attrvalue, ids, naming, otel, traces
+from sluiceway.core.clock import Clock, SystemClock
+from sluiceway.core.errors import AccessDenied, SluicewayError
+from sluiceway.core.faults import crash_point
+from sluiceway.core.settings import Settings
+from sluiceway.core.store import EXTERNAL, Op, Store, Tx
+from sluiceway.core.work import IDLE, Crew, Step, Work, Worker
+from sluiceway.dynamodb import tables
+from sluiceway.iot.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
 from sluiceway.local.events_bus import EventBus
-from sluiceway.local.faults import crash_point
-from sluiceway.local.identity import Identity
-from sluiceway.local.invoke import Invoker, Outcome, TaskTimedOut, current, current_trace
-from sluiceway.local.mappings import FunctionConsumer, commit_deferred
 from sluiceway.local.metrics import Metrics
-from sluiceway.local.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
-from sluiceway.local.pipes import PipeConsumer
-from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
-from sluiceway.local.sender import ChildSender, SenderConfig, make_mailer
-from sluiceway.local.signing import Signer
-from sluiceway.local.sms import SmsCarrier, make_provider
-from sluiceway.local.sns_lambda import LambdaCarrier
-from sluiceway.local.store import EXTERNAL, Op, Store, Tx
-from sluiceway.local.stream_mapping import FailureSink, StreamMapping
-from sluiceway.local.topics import Job
-from sluiceway.local.work import IDLE, Crew, Step, Work, Worker
-from sluiceway.settings import Settings
+from sluiceway.pipes.consumer import PipeConsumer
+from sluiceway.sns import phones, topics
+from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
+from sluiceway.sns.email import DeliveryError, Links, Mailer
+from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
+from sluiceway.sns.signing import Signer
+from sluiceway.sns.sms import SmsCarrier, make_provider
+from sluiceway.sns.topics import Job
 from sluiceway.specs import (
     Destination,
     DirectSource,
@@ -63,6 +67,7 @@ from sluiceway.specs import (
     TopicSource,
     TopicSpec,
 )
+from sluiceway.sqs import messages, moves, queues
 
 log = logging.getLogger("sluiceway.engine")
 SourceMapping = QueueMapping | StreamMapping
@@ -336,7 +341,7 @@ class LocalEngine:
 
     def _start_environments(self) -> None:
         """Process isolation: each function in execution environments of its own, which
-        import the app again by its origin (see `sluiceway.local.environments`)."""
+        import the app again by its origin (see `sluiceway.awslambda.environments`)."""
         if self.app.origin is None:
             raise SluicewayError(
                 f"app '{self.app.name}' was not loaded by reference, so its functions cannot "

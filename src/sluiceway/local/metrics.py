@@ -21,12 +21,13 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sluiceway.local import otel, queues, traces
-from sluiceway.local.histogram import LATENCY_BUCKETS, Histogram
+from sluiceway.core import otel, traces
+from sluiceway.core.histogram import LATENCY_BUCKETS, Histogram
+from sluiceway.sqs import queues
 
 if TYPE_CHECKING:
+    from sluiceway.apigateway.gateway import Gateway
     from sluiceway.local.engine import LocalEngine
-    from sluiceway.local.gateway import Gateway
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 PATH = "/metrics"
@@ -259,7 +260,7 @@ def _mappings(out: _Exposition, engine: LocalEngine) -> None:
     """Per mapping (a function's or a pipe's): records waiting for it and the age of the
     oldest, and whether it is paused."""
     # Imported here: the mappings import the invoker, which imports nothing of this.
-    from sluiceway.local.queue_mapping import QueueMapping
+    from sluiceway.awslambda.queue_mapping import QueueMapping
 
     cx = engine.store.reader()
     now_ms = int(engine.clock.now() * 1000)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sluiceway import ids, naming
-from sluiceway.errors import DeclarationError, NotFound
-from sluiceway.local.store import Store, Tx
-from sluiceway.naming import Region
+from sluiceway.core import ids, naming
+from sluiceway.core.errors import DeclarationError, NotFound
+from sluiceway.core.naming import Region
+from sluiceway.core.store import Store, Tx
 from sluiceway.specs import (
     AppGraph,
     AuthSpec,

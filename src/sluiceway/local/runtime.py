@@ -19,14 +19,7 @@ from types import FrameType
 
 import uvicorn
 
-from sluiceway import logs
-from sluiceway.app import App
-from sluiceway.local import otel
-from sluiceway.local.console import with_token
-from sluiceway.local.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
-from sluiceway.local.email import redact
-from sluiceway.local.engine import LocalEngine
-from sluiceway.local.front_door import (
+from sluiceway.apigateway.front_door import (
     KEEP_ALIVE_SECONDS,
     FrontDoor,
     Spawned,
@@ -35,9 +28,15 @@ from sluiceway.local.front_door import (
     listen,
     spawn,
 )
-from sluiceway.local.gateway import Gateway
-from sluiceway.local.gctune import tune_gc
-from sluiceway.settings import Settings
+from sluiceway.apigateway.gateway import Gateway
+from sluiceway.app import App
+from sluiceway.core import logs, otel
+from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
+from sluiceway.core.gctune import tune_gc
+from sluiceway.core.settings import Settings
+from sluiceway.local.console import with_token
+from sluiceway.local.engine import LocalEngine
+from sluiceway.sns.email import redact
 from sluiceway.specs import QueueSource, TableTarget
 
 log = logging.getLogger("sluiceway.runtime")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from sluiceway.errors import ValidationError
+from sluiceway.core.errors import ValidationError
 from sluiceway.patterns._numbers import number_text
 
 Context = Literal["eventbridge", "pipes", "esm", "sns-attributes", "sns-body"]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sluiceway.settings import Settings
+from sluiceway.core.settings import Settings
 
 COOKIE = "sluiceway_console"
 CSRF_HEADER = "x-sluiceway-csrf"

@@ -20,14 +20,17 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 
-from sluiceway import attrvalue, naming
-from sluiceway.errors import SluicewayError
-from sluiceway.local import messages, moves, pausing, queues, tables, topics, traces
+from sluiceway.awslambda import pausing
+from sluiceway.awslambda.queue_mapping import QueueMapping
+from sluiceway.awslambda.stream_mapping import StreamMapping
+from sluiceway.core import attrvalue, naming, traces
+from sluiceway.core.errors import SluicewayError
+from sluiceway.dynamodb import tables
 from sluiceway.local.console import pipeline
-from sluiceway.local.email import compose
-from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import QueueInfo, Registry, TableInfo
-from sluiceway.local.stream_mapping import StreamMapping
+from sluiceway.sns import topics
+from sluiceway.sns.email import compose
+from sluiceway.sqs import messages, moves, queues
 
 if TYPE_CHECKING:
     from sluiceway.local.console.handler import Request

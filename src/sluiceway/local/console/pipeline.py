@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import assert_never
 from urllib.parse import quote, urlencode
 
-from sluiceway.local import pausing, queues, tables
+from sluiceway.awslambda import pausing
+from sluiceway.awslambda.queue_mapping import QueueMapping
+from sluiceway.awslambda.stream_mapping import StreamMapping
+from sluiceway.dynamodb import tables
 from sluiceway.local.metrics import Metrics
-from sluiceway.local.queue_mapping import QueueMapping
 from sluiceway.local.registry import Registry
-from sluiceway.local.stream_mapping import StreamMapping
 from sluiceway.permissions import (
     IOT_PUBLISH_ACTIONS,
     QUEUE_SEND_ACTIONS,
@@ -36,6 +37,7 @@ from sluiceway.specs import (
     TableTarget,
     TopicSource,
 )
+from sluiceway.sqs import queues
 
 NODE_WIDTH = 164
 NODE_HEIGHT = 60

@@ -1,0 +1,224 @@
+"""An app's user pools, run locally: app clients, the token endpoint, the authorizer.
+
+The cryptography and the protocol checks are in `oauth.py`; this module keeps the state:
+signing keys under ``<data dir>/oauth/keys`` (rotated with ``sluiceway keys rotate``), app
+clients in the ``oauth_clients`` table (a secret is shown once, kept as a salted hash), and
+each pool's issuer. An issuer has Cognito's form,
+``https://cognito-idp.<region>.amazonaws.com/<region>_<pool id>``, with a pool id derived
+from the app and pool names: it does not change with the port, so a token stays valid across
+restarts, and code that parses real issuers parses these. The runtime serves the keys at
+``/.well-known/jwks.json`` and at ``/<pool id>/.well-known/jwks.json``.
+
+Authorization follows API Gateway's Cognito authorizer: the token may come as ``Bearer
+<token>`` or bare (as AWS's examples send it); any one of a route's scopes suffices. Where
+the API Gateway answers 401 for a token without the scope, this answers 403
+``insufficient_scope`` as RFC 6750 says (conformance.md records the difference).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sluiceway.cognito import oauth
+from sluiceway.core.clock import Clock
+from sluiceway.core.errors import NotFound, ValidationError
+from sluiceway.core.store import Store, Tx
+from sluiceway.specs import AuthSpec, UserPoolSpec
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """An app client as ``sluiceway clients list`` shows it (never its secret)."""
+
+    client_id: str
+    name: str
+    pool: str
+    scopes: tuple[str, ...]
+    created_at: int
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A client just made: the only time its secret is known."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    pool: str
+    scopes: tuple[str, ...]
+
+
+def pool_id(app: str, pool: str, region: str) -> str:
+    """A Cognito-shaped user pool id (``us-east-1_AbC123xYz``), stable for an app's pool."""
+    digest = hashlib.sha256(f"{app}/{pool}".encode()).digest()
+    return f"{region}_{base64.b32encode(digest).decode()[:9].capitalize()}"
+
+
+class Identity:
+    """The user pools of one data directory."""
+
+    def __init__(
+        self,
+        *,
+        app: str,
+        pools: Sequence[UserPoolSpec],
+        store: Store,
+        data_dir: Path,
+        clock: Clock,
+        region: str,
+    ) -> None:
+        self.app = app
+        self.pools = {pool.name: pool for pool in pools}
+        self.store = store
+        self.clock = clock
+        self.region = region
+        # Read afresh on each use, so a rotation made by the CLI shows at once.
+        self.keys = oauth.SigningKeys(Path(data_dir) / "oauth" / "keys")
+
+    # -- names ------------------------------------------------------------------------------
+
+    def pool_id(self, pool: str) -> str:
+        return pool_id(self.app, pool, self.region)
+
+    def issuer(self, pool: str) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id(pool)}"
+
+    def pool_of_id(self, identifier: str) -> str | None:
+        return next((name for name in self.pools if self.pool_id(name) == identifier), None)
+
+    def scopes(self, pool: str) -> frozenset[str]:
+        spec = self.pools[pool]
+        return frozenset(
+            f"{server.identifier}/{scope}"
+            for server in spec.resource_servers
+            for scope, _ in server.scopes
+        )
+
+    # -- app clients ------------------------------------------------------------------------
+
+    def create_client(self, name: str, scopes: Sequence[str], pool: str | None = None) -> NewClient:
+        """Make an app client allowed `scopes` (client credentials only)."""
+        chosen = self._pool(pool)
+        if not name or len(name) > 128:
+            raise ValidationError("a client name is 1-128 characters")
+        wanted = tuple(dict.fromkeys(scopes))
+        if not wanted:
+            raise ValidationError("a client needs at least one --scope")
+        unknown = sorted(set(wanted) - self.scopes(chosen))
+        if unknown:
+            known = ", ".join(sorted(self.scopes(chosen))) or "none"
+            raise ValidationError(
+                f"user pool '{chosen}' defines no scope {', '.join(unknown)} (it has: {known})"
+            )
+        client_id, secret = oauth.new_client_id(), oauth.new_client_secret()
+        hashed = oauth.hash_secret(secret)
+
+        def create(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO oauth_clients (client_id, pool, name, secret_hash, scopes, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (client_id, chosen, name, hashed, json.dumps(wanted), tx.now_ms),
+            )
+
+        self.store.write(create)
+        return NewClient(client_id, secret, name, chosen, wanted)
+
+    def clients(self) -> list[ClientView]:
+        rows = self.store.reader().execute(
+            "SELECT client_id, name, pool, scopes, created_at FROM oauth_clients "
+            "ORDER BY created_at"
+        )
+        return [
+            ClientView(cid, name, pool, tuple(json.loads(scopes)), created)
+            for cid, name, pool, scopes, created in rows
+        ]
+
+    def delete_client(self, client_id: str) -> None:
+        def delete(tx: Tx) -> int:
+            return int(
+                tx.execute("DELETE FROM oauth_clients WHERE client_id = ?", (client_id,)).rowcount
+            )
+
+        if not self.store.write(delete):
+            raise NotFound(f"no app client has the id {client_id!r}")
+
+    def _client(self, client_id: str) -> tuple[str, oauth.OAuthClient] | None:
+        row = (
+            self.store.reader()
+            .execute(
+                "SELECT pool, secret_hash, scopes FROM oauth_clients WHERE client_id = ?",
+                (client_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return row[0], oauth.OAuthClient(client_id, row[1], tuple(json.loads(row[2])))
+
+    def _pool(self, pool: str | None) -> str:
+        if pool is not None:
+            if pool not in self.pools:
+                raise ValidationError(f"the app declares no user pool '{pool}'")
+            return pool
+        if len(self.pools) != 1:
+            names = ", ".join(self.pools) or "none"
+            raise ValidationError(f"name the user pool with --pool (the app has: {names})")
+        return next(iter(self.pools))
+
+    # -- the token endpoint -----------------------------------------------------------------
+
+    def token(
+        self, method: str, headers: Mapping[str, str], body: bytes, query: bytes = b""
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """``POST /oauth2/token``: (status, JSON body, headers) per RFC 6749."""
+        try:
+            answer = self._issue(oauth.parse_token_request(method, headers, body, query=query))
+        except oauth.OAuthError as error:
+            return error.status, dict(error.body()), [*error.headers, *oauth.NO_STORE_HEADERS]
+        return 200, answer, list(oauth.NO_STORE_HEADERS)
+
+    def issue(
+        self, client_id: str, client_secret: str, scopes: Sequence[str] | None
+    ) -> dict[str, Any]:
+        """What the token endpoint answers a client, without HTTP (``sluiceway token``
+        when no runtime runs); raises `oauth.OAuthError`."""
+        scoped = tuple(scopes) if scopes else None
+        return self._issue(oauth.TokenRequest(client_id, client_secret, scoped, False))
+
+    def _issue(self, request: oauth.TokenRequest) -> dict[str, Any]:
+        found = self._client(request.client_id)
+        pool, client = found if found is not None else (None, None)
+        scopes = oauth.grant(request, client)
+        if pool not in self.pools:
+            raise oauth.OAuthError("invalid_client", "the client's user pool is no longer declared")
+        token, expires = oauth.issue_access_token(
+            self.keys,
+            issuer=self.issuer(pool),
+            client_id=request.client_id,
+            scopes=scopes,
+            now=self.clock.now(),
+            lifetime=self.pools[pool].access_token_validity,
+        )
+        return dict(oauth.token_response(token, expires))
+
+    # -- the authorizer ---------------------------------------------------------------------
+
+    def authorize(self, requirement: AuthSpec, authorization: str | None) -> dict[str, object]:
+        """The claims of a request's token that meets `requirement`; raises
+        `oauth.AuthError` (401 or 403, with its ``WWW-Authenticate``)."""
+        token = oauth.bearer_token(authorization, allow_raw=True)
+        return oauth.verify_access_token(
+            token,
+            self.keys,
+            issuer=self.issuer(requirement.pool),
+            allowed_client_ids=None,
+            required_scopes=requirement.scopes,
+            now=self.clock.now(),
+            scope_match="any",
+        )

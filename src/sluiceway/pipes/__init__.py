@@ -1,0 +1,1 @@
+"""Amazon EventBridge Pipes: a source's records, filtered, enriched and delivered to a target."""
