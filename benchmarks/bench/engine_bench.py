@@ -181,8 +181,8 @@ def environments(seconds: float) -> dict[str, Any]:
     (a handler making 200 get_item calls, less the no-op's time)."""
     import tempfile
 
+    from sluiceway.app.loader import load_app
     from sluiceway.core.settings import Settings
-    from sluiceway.loader import load_app
     from sluiceway.local.engine import LocalEngine
 
     app = load_app("bench.channel_app:app")

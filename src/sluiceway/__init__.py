@@ -12,7 +12,6 @@ declarations and the pure helpers a handler may use, so importing it stays cheap
 """
 
 from sluiceway.app import App
-from sluiceway.backend import SortKey, SortKeyCondition
 from sluiceway.core.attrvalue import deserialize, deserialize_item, plain, serialize, serialize_item
 from sluiceway.core.errors import (
     AccessDenied,
@@ -23,8 +22,11 @@ from sluiceway.core.errors import (
     SluicewayError,
     ValidationError,
 )
-from sluiceway.resources import Queue, Sms, Table, Topic
-from sluiceway.specs import ParameterRef, Permission
+from sluiceway.core.specs import ParameterRef, Permission
+from sluiceway.dynamodb.handle import Table
+from sluiceway.dynamodb.keys import SortKey, SortKeyCondition
+from sluiceway.sns.handle import Sms, Topic
+from sluiceway.sqs.handle import Queue
 
 __all__ = [
     # declaring an app

@@ -183,9 +183,9 @@ def run(
     front_door: str | None,
 ) -> None:
     """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
+    from sluiceway.app.loader import load_app
     from sluiceway.core import logs
     from sluiceway.core.settings import Settings
-    from sluiceway.loader import load_app
     from sluiceway.local.runtime import serve
 
     values: dict[str, str] = {}

@@ -14,13 +14,16 @@ import aws_sample_app as sample
 import pytest
 from aws_support import sam_transform
 
-from sluiceway import App, permissions
+from sluiceway import App
 from sluiceway.aws import Code, iam, names, route_grants, template_for
+from sluiceway.awslambda import permissions
+from sluiceway.awslambda.spec import HttpSource, TopicSource
 from sluiceway.blueprints import iot_router
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
+from sluiceway.dynamodb.iam import TABLE_WRITE_ACTIONS
 from sluiceway.iot.render import topic_arns
-from sluiceway.specs import HttpSource, TopicSource
+from sluiceway.sqs.iam import QUEUE_CONSUME_ACTIONS
 
 LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
 # The one resource that ends in "*": ListStreams is evaluated against a table's streams,
@@ -277,12 +280,12 @@ def test_the_seed_lambda_1_role_becomes_queue_reads_and_table_writes_on_their_ar
         {
             "Sid": "TableOrders",
             "Effect": "Allow",
-            "Action": sorted(permissions.TABLE_WRITE_ACTIONS),
+            "Action": sorted(TABLE_WRITE_ACTIONS),
             "Resource": {"Fn::GetAtt": ["Orders", "Arn"]},
         },
     ]
     # The seed's Lambda-Write-DynamoDB is inside `orders.writes`, now on one table.
-    assert SEED_POLICIES["Lambda-Write-DynamoDB"] <= permissions.TABLE_WRITE_ACTIONS
+    assert SEED_POLICIES["Lambda-Write-DynamoDB"] <= TABLE_WRITE_ACTIONS
 
 
 def test_the_seed_lambda_2_role_becomes_stream_reads_and_one_publish_on_their_arns(
@@ -337,7 +340,7 @@ def test_a_function_without_uses_may_only_read_its_own_source() -> None:
         {
             "Sid": "QueueJobs",
             "Effect": "Allow",
-            "Action": sorted(permissions.QUEUE_CONSUME_ACTIONS),
+            "Action": sorted(QUEUE_CONSUME_ACTIONS),
             "Resource": {"Fn::GetAtt": ["Jobs", "Arn"]},
         }
     ]

@@ -22,8 +22,8 @@ from sluiceway import App, ValidationError
 from sluiceway.aws import Boto3Backend, Code, RenderError, ResourceNames, iam, template_for
 from sluiceway.blueprints import iot_router
 from sluiceway.iot.render import resource_patterns
+from sluiceway.iot.spec import IotSpec
 from sluiceway.local import Admin
-from sluiceway.specs import IotSpec
 
 ROUTER = Code("sluiceway.blueprints.iot_router:app")
 TOPIC = "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/"

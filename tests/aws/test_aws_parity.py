@@ -15,11 +15,11 @@ import pytest
 from aws_support import FakeLambda, Stack, fake_aws, notifications, observe_topic, sam_transform
 
 from conftest import EngineFactory
+from sluiceway.apigateway.spec import RouteSpec
 from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
 from sluiceway.blueprints.orders import app, orders
 from sluiceway.core import naming
 from sluiceway.local import Admin
-from sluiceway.specs import RouteSpec
 
 SEED_ORDER = json.dumps({"item": "latex gloves", "customerID": "12345"})
 Request = tuple[str, dict[str, str]]  # body, headers

@@ -42,10 +42,10 @@ from moto.sns.models import sns_backends
 
 from conftest import EngineFactory
 from sluiceway import App
+from sluiceway.app.graph import AppGraph
 from sluiceway.aws import Code, RenderError, _yaml, template_for
 from sluiceway.blueprints.registrations import app as registrations
 from sluiceway.local import LocalEngine
-from sluiceway.specs import AppGraph
 from support import gateway
 
 REGISTRATIONS = Code("sluiceway.blueprints.registrations:app")

@@ -37,12 +37,12 @@ from botocore.exceptions import ClientError
 
 from conftest import EngineFactory
 from sluiceway import App
+from sluiceway.apigateway.spec import TableTarget
 from sluiceway.apigateway.table_routes import conflict_response
 from sluiceway.aws import Code, RenderError, _yaml, route_grants, template_for
 from sluiceway.aws.adapters import from_boto3
 from sluiceway.core import attrvalue
 from sluiceway.local import Admin, LocalEngine
-from sluiceway.specs import TableTarget
 from support import gateway
 
 USER_MODEL = {

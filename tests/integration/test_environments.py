@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from conftest import EngineFactory
 from sluiceway.app import App
+from sluiceway.app.loader import load_app
 from sluiceway.cli import main
 from sluiceway.core.clock import VirtualClock
 from sluiceway.core.errors import SluicewayError
-from sluiceway.loader import load_app
 from sluiceway.local import Admin, LocalEngine
 from support import gateway, wait_until
 

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from conftest import EngineFactory
 from sluiceway import App
+from sluiceway.app.loader import load_app
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cli import main
 from sluiceway.core import traces
 from sluiceway.core.clock import VirtualClock
-from sluiceway.loader import load_app
 from sluiceway.local import Admin, LocalEngine
 from support import SmtpServer, gateway
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from sluiceway import App, DeclarationError, NotBound
-from sluiceway.permissions import grants_for
-from sluiceway.specs import QueueSource, StreamSource
+from sluiceway.awslambda.permissions import grants_for
+from sluiceway.awslambda.spec import QueueSource, StreamSource
 
 
 def handler(event: Any, context: Any) -> None:

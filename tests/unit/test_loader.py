@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sluiceway.loader import AppNotFound, load_app
+from sluiceway.app.loader import AppNotFound, load_app
 
 APP_SOURCE = """
 from sluiceway import App

@@ -30,6 +30,8 @@ from typing import Any, cast
 from sluiceway.apigateway import inbox
 from sluiceway.apigateway.front_door_process import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.apigateway.inbox import Importer
+from sluiceway.apigateway.spec import QueueTarget
+from sluiceway.app.graph import AppGraph
 from sluiceway.core import edge
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.frames import Frames, encode
@@ -38,7 +40,6 @@ from sluiceway.core.work import Work
 from sluiceway.local import metrics
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.registry import QueueInfo, RouteInfo
-from sluiceway.specs import AppGraph, QueueTarget
 
 log = logging.getLogger("sluiceway.front_door")
 

@@ -21,7 +21,9 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from sluiceway.apigateway import ingest, proxy
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.awslambda.invoke import TaskTimedOut
+from sluiceway.awslambda.spec import HttpSource
 from sluiceway.cognito import oauth
+from sluiceway.cognito.spec import AuthSpec
 from sluiceway.core import attrvalue, events, ids, traces
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound
 from sluiceway.core.faults import crash_point
@@ -34,7 +36,6 @@ from sluiceway.local.engine import LocalEngine
 from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.sns import topics
 from sluiceway.sns.signing import CERT_PATH
-from sluiceway.specs import AuthSpec, HttpSource
 from sluiceway.sqs import messages, queues
 from sluiceway.wafv2.firewall import Firewall, WebRequest
 

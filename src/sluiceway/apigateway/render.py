@@ -29,19 +29,14 @@ from typing import Any, assert_never
 from urllib.parse import quote
 
 from sluiceway.apigateway import table_routes
+from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
+from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
 from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
-from sluiceway.specs import (
-    AppGraph,
-    AuthSpec,
-    FunctionSpec,
-    HttpSource,
-    QueueTarget,
-    RouteSpec,
-    TableTarget,
-)
+from sluiceway.cognito.spec import AuthSpec
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"

@@ -50,10 +50,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sluiceway.apigateway.spec import RouteSpec, TableTarget
 from sluiceway.aws import names
 from sluiceway.aws.cfn import sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.specs import RouteSpec, TableSpec, TableTarget
+from sluiceway.dynamodb.spec import TableSpec
 
 AttributeType = Literal["S", "N", "BOOL"]
 SCALAR_TYPES: dict[str, AttributeType] = {

@@ -2,7 +2,7 @@
 that runs the same handlers there on boto3.
 
     from sluiceway.aws import render
-    from sluiceway.loader import load_app
+    from sluiceway.app.loader import load_app
 
     render(load_app("orders"), Path("build/orders"))   # template.yaml + src/
 

@@ -20,14 +20,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluiceway import permissions
+from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
 from sluiceway.aws.errors import ShimError
-from sluiceway.backend import SortKeyCondition
 from sluiceway.core import attrvalue
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound, ValidationError
+from sluiceway.core.permissions import ACTION_OF_METHOD, Grant, allows, denied
+from sluiceway.dynamodb.keys import SortKeyCondition
+from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.sns import phones
-from sluiceway.specs import AppGraph, QueueSpec, TableSpec, TopicSpec
+from sluiceway.sns.spec import TopicSpec
+from sluiceway.sqs.spec import QueueSpec
 
 ClientFactory = Callable[[str], Any]
 DEFAULT_SMS_TYPE = "Transactional"
@@ -80,7 +83,7 @@ class ResourceNames:
 
 
 class Boto3Backend:
-    """The `sluiceway.backend.Backend` on boto3.
+    """The `sluiceway.app.backend.Backend` on boto3.
 
     >>> backend = Boto3Backend(ResourceNames(table_names={"orders": "orders"}))  # doctest: +SKIP
     >>> app.bind(backend)                                                         # doctest: +SKIP
@@ -91,7 +94,7 @@ class Boto3Backend:
         names: ResourceNames,
         *,
         function: str | None = None,
-        grants: tuple[permissions.Grant, ...] | None = None,
+        grants: tuple[Grant, ...] | None = None,
         client_factory: ClientFactory | None = None,
     ) -> None:
         self.names = names
@@ -121,9 +124,9 @@ class Boto3Backend:
     def _authorize(self, method: str, name: str) -> None:
         if self.grants is None:
             return
-        kind, action, _ = permissions.ACTION_OF_METHOD[method]
-        if not permissions.allows(self.grants, kind, name, action):
-            raise permissions.denied(
+        kind, action, _ = ACTION_OF_METHOD[method]
+        if not allows(self.grants, kind, name, action):
+            raise denied(
                 self.function or "this function",
                 method,
                 name,

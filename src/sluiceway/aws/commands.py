@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sluiceway.app.loader import load_app
 from sluiceway.aws.errors import DeployError
 from sluiceway.aws.package import render
 from sluiceway.aws.template import DEFAULT_STAGE, settable_parameters
-from sluiceway.loader import load_app
 
 Which = Callable[[str], str | None]
 Runner = Callable[[Sequence[str], Path | None], int]

@@ -23,23 +23,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, assert_never
 
-from sluiceway import permissions
+from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
 from sluiceway.aws import names
 from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.awslambda import permissions
+from sluiceway.awslambda.spec import FunctionSpec, QueueSource, StreamSource
+from sluiceway.core.permissions import ACTION_OF_METHOD, Grant, ResourceKind, merge
+from sluiceway.core.specs import Destination
+from sluiceway.dynamodb.iam import STREAM_READ_ACTIONS
 from sluiceway.iot import render as iot_topics
-from sluiceway.permissions import ResourceKind
-from sluiceway.specs import (
-    Destination,
-    FunctionSpec,
-    IotSpec,
-    PipeSpec,
-    QueueSource,
-    QueueTarget,
-    RouteSpec,
-    StreamSource,
-    TableTarget,
-)
+from sluiceway.iot.spec import IotSpec
+from sluiceway.pipes.spec import PipeSpec
+from sluiceway.sns.iam import TOPIC_PUBLISH_ACTIONS
 
 BASIC_EXECUTION_POLICY = sub(
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -55,35 +51,33 @@ PIPE_QUEUE_SOURCE_ACTIONS = frozenset(
 )
 
 
-def route_grants(route: RouteSpec) -> tuple[permissions.Grant, ...]:
+def route_grants(route: RouteSpec) -> tuple[Grant, ...]:
     """What a route's integration does on the caller's behalf: one SendMessage to its queue
     (the action the local engine checks for `send_message`), or one UpdateItem on its table
     (UpdateItem, not PutItem, so the answer can name the stored key: `table_routes`)."""
     target = route.target
     match target:
         case QueueTarget():
-            _, action, _ = permissions.ACTION_OF_METHOD["send_message"]
-            return (permissions.Grant("queue", target.queue, frozenset({action})),)
+            _, action, _ = ACTION_OF_METHOD["send_message"]
+            return (Grant("queue", target.queue, frozenset({action})),)
         case TableTarget():
-            return (permissions.Grant("table", target.table, frozenset({"dynamodb:UpdateItem"})),)
+            return (Grant("table", target.table, frozenset({"dynamodb:UpdateItem"})),)
         case _:
             assert_never(target)
 
 
-def pipe_grants(pipe: PipeSpec) -> tuple[permissions.Grant, ...]:
+def pipe_grants(pipe: PipeSpec) -> tuple[Grant, ...]:
     """What a pipe does to resources other than functions: read its source, and send to its
     target and dead-letter destination when those are a queue or a topic."""
     source = pipe.source
-    grants: list[permissions.Grant] = []
+    grants: list[Grant] = []
     match source:
         case StreamSource():
-            grants.append(
-                permissions.Grant("stream", source.table, permissions.STREAM_READ_ACTIONS)
-            )
+            grants.append(Grant("stream", source.table, STREAM_READ_ACTIONS))
             if source.on_failure is not None:
                 grants.append(delivery_grant(source.on_failure))
         case QueueSource():
-            grants.append(permissions.Grant("queue", source.queue, PIPE_QUEUE_SOURCE_ACTIONS))
+            grants.append(Grant("queue", source.queue, PIPE_QUEUE_SOURCE_ACTIONS))
         case _:
             assert_never(source)
     target = pipe.target
@@ -94,7 +88,7 @@ def pipe_grants(pipe: PipeSpec) -> tuple[permissions.Grant, ...]:
             pass  # invoked: `pipe_invokes`
         case _:
             assert_never(target.kind)
-    return permissions.merge(grants)
+    return merge(grants)
 
 
 def pipe_invokes(pipe: PipeSpec) -> tuple[str, ...]:
@@ -105,18 +99,18 @@ def pipe_invokes(pipe: PipeSpec) -> tuple[str, ...]:
     return tuple(sorted(invoked))
 
 
-def delivery_grant(destination: Destination) -> permissions.Grant:
+def delivery_grant(destination: Destination) -> Grant:
     """Sending one message to a queue, or publishing one to a topic."""
     match destination.kind:
         case "queue":
-            return permissions.Grant("queue", destination.name, frozenset({"sqs:SendMessage"}))
+            return Grant("queue", destination.name, frozenset({"sqs:SendMessage"}))
         case "topic":
-            return permissions.Grant("topic", destination.name, permissions.TOPIC_PUBLISH_ACTIONS)
+            return Grant("topic", destination.name, TOPIC_PUBLISH_ACTIONS)
         case _:
             assert_never(destination.kind)
 
 
-def function_grants(function: FunctionSpec) -> tuple[permissions.Grant, ...]:
+def function_grants(function: FunctionSpec) -> tuple[Grant, ...]:
     """What a function's role allows: `permissions.grants_for(function)`, nothing else (its
     event source's reads and failure destination, and its ``uses=``)."""
     return permissions.grants_for(function)
@@ -200,13 +194,11 @@ def trust(service: str, *, this_account_only: bool = False) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
-def document(grants: Iterable[permissions.Grant], iot: IotSpec | None = None) -> dict[str, Any]:
+def document(grants: Iterable[Grant], iot: IotSpec | None = None) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": statements(grants, iot)}
 
 
-def statements(
-    grants: Iterable[permissions.Grant], iot: IotSpec | None = None
-) -> list[dict[str, Any]]:
+def statements(grants: Iterable[Grant], iot: IotSpec | None = None) -> list[dict[str, Any]]:
     """One statement per granted resource, its actions sorted (stream listing apart); an
     IoT grant's statement names every topic `iot` allows."""
     out: list[dict[str, Any]] = []

@@ -11,16 +11,12 @@ from __future__ import annotations
 import hashlib
 from typing import Literal, assert_never
 
+from sluiceway.apigateway.spec import RouteSpec
+from sluiceway.awslambda.spec import FunctionSpec, QueueSource, StreamSource
 from sluiceway.core.naming import logical_id
-from sluiceway.specs import (
-    FunctionSpec,
-    ParameterRef,
-    PipeSpec,
-    QueueSource,
-    RouteSpec,
-    StreamSource,
-    SubscriptionSpec,
-)
+from sluiceway.core.specs import ParameterRef
+from sluiceway.pipes.spec import PipeSpec
+from sluiceway.sns.spec import SubscriptionSpec
 
 HandleKind = Literal["queue", "table", "topic"]
 

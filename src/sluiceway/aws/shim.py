@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sluiceway import permissions
 from sluiceway.app import App
 from sluiceway.aws import names
 from sluiceway.aws.adapters import Boto3Backend, ResourceNames
 from sluiceway.aws.errors import ShimError
-from sluiceway.specs import FunctionSpec
+from sluiceway.awslambda import permissions
+from sluiceway.awslambda.spec import FunctionSpec
 
 
 @dataclass(frozen=True)

@@ -26,40 +26,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, assert_never
 
-from sluiceway import permissions
 from sluiceway.apigateway import render as api
+from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
+from sluiceway.app.graph import AppGraph, Spec
 from sluiceway.aws import iam, names
 from sluiceway.aws.cfn import DeployParameter, Resources, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.cognito import render as cognito
-from sluiceway.iot import render as iot_topics
-from sluiceway.specs import (
-    AppGraph,
-    AuthSpec,
-    Destination,
+from sluiceway.awslambda import permissions
+from sluiceway.awslambda.spec import (
     DirectSource,
-    FilterPolicy,
     FunctionSpec,
     HttpSource,
-    IotSpec,
-    KeySpec,
-    ParameterRef,
-    PipeSpec,
-    PipeTarget,
     QueueSource,
-    QueueSpec,
-    QueueTarget,
-    ResourceServerSpec,
-    RouteSpec,
-    Spec,
     StreamSource,
-    SubscriptionSpec,
-    TableSpec,
-    TableTarget,
     TopicSource,
-    TopicSpec,
-    UserPoolSpec,
 )
+from sluiceway.cognito import render as cognito
+from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
+from sluiceway.core.specs import Destination, ParameterRef
+from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.iot import render as iot_topics
+from sluiceway.iot.spec import IotSpec
+from sluiceway.pipes.spec import PipeSpec, PipeTarget
+from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
+from sluiceway.sqs.spec import QueueSpec
 from sluiceway.wafv2 import render as waf
 from sluiceway.wafv2.firewall import (
     ForwardedIPConfig,

@@ -153,7 +153,7 @@ def _picklable(value: Any) -> bool:
 
 class _RemoteBackend:
     """What the app's handles call inside an environment: each call goes to the runtime,
-    which runs it as the invocation (see `sluiceway.backend.Backend` for the methods)."""
+    which runs it as the invocation (see `sluiceway.app.backend.Backend` for the methods)."""
 
     def __init__(self, channel: _Channel, resolve: Callable[[Any], Any]) -> None:
         self._channel = channel
@@ -241,7 +241,7 @@ def _stack(error: BaseException) -> list[str]:
 def _init(config: EnvironmentConfig, channel: _Channel) -> Callable[[Any, Any], Any]:
     """Import the function's code (Lambda's init phase) and find its handler; raises
     `_InitError` with Lambda's error type."""
-    from sluiceway.loader import load_app
+    from sluiceway.app.loader import load_app
 
     module_name, qualname = config.module, config.qualname
     try:
@@ -264,7 +264,9 @@ def _init(config: EnvironmentConfig, channel: _Channel) -> Callable[[Any, Any], 
     graph = app.graph
 
     def resolve(value: Any) -> Any:
-        from sluiceway.specs import QueueSpec, TableSpec, TopicSpec
+        from sluiceway.dynamodb.spec import TableSpec
+        from sluiceway.sns.spec import TopicSpec
+        from sluiceway.sqs.spec import QueueSpec
 
         if isinstance(value, QueueSpec | TableSpec | TopicSpec):
             return ("spec", type(value).__name__, value.name)
@@ -363,9 +365,6 @@ def _exit(code: int) -> NoReturn:
 
 def _preload() -> None:
     """What every environment needs anyway, imported once and shared by all."""
-    import sluiceway.app
-    import sluiceway.core.events
-    import sluiceway.loader  # noqa: F401
 
 
 def template(control: socket.socket) -> NoReturn:

@@ -41,13 +41,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sluiceway.app.backend import Backend
+from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.environment_process import EnvironmentConfig, describe_error
 from sluiceway.awslambda.invoke import TaskTimedOut
-from sluiceway.backend import Backend
+from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, logs, naming
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.frames import FrameReader, send_frame
-from sluiceway.specs import AppGraph, FunctionSpec
 
 log = logging.getLogger("sluiceway.environments")
 

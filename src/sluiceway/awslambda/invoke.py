@@ -23,16 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sluiceway.awslambda.permissions import grants_for
+from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.events import LambdaContext
+from sluiceway.core.permissions import Grant
 from sluiceway.core.store import Op
-from sluiceway.permissions import Grant, grants_for
-from sluiceway.specs import FunctionSpec
 
 if TYPE_CHECKING:
+    from sluiceway.app.backend import Backend
     from sluiceway.awslambda.environments import Environments
-    from sluiceway.backend import Backend
 
 log = logging.getLogger("sluiceway.invoke")
 

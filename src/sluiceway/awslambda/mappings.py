@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sluiceway.awslambda.invoke import Invoker, Outcome
+from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import naming
 from sluiceway.core.store import Op, Tx
-from sluiceway.specs import FunctionSpec
 
 
 class Consumer(Protocol):

@@ -26,6 +26,7 @@ from sluiceway.awslambda.mappings import (
     commit_deferred,
     failed_identifiers,
 )
+from sluiceway.awslambda.spec import QueueSource
 from sluiceway.core import events
 from sluiceway.core.clock import Clock
 from sluiceway.core.faults import crash_point
@@ -33,7 +34,6 @@ from sluiceway.core.store import Op, Store, Tx
 from sluiceway.core.work import IDLE, Step
 from sluiceway.local.registry import QueueInfo
 from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
-from sluiceway.specs import QueueSource
 from sluiceway.sqs import queues
 from sluiceway.sqs.messages import Message
 

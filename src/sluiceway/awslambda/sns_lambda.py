@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sluiceway.awslambda.invoke import Invoker
+from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import events, naming
 from sluiceway.core.store import Op
 from sluiceway.sns import envelopes
@@ -19,7 +20,6 @@ from sluiceway.sns.deliveries import Delivered, one_by_one
 from sluiceway.sns.email import DeliveryError, Links
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.topics import Job
-from sluiceway.specs import FunctionSpec
 
 ATTEMPTS = 3  # the invocation and Lambda's two asynchronous retries
 RETRY_MS = 60_000

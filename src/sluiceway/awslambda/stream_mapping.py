@@ -33,6 +33,7 @@ from typing import Any
 
 from sluiceway.awslambda.invoke import Outcome
 from sluiceway.awslambda.mappings import BadResponse, Consumer, commit_deferred, failed_identifiers
+from sluiceway.awslambda.spec import StreamSource
 from sluiceway.core import ids, naming
 from sluiceway.core.clock import Clock
 from sluiceway.core.store import Op, Store, Tx
@@ -41,7 +42,6 @@ from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.tables import StreamRecord
 from sluiceway.local.registry import TableInfo
 from sluiceway.patterns import FilterSet, compile_filters
-from sluiceway.specs import StreamSource
 
 log = logging.getLogger("sluiceway.mappings")
 

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.cognito import oauth
+from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
 from sluiceway.core.clock import Clock
 from sluiceway.core.errors import NotFound, ValidationError
 from sluiceway.core.store import Store, Tx
-from sluiceway.specs import AuthSpec, UserPoolSpec
 
 
 @dataclass(frozen=True)

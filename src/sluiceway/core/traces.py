@@ -32,13 +32,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sluiceway.core import ids
 from sluiceway.core.clock import Clock
-
-if TYPE_CHECKING:
-    from sluiceway.core.store import Tx
 
 log = logging.getLogger("sluiceway.traces")
 
@@ -119,6 +116,13 @@ def parent_of(header: str | None) -> str | None:
     return header.strip().lower()[36:52]
 
 
+class Recording(Protocol):
+    """Where a hop is kept until its work commits: the store's transaction (`store.Tx`)."""
+
+    now_ms: int
+    hops: list[Row]
+
+
 def xray_header(trace_id: str) -> str:
     """The trace as SQS's ``AWSTraceHeader`` system attribute spells it (X-Ray's format:
     ``Root=1-<8 hex>-<24 hex>``, the W3C id split as AWS's own converters do)."""
@@ -126,7 +130,7 @@ def xray_header(trace_id: str) -> str:
 
 
 def hop(
-    tx: Tx,
+    tx: Recording,
     trace_id: str | None,
     kind: str,
     name: str,
@@ -157,7 +161,7 @@ def row(
     return (trace_id, at_ms, kind, name, detail, duration_ms, next_seq() if seq is None else seq)
 
 
-def hops_many(tx: Tx, rows: Iterable[tuple[str, str, str, str]]) -> None:
+def hops_many(tx: Recording, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Record (trace id, kind, name, detail as JSON text) hops at once, now."""
     now_ms = tx.now_ms
     tx.hops.extend(row(trace, now_ms, kind, name, detail) for trace, kind, name, detail in rows)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sluiceway.backend import SortKeyCondition
 from sluiceway.core import attrvalue, events, ids, traces
 from sluiceway.core.attrvalue import Item
 from sluiceway.core.errors import ConditionalCheckFailed, ValidationError
 from sluiceway.core.store import Tx
+from sluiceway.dynamodb.keys import SortKeyCondition
+from sluiceway.dynamodb.spec import KeySpec
 from sluiceway.local.registry import TableInfo
-from sluiceway.specs import KeySpec
 
 STREAM_RETENTION_MS = 24 * 3600 * 1000
 # Sequence numbers are decimal strings in AWS; ours are 21 digits and grow with each record.

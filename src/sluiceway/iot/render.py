@@ -31,7 +31,7 @@ from typing import Any
 
 from sluiceway.aws import names
 from sluiceway.aws.cfn import DeployParameter, sub
-from sluiceway.specs import IotSpec
+from sluiceway.iot.spec import IotSpec
 
 TOPIC_ARN_PREFIX = "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/"
 ENDPOINT_PARAMETER = "iot_data_endpoint"

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar, assert_never
 
-from sluiceway import permissions
 from sluiceway.apigateway import inbox
 from sluiceway.app import App
 from sluiceway.awslambda import pausing
@@ -31,43 +30,44 @@ from sluiceway.awslambda.invoke import Invoker, Outcome, TaskTimedOut, current, 
 from sluiceway.awslambda.mappings import FunctionConsumer, commit_deferred
 from sluiceway.awslambda.queue_mapping import QueueMapping
 from sluiceway.awslambda.sns_lambda import LambdaCarrier
+from sluiceway.awslambda.spec import (
+    DirectSource,
+    FunctionSpec,
+    HttpSource,
+    QueueSource,
+    StreamSource,
+    TopicSource,
+)
 from sluiceway.awslambda.stream_mapping import FailureSink, StreamMapping
-from sluiceway.backend import SortKeyCondition
 from sluiceway.cognito.identity import Identity
 from sluiceway.core import attrvalue, ids, naming, otel, traces
 from sluiceway.core.clock import Clock, SystemClock
 from sluiceway.core.errors import AccessDenied, SluicewayError
 from sluiceway.core.faults import crash_point
+from sluiceway.core.permissions import ACTION_OF_METHOD, allows, denied
 from sluiceway.core.settings import Settings
+from sluiceway.core.specs import Destination
 from sluiceway.core.store import EXTERNAL, Op, Store, Tx
 from sluiceway.core.work import IDLE, Crew, Step, Work, Worker
 from sluiceway.dynamodb import tables
+from sluiceway.dynamodb.keys import SortKeyCondition
+from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.iot.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
 from sluiceway.local.events_bus import EventBus
 from sluiceway.local.metrics import Metrics
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.pipes.consumer import PipeConsumer
+from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns import phones, topics
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import DeliveryError, Links, Mailer
 from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, make_provider
+from sluiceway.sns.spec import TopicSpec
 from sluiceway.sns.topics import Job
-from sluiceway.specs import (
-    Destination,
-    DirectSource,
-    FunctionSpec,
-    HttpSource,
-    PipeSpec,
-    QueueSource,
-    QueueSpec,
-    StreamSource,
-    TableSpec,
-    TopicSource,
-    TopicSpec,
-)
 from sluiceway.sqs import messages, moves, queues
+from sluiceway.sqs.spec import QueueSpec
 
 log = logging.getLogger("sluiceway.engine")
 SourceMapping = QueueMapping | StreamMapping
@@ -346,7 +346,7 @@ class LocalEngine:
             raise SluicewayError(
                 f"app '{self.app.name}' was not loaded by reference, so its functions cannot "
                 "be imported in execution environments of their own; load it with "
-                "sluiceway.loader.load_app('module:attr' or 'path/to/app.py'), or use "
+                "sluiceway.app.loader.load_app('module:attr' or 'path/to/app.py'), or use "
                 "isolation='thread' (--isolation thread)"
             )
         self.environments = Environments(
@@ -751,7 +751,7 @@ class LocalEngine:
                 # from a thread a handler started, which does not inherit the invocation.
                 raise AccessDenied(
                     "(unknown)",
-                    permissions.ACTION_OF_METHOD[method][1],
+                    ACTION_OF_METHOD[method][1],
                     f"'{name}'",
                     "call resource handles from the handler's own thread, or start threads "
                     "with contextvars.copy_context().run so they carry the invocation",
@@ -763,9 +763,9 @@ class LocalEngine:
                 f"function '{function.name}' ran past its {function.timeout}s timeout; "
                 "its invocation is over"
             )
-        kind, action, _ = permissions.ACTION_OF_METHOD[method]
-        if not permissions.allows(invocation.grants, kind, name, action):
-            raise permissions.denied(invocation.function.name, method, name)
+        kind, action, _ = ACTION_OF_METHOD[method]
+        if not allows(invocation.grants, kind, name, action):
+            raise denied(invocation.function.name, method, name)
         return invocation.function.name
 
     def _effect(self, op: Op[T]) -> T | None:

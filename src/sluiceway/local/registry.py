@@ -16,23 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sluiceway.apigateway.spec import TableTarget
+from sluiceway.app.graph import AppGraph
+from sluiceway.awslambda.spec import TopicSource
+from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import DeclarationError, NotFound
 from sluiceway.core.naming import Region
+from sluiceway.core.specs import ParameterRef
 from sluiceway.core.store import Store, Tx
-from sluiceway.specs import (
-    AppGraph,
-    AuthSpec,
-    KeySpec,
-    ParameterRef,
-    QueueSpec,
-    ResourceServerSpec,
-    TableSpec,
-    TableTarget,
-    TopicSource,
-    UserPoolSpec,
-)
-from sluiceway.validation import check_endpoint
+from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.sns.validation import check_endpoint
+from sluiceway.sqs.spec import QueueSpec
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ from sluiceway.apigateway.front_door import (
     spawn,
 )
 from sluiceway.apigateway.gateway import Gateway
+from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app import App
+from sluiceway.awslambda.spec import QueueSource
 from sluiceway.core import logs, otel
 from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
@@ -37,7 +39,6 @@ from sluiceway.core.settings import Settings
 from sluiceway.local.console import with_token
 from sluiceway.local.engine import LocalEngine
 from sluiceway.sns.email import redact
-from sluiceway.specs import QueueSource, TableTarget
 
 log = logging.getLogger("sluiceway.runtime")
 

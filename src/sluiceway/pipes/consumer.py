@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluiceway.awslambda.invoke import Invoker, Outcome
+from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core import traces as traces_module
 from sluiceway.core.store import Op, Tx
-from sluiceway.specs import FunctionSpec, PipeSpec
+from sluiceway.pipes.spec import PipeSpec
 
 Deliver = Callable[[str], Op[Any]]  # a record's JSON text -> the op that sends it
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluiceway.core.errors import ValidationError
-from sluiceway.validation import E164
+from sluiceway.core.validation import E164
 
 MAX_CHARACTERS = 1600  # SNS refuses longer texts
 SMS_TYPES = ("Transactional", "Promotional")

@@ -14,30 +14,27 @@ from dataclasses import dataclass, field
 from typing import assert_never
 from urllib.parse import quote, urlencode
 
+from sluiceway.apigateway.spec import QueueTarget, TableTarget
+from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda import pausing
 from sluiceway.awslambda.queue_mapping import QueueMapping
-from sluiceway.awslambda.stream_mapping import StreamMapping
-from sluiceway.dynamodb import tables
-from sluiceway.local.metrics import Metrics
-from sluiceway.local.registry import Registry
-from sluiceway.permissions import (
-    IOT_PUBLISH_ACTIONS,
-    QUEUE_SEND_ACTIONS,
-    TOPIC_PUBLISH_ACTIONS,
-)
-from sluiceway.specs import (
-    AppGraph,
+from sluiceway.awslambda.spec import (
     DirectSource,
     FunctionSpec,
     HttpSource,
-    ParameterRef,
     QueueSource,
-    QueueTarget,
     StreamSource,
-    TableTarget,
     TopicSource,
 )
+from sluiceway.awslambda.stream_mapping import StreamMapping
+from sluiceway.core.specs import ParameterRef
+from sluiceway.dynamodb import tables
+from sluiceway.iot.iam import IOT_PUBLISH_ACTIONS
+from sluiceway.local.metrics import Metrics
+from sluiceway.local.registry import Registry
+from sluiceway.sns.iam import TOPIC_PUBLISH_ACTIONS
 from sluiceway.sqs import queues
+from sluiceway.sqs.iam import QUEUE_SEND_ACTIONS
 
 NODE_WIDTH = 164
 NODE_HEIGHT = 60

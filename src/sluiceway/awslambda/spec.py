@@ -1,0 +1,94 @@
+"""A Lambda function as declared, with its event source (SAM's function Events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from sluiceway.cognito.spec import AuthSpec
+from sluiceway.core.specs import Destination, Handler, Permission
+from sluiceway.sns.spec import FilterPolicy
+
+StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
+
+
+STARTING_POSITIONS: tuple[StartingPosition, ...] = ("TRIM_HORIZON", "LATEST")
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    queue: str
+    batch_size: int = 10
+    maximum_batching_window_in_seconds: int = 0
+    report_batch_item_failures: bool = True
+    filters: tuple[str, ...] = ()
+    maximum_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    table: str
+    batch_size: int = 100
+    maximum_batching_window_in_seconds: int = 0
+    starting_position: StartingPosition = "LATEST"
+    filters: tuple[str, ...] = ()
+    report_batch_item_failures: bool = True
+    maximum_retry_attempts: int = -1
+    maximum_record_age_in_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    on_failure: Destination | None = None
+    parallelization_factor: int = 1
+    tumbling_window_in_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class TopicSource:
+    """A function subscribed to a topic (SNS's "lambda" protocol)."""
+
+    topic: str
+    filter_policy: FilterPolicy | None = None
+
+
+@dataclass(frozen=True)
+class HttpSource:
+    """A function behind an HTTP route (API Gateway's Lambda proxy integration). `path` may
+    hold ``{name}`` segments and a final greedy ``{name+}``."""
+
+    method: str
+    path: str
+    auth: AuthSpec | None = None
+
+
+@dataclass(frozen=True)
+class DirectSource:
+    """A function with no trigger of its own (`@app.function`): a pipe invokes it, as its
+    enrichment or its target."""
+
+
+EventSource: TypeAlias = QueueSource | StreamSource | TopicSource | HttpSource | DirectSource
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: Handler = field(compare=False, repr=False)
+    source: EventSource
+    uses: tuple[Permission, ...] = ()
+    timeout: int = 3
+    memory_size: int = 128
+    # The function's own variables (Lambda's Environment.Variables), as sorted pairs.
+    environment: tuple[tuple[str, str], ...] = ()
+    # Lambda's ReservedConcurrentExecutions: the most environments it runs at once.
+    reserved_concurrency: int | None = None
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return dict(self.environment)
+
+    @property
+    def module(self) -> str:
+        return str(getattr(self.handler, "__module__", ""))
+
+    @property
+    def qualname(self) -> str:
+        return str(getattr(self.handler, "__qualname__", ""))

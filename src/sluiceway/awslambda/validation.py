@@ -1,0 +1,115 @@
+"""What a function declaration must satisfy: its handler, runtime and environment variables,
+as Lambda checks them."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sluiceway.core.errors import DeclarationError
+
+
+def check_handler(where: str, handler: Callable[..., Any]) -> None:
+    if not callable(handler):
+        raise DeclarationError(
+            where,
+            "the decorated object is not callable",
+            "decorate a function def handler(event, context)",
+        )
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError:
+        raise DeclarationError(
+            where,
+            "a handler takes two arguments (event, context)",
+            "define it as def handler(event, context)",
+        ) from None
+    except ValueError:
+        return
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """A function's runtime options, checked: what every trigger's decorator shares."""
+
+    timeout: int
+    memory_size: int
+    environment: tuple[tuple[str, str], ...]
+    reserved_concurrency: int | None
+
+
+# Lambda refuses these in a function's Environment: it sets them itself. SLUICEWAY_* are
+# the AWS shim's own (which app, which function, where each resource is).
+RESERVED_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+
+
+_VARIABLE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
+
+
+ENVIRONMENT_LIMIT = 4096  # bytes of keys and values together, as Lambda counts them
+
+
+def environment_variables(
+    where: str, environment: Mapping[str, str] | None
+) -> tuple[tuple[str, str], ...]:
+    """A function's `environment=`, checked as Lambda checks Environment.Variables."""
+    if environment is None:
+        return ()
+    if not isinstance(environment, Mapping):
+        raise DeclarationError(
+            where,
+            f"environment={environment!r} is not a mapping",
+            'pass environment={"NAME": "value"}',
+        )
+    size = 0
+    for key, value in environment.items():
+        if not isinstance(key, str) or not _VARIABLE.fullmatch(key):
+            raise DeclarationError(
+                where,
+                f"environment variable name {key!r} is not allowed",
+                "start with a letter; use letters, digits and _ (two characters or more)",
+            )
+        if key in RESERVED_VARIABLES or key.startswith("SLUICEWAY_"):
+            raise DeclarationError(
+                where,
+                f"environment variable {key} is reserved: Lambda sets it",
+                "choose another name",
+            )
+        if not isinstance(value, str):
+            raise DeclarationError(
+                where,
+                f"environment variable {key}={value!r} is not a string",
+                f"pass str(value) (Lambda's variables are strings): {key}={str(value)!r}",
+            )
+        size += len(key.encode()) + len(value.encode())
+    if size > ENVIRONMENT_LIMIT:
+        raise DeclarationError(
+            where,
+            f"environment variables take {size} bytes, more than Lambda's {ENVIRONMENT_LIMIT}",
+            "keep large values in a parameter (--set) or a table",
+        )
+    return tuple(sorted(environment.items()))
