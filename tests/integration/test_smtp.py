@@ -14,8 +14,9 @@ from aiosmtpd.smtp import AuthResult
 
 from conftest import EngineFactory
 from sluiceway.blueprints.orders import app
+from sluiceway.core.redact import redact
 from sluiceway.local import Admin
-from sluiceway.sns.email import DeliveryError, Email, SmtpMailer, redact
+from sluiceway.sns.email import DeliveryError, Email, SmtpMailer
 from support import Mailbox, smtp_server
 
 

@@ -30,6 +30,7 @@ from typing import Any, cast
 from sluiceway.apigateway import inbox
 from sluiceway.apigateway.front_door_process import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.apigateway.inbox import Importer
+from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.spec import QueueTarget
 from sluiceway.app.graph import AppGraph
 from sluiceway.core import edge
@@ -39,7 +40,7 @@ from sluiceway.core.settings import Settings
 from sluiceway.core.work import Work
 from sluiceway.local import metrics
 from sluiceway.local.engine import LocalEngine
-from sluiceway.local.registry import QueueInfo, RouteInfo
+from sluiceway.sqs.info import QueueInfo
 
 log = logging.getLogger("sluiceway.front_door")
 

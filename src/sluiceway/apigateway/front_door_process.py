@@ -50,12 +50,13 @@ from typing import Any, cast
 
 from sluiceway.apigateway import ingest
 from sluiceway.apigateway.inbox import Inbox
+from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.core import faults, logs, traces
 from sluiceway.core.faults import crash_point
 from sluiceway.core.frames import Frames, die_with_parent, encode
-from sluiceway.local.registry import QueueInfo, RouteInfo
 from sluiceway.sqs import messages
+from sluiceway.sqs.info import QueueInfo
 
 log = logging.getLogger("sluiceway.front_door")
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sluiceway.apigateway import ingest, proxy
+from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.awslambda.invoke import TaskTimedOut
 from sluiceway.awslambda.spec import HttpSource
@@ -30,13 +31,14 @@ from sluiceway.core.faults import crash_point
 from sluiceway.core.settings import Settings
 from sluiceway.core.store import Tx
 from sluiceway.dynamodb import tables
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.local import event_stream, metrics
 from sluiceway.local.console import Console
 from sluiceway.local.engine import LocalEngine
-from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
 from sluiceway.sns import topics
 from sluiceway.sns.signing import CERT_PATH
 from sluiceway.sqs import messages, queues
+from sluiceway.sqs.info import QueueInfo
 from sluiceway.wafv2.firewall import Firewall, WebRequest
 
 log = logging.getLogger("sluiceway.gateway")

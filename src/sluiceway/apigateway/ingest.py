@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.models import Model, compile_model
 from sluiceway.core import attrvalue, naming
 from sluiceway.core.errors import ValidationError
 from sluiceway.dynamodb import tables
-from sluiceway.local.registry import QueueInfo, RouteInfo, TableInfo
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.sqs import messages
+from sluiceway.sqs.info import QueueInfo
 
 SENDER_ID = naming.principal_id("apigateway")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,1024}")

@@ -18,7 +18,12 @@ from sluiceway.awslambda.spec import (
     StreamSource,
     TopicSource,
 )
-from sluiceway.awslambda.validation import FunctionRuntime, check_handler, environment_variables
+from sluiceway.awslambda.validation import (
+    FunctionRuntime,
+    check_handler,
+    environment_variables,
+    filter_patterns,
+)
 from sluiceway.cognito.spec import AuthSpec
 from sluiceway.core import naming, validation
 from sluiceway.core.errors import DeclarationError
@@ -196,7 +201,7 @@ class FunctionDeclarations(Declarations):
                 batch_size,
                 maximum_batching_window_in_seconds,
                 report_batch_item_failures,
-                validation.filter_patterns(where, filter),
+                filter_patterns(where, filter),
                 maximum_concurrency,
             )
             self._add_function(handler, fname, source, uses, runtime, where)
@@ -260,7 +265,7 @@ class FunctionDeclarations(Declarations):
             runtime = self._function_options(
                 where, timeout, memory_size, environment, reserved_concurrency
             )
-            filters = validation.filter_patterns(where, filter)
+            filters = filter_patterns(where, filter)
             validation.in_range(
                 where, "maximum_retry_attempts", maximum_retry_attempts, -1, 10_000, ""
             )

@@ -15,6 +15,7 @@ from sluiceway.awslambda.spec import (
     QueueSource,
     StreamSource,
 )
+from sluiceway.awslambda.validation import filter_patterns
 from sluiceway.cognito.spec import AuthSpec
 from sluiceway.core import validation
 from sluiceway.core.errors import DeclarationError
@@ -148,7 +149,7 @@ class IntegrationDeclarations(Declarations):
         enriched = (
             None if enrichment is None else self._function_of(where, "enrichment", enrichment)
         )
-        filters = validation.filter_patterns(where, filter, context="pipes")
+        filters = filter_patterns(where, filter, context="pipes")
         validation.in_range(
             where,
             "maximum_batching_window_in_seconds",

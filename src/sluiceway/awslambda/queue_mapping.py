@@ -32,9 +32,9 @@ from sluiceway.core.clock import Clock
 from sluiceway.core.faults import crash_point
 from sluiceway.core.store import Op, Store, Tx
 from sluiceway.core.work import IDLE, Step
-from sluiceway.local.registry import QueueInfo
 from sluiceway.patterns import FilterSet, compile_filters, esm_view_of_sqs_record
 from sluiceway.sqs import queues
+from sluiceway.sqs.info import QueueInfo
 from sluiceway.sqs.messages import Message
 
 log = logging.getLogger("sluiceway.mappings")

@@ -39,8 +39,8 @@ from sluiceway.core.clock import Clock
 from sluiceway.core.store import Op, Store, Tx
 from sluiceway.core.work import Step, backoff_ms
 from sluiceway.dynamodb import tables
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.dynamodb.tables import StreamRecord
-from sluiceway.local.registry import TableInfo
 from sluiceway.patterns import FilterSet, compile_filters
 
 log = logging.getLogger("sluiceway.mappings")

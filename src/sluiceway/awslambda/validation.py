@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sluiceway.core.errors import DeclarationError
 
@@ -113,3 +113,22 @@ def environment_variables(
             "keep large values in a parameter (--set) or a table",
         )
     return tuple(sorted(environment.items()))
+
+
+def filter_patterns(
+    where: str,
+    filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    context: Literal["esm", "pipes"] = "esm",
+) -> tuple[str, ...]:
+    from sluiceway.patterns import PatternError, compile_filters
+
+    if filter is None:
+        return ()
+    patterns = [filter] if isinstance(filter, Mapping) else list(filter)
+    try:
+        compiled = compile_filters(patterns, context=context)
+    except PatternError as error:
+        raise DeclarationError(
+            where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
+        ) from None
+    return tuple(p.source for p in compiled.patterns)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluiceway.core import traces
 from sluiceway.core.errors import SluicewayError
-from sluiceway.sns.email import redact
+from sluiceway.core.redact import redact
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan

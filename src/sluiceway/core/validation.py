@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from sluiceway.core.errors import DeclarationError
 
@@ -18,28 +17,3 @@ def in_range(where: str, option: str, value: Any, low: int, high: int, unit: str
             f"{option}={value!r} is outside {low}..{high}{unit}",
             f"choose an integer {option} between {low} and {high}",
         )
-
-
-def filter_patterns(
-    where: str,
-    filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-    context: Literal["esm", "pipes"] = "esm",
-) -> tuple[str, ...]:
-    from sluiceway.patterns import PatternError, compile_filters
-
-    if filter is None:
-        return ()
-    patterns = [filter] if isinstance(filter, Mapping) else list(filter)
-    try:
-        compiled = compile_filters(patterns, context=context)
-    except PatternError as error:
-        raise DeclarationError(
-            where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
-        ) from None
-    return tuple(p.source for p in compiled.patterns)
-
-
-# -- Cognito ----------------------------------------------------------------------------------
-
-
-# -- a function's runtime: timeout, memory, environment, concurrency ------------------------

@@ -20,9 +20,9 @@ from sluiceway.core import attrvalue, events, ids, traces
 from sluiceway.core.attrvalue import Item
 from sluiceway.core.errors import ConditionalCheckFailed, ValidationError
 from sluiceway.core.store import Tx
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import KeySpec
-from sluiceway.local.registry import TableInfo
 
 STREAM_RETENTION_MS = 24 * 3600 * 1000
 # Sequence numbers are decimal strings in AWS; ours are 21 digits and grow with each record.

@@ -8,7 +8,6 @@ the same whether or not the runtime (or even the app's code) is there.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import secrets
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.spec import TopicSource
@@ -25,76 +25,12 @@ from sluiceway.core.errors import DeclarationError, NotFound
 from sluiceway.core.naming import Region
 from sluiceway.core.specs import ParameterRef
 from sluiceway.core.store import Store, Tx
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.sns.info import TopicInfo
 from sluiceway.sns.validation import check_endpoint
+from sluiceway.sqs.info import QueueInfo
 from sluiceway.sqs.spec import QueueSpec
-
-
-@dataclass(frozen=True)
-class QueueInfo:
-    id: int
-    spec: QueueSpec
-    arn: str
-    dead_letter_id: int | None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def channel(self) -> str:
-        return f"queue:{self.id}"
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    id: int
-    spec: TableSpec
-    arn: str
-    stream_arn: str | None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def channel(self) -> str:
-        return f"stream:{self.id}"
-
-
-@dataclass(frozen=True)
-class TopicInfo:
-    id: int
-    name: str
-    arn: str
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    """A route to a queue (`queue`) or a table (`table`, with its `model` and `overwrite`)."""
-
-    method: str
-    path: str
-    queue: str | None
-    forward_headers: tuple[str, ...]
-    table: str | None = None
-    model: str | None = None
-    overwrite: bool = False
-    auth: AuthSpec | None = None
-
-    @functools.cached_property
-    def single_headers(self) -> frozenset[str]:
-        """Headers a request may carry once: the framing ones and those forwarded as
-        message attributes (two would be ambiguous)."""
-        return frozenset(
-            {"content-length", "content-type", "transfer-encoding"}
-            | {name.lower() for name in self.forward_headers}
-        )
-
-    @functools.cached_property
-    def label(self) -> str:
-        """``POST /orders``: how logs and traces name the route."""
-        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,10 @@ from sluiceway.awslambda.spec import QueueSource
 from sluiceway.core import logs, otel
 from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
+from sluiceway.core.redact import redact
 from sluiceway.core.settings import Settings
 from sluiceway.local.console import with_token
 from sluiceway.local.engine import LocalEngine
-from sluiceway.sns.email import redact
 
 log = logging.getLogger("sluiceway.runtime")
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from sluiceway.sns.topics import Job
 
@@ -298,14 +298,3 @@ def transmit(smtp: smtplib.SMTP, message: Email) -> None:
 def _reset(smtp: smtplib.SMTP) -> None:
     with contextlib.suppress(smtplib.SMTPServerDisconnected):
         smtp.rset()
-
-
-def redact(url: str) -> str:
-    """An SMTP URL fit for logs: the password hidden."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{quote(parts.username or '')}:***@{parts.hostname}" + (
-        f":{parts.port}" if parts.port else ""
-    )
-    return parts._replace(netloc=netloc).geturl()

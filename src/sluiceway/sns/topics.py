@@ -21,8 +21,8 @@ from sluiceway.core import ids, traces
 from sluiceway.core.errors import NotFound, ValidationError
 from sluiceway.core.store import Tx
 from sluiceway.core.work import backoff_ms
-from sluiceway.local.registry import TopicInfo
 from sluiceway.patterns import Context, Pattern, compile_pattern, sns_attributes_view
+from sluiceway.sns.info import TopicInfo
 
 MAX_MESSAGE_BYTES = 262_144
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,99}")

@@ -17,7 +17,7 @@ from typing import Any
 from sluiceway.core import ids, traces
 from sluiceway.core.errors import ValidationError
 from sluiceway.core.events import md5_hex, md5_of_message_attributes
-from sluiceway.local.registry import QueueInfo
+from sluiceway.sqs.info import QueueInfo
 
 # Characters SQS accepts in a body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF
 INVALID_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

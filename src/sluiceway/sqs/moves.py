@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sluiceway.core import ids
 from sluiceway.core.errors import NotFound, ValidationError
 from sluiceway.core.store import Tx
-from sluiceway.local.registry import QueueInfo, Registry
 from sluiceway.sqs import queues
+from sluiceway.sqs.info import QueueInfo, Queues
 from sluiceway.sqs.messages import Outgoing
 
 MAX_RATE = 500
@@ -51,13 +51,13 @@ _SELECT = (
 )
 
 
-def sources_of(registry: Registry, dlq: QueueInfo) -> list[QueueInfo]:
+def sources_of(registry: Queues, dlq: QueueInfo) -> list[QueueInfo]:
     return [q for q in registry.queues.values() if q.spec.dead_letter == dlq.name]
 
 
 def start(
     tx: Tx,
-    registry: Registry,
+    registry: Queues,
     source: QueueInfo,
     *,
     destination: QueueInfo | None = None,
@@ -132,7 +132,7 @@ def _finish(tx: Tx, handle: str, status: str, failure: str | None) -> None:
     )
 
 
-def step(tx: Tx, registry: Registry, owner: str) -> float | None:
+def step(tx: Tx, registry: Queues, owner: str) -> float | None:
     """Move one chunk of one running task this runner may take; returns when (epoch
     seconds) to step again, or None when no task is left."""
     row = tx.execute(
@@ -169,7 +169,7 @@ def _move(
     tx: Tx,
     source: QueueInfo,
     target: QueueInfo | None,
-    registry: Registry,
+    registry: Queues,
     until: int,
     limit: int,
 ) -> int:
@@ -196,14 +196,14 @@ def _move(
     return moved
 
 
-def _queue(registry: Registry, queue_id: int) -> QueueInfo | None:
+def _queue(registry: Queues, queue_id: int) -> QueueInfo | None:
     try:
         return registry.queue_by_id(queue_id)
     except NotFound:
         return None
 
 
-def _single_source(registry: Registry, dlq: QueueInfo) -> QueueInfo:
+def _single_source(registry: Queues, dlq: QueueInfo) -> QueueInfo:
     # A message put straight into the DLQ has no recorded source: with exactly one queue
     # using this DLQ, that queue is where it belongs.
     sources = sources_of(registry, dlq)

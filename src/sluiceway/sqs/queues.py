@@ -21,7 +21,7 @@ from typing import Any
 from sluiceway.core import traces
 from sluiceway.core.errors import ValidationError
 from sluiceway.core.store import Tx
-from sluiceway.local.registry import QueueInfo
+from sluiceway.sqs.info import QueueInfo
 from sluiceway.sqs.messages import Message, Outgoing, decode_attributes
 
 # -- ops ----------------------------------------------------------------------------------

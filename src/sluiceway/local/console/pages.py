@@ -26,11 +26,13 @@ from sluiceway.awslambda.stream_mapping import StreamMapping
 from sluiceway.core import attrvalue, naming, traces
 from sluiceway.core.errors import SluicewayError
 from sluiceway.dynamodb import tables
+from sluiceway.dynamodb.info import TableInfo
 from sluiceway.local.console import pipeline
-from sluiceway.local.registry import QueueInfo, Registry, TableInfo
+from sluiceway.local.registry import Registry
 from sluiceway.sns import topics
 from sluiceway.sns.email import compose
 from sluiceway.sqs import messages, moves, queues
+from sluiceway.sqs.info import QueueInfo
 
 if TYPE_CHECKING:
     from sluiceway.local.console.handler import Request
