@@ -14,8 +14,8 @@ import yaml
 from click.testing import CliRunner
 
 from sluiceway.aws import DeployError, RenderError, deploy_aws, destroy_aws, locate, render_aws
-from sluiceway.aws.cli import deploy, destroy, render
 from sluiceway.blueprints.orders import app as orders_app
+from sluiceway.cli.aws import deploy, destroy, render
 
 # The wiring proposed for sluiceway.cli: main.add_command(render/deploy/destroy).
 cli = click.Group("sluiceway", commands=[render, deploy, destroy])

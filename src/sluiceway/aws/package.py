@@ -23,7 +23,7 @@ TEMPLATE = "template.yaml"
 CODE_DIR = "src"
 MARKER = ".sluiceway-render"
 # Paths inside the sluiceway package that Lambda never imports.
-EXCLUDED = frozenset({"local", "cli.py", "__main__.py", "aws/cli.py"})
+EXCLUDED = frozenset({"local", "cli", "__main__.py"})
 _NEVER_COPIED = ("__pycache__", "*.pyc", "*.pyo")
 REQUIREMENTS = (
     "# Nothing to install: boto3 ships with Lambda's Python runtime, and sluiceway and the\n"
