@@ -11,26 +11,22 @@
 The service itself (the evaluator the gateway runs, the render to AWS) is `sluiceway.wafv2`.
 """
 
-from sluiceway.wafv2.firewall import (
-    DEFAULT_ACTION_RULE,
-    MANAGED_RULE_GROUPS,
-    RATE_LIMIT_MAX_KEYS,
-    Firewall,
+from sluiceway.wafv2.evaluator import Firewall
+from sluiceway.wafv2.managed import MANAGED_RULE_GROUPS
+from sluiceway.wafv2.rate import RATE_LIMIT_MAX_KEYS
+from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict, WebRequest
+from sluiceway.wafv2.rules import Rule, WebACL, web_acl
+from sluiceway.wafv2.statements import (
     ForwardedIPConfig,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
     RateBasedStatement,
-    Rule,
     SizeConstraintStatement,
     Statement,
-    Verdict,
-    WebACL,
-    WebRequest,
     ip_set,
     managed,
     rate_limit,
     size_limit,
-    web_acl,
 )
 
 __all__ = [

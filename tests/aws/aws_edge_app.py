@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluiceway import App
-from sluiceway.wafv2.firewall import (
+from sluiceway.firewall import (
     ForwardedIPConfig,
     Rule,
     ip_set,

@@ -17,7 +17,7 @@ from aws_support import Stack, fake_aws, findings, sam_transform
 from sluiceway import App
 from sluiceway.aws import Code, RenderError, _yaml, template_for
 from sluiceway.blueprints import iot_router
-from sluiceway.wafv2.firewall import DEFAULT_ACTION_RULE, Rule, Verdict, rate_limit, size_limit
+from sluiceway.firewall import DEFAULT_ACTION_RULE, Rule, Verdict, rate_limit, size_limit
 
 NO_TRANSFORMATION = [{"Priority": 0, "Type": "NONE"}]
 

@@ -16,8 +16,8 @@ from conftest import EngineFactory
 from sluiceway import App, DeclarationError
 from sluiceway.cli import main
 from sluiceway.core.clock import VirtualClock
+from sluiceway.firewall import Rule, ip_set, managed, rate_limit, size_limit
 from sluiceway.local import LocalEngine
-from sluiceway.wafv2.firewall import Rule, ip_set, managed, rate_limit, size_limit
 from support import gateway
 
 ORDER = {"ClientID": "DemoClient", "QRCode": "vwWT)Np=+6-vGzTiopED", "name": "O'Brien"}

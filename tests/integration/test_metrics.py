@@ -10,7 +10,7 @@ from conftest import EngineFactory
 from sluiceway import App
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.core.clock import VirtualClock
-from sluiceway.wafv2.firewall import Rule, managed
+from sluiceway.firewall import Rule, managed
 from support import SmtpServer, gateway
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -13,7 +13,7 @@ import pytest
 
 from sluiceway.core.clock import VirtualClock
 from sluiceway.core.errors import DeclarationError
-from sluiceway.wafv2.firewall import (
+from sluiceway.firewall import (
     DEFAULT_ACTION_RULE,
     MANAGED_RULE_GROUPS,
     Firewall,

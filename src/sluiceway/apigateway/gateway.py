@@ -39,7 +39,8 @@ from sluiceway.sns import topics
 from sluiceway.sns.signing import CERT_PATH
 from sluiceway.sqs import messages, queues
 from sluiceway.sqs.info import QueueInfo
-from sluiceway.wafv2.firewall import Firewall, WebRequest
+from sluiceway.wafv2.evaluator import Firewall
+from sluiceway.wafv2.request import WebRequest
 
 log = logging.getLogger("sluiceway.gateway")
 

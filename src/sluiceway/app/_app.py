@@ -35,7 +35,7 @@ from sluiceway.sns.spec import PROTOCOLS, SubscriptionSpec, TopicSpec
 from sluiceway.sns.validation import check_endpoint
 from sluiceway.sqs.handle import Queue
 from sluiceway.sqs.spec import QueueSpec
-from sluiceway.wafv2.firewall import Rule, WebACL, web_acl
+from sluiceway.wafv2.rules import Rule, WebACL, web_acl
 
 
 class App(FunctionDeclarations, IntegrationDeclarations):
@@ -303,7 +303,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
     def firewall(self, rules: Iterable[Rule], default: str = "allow") -> WebACL:
         """Put a web ACL (AWS WAF) in front of the app's HTTP routes: `rules` are evaluated by
         priority before any authorizer; a blocked request gets 403 with a JSON body naming
-        the rule. See `sluiceway.wafv2.firewall` for the statements.
+        the rule. See `sluiceway.firewall` for the statements.
 
             app.firewall([Rule("per-ip", 0, "block", rate_limit(100, window=60))])
         """

@@ -20,7 +20,7 @@ from sluiceway.iot.spec import IotSpec
 from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns.spec import SubscriptionSpec, TopicSpec
 from sluiceway.sqs.spec import QueueSpec
-from sluiceway.wafv2.firewall import WebACL
+from sluiceway.wafv2.rules import WebACL
 
 Spec: TypeAlias = QueueSpec | TableSpec | TopicSpec | SubscriptionSpec | RouteSpec | FunctionSpec
 

@@ -51,14 +51,13 @@ from sluiceway.pipes.spec import PipeSpec, PipeTarget
 from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
 from sluiceway.sqs.spec import QueueSpec
 from sluiceway.wafv2 import render as waf
-from sluiceway.wafv2.firewall import (
+from sluiceway.wafv2.rules import Rule, WebACL
+from sluiceway.wafv2.statements import (
     ForwardedIPConfig,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
     RateBasedStatement,
-    Rule,
     SizeConstraintStatement,
-    WebACL,
 )
 
 # What `render_spec` renders: the graph's specs, and what the graph keeps apart from them

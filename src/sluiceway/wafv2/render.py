@@ -1,6 +1,6 @@
 """The app's firewall as an AWS WAF (v2) web ACL in front of the API's stage.
 
-`sluiceway.wafv2.firewall` declares its rules in WAF's own model, so each maps to one WAF rule of
+`sluiceway.wafv2` declares its rules in WAF's own model, so each maps to one WAF rule of
 the same name and priority (visible in WAF's metrics and sampled requests under that name):
 
 * ``rate_limit`` -> ``RateBasedStatement`` with its ``Limit``, ``EvaluationWindowSec`` and
@@ -37,16 +37,14 @@ from typing import Any, assert_never
 from sluiceway.aws import names
 from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
-from sluiceway.wafv2.firewall import (
-    DEFAULT_ACTION_RULE,
-    SIZE_MAX,
+from sluiceway.wafv2.checks import SIZE_MAX
+from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict
+from sluiceway.wafv2.rules import Rule, WebACL
+from sluiceway.wafv2.statements import (
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
     RateBasedStatement,
-    Rule,
     SizeConstraintStatement,
-    Verdict,
-    WebACL,
 )
 
 SCOPE = "REGIONAL"  # what protects an API Gateway stage
