@@ -14,15 +14,15 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sluiceway.cognito.oauth import (
+from sluiceway.cognito.authorizer import (
     DEFAULT_LEEWAY,
     MAX_TOKEN_BYTES,
-    AuthError,
-    SigningKeys,
     bearer_token,
-    issue_access_token,
     verify_access_token,
 )
+from sluiceway.cognito.errors import AuthError
+from sluiceway.cognito.keys import SigningKeys
+from sluiceway.cognito.token_endpoint import issue_access_token
 
 NOW = 1_700_000_000.0
 ISSUER = "http://localhost:4566/local_pool"

@@ -12,24 +12,23 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sluiceway.cognito.oauth import (
-    NO_STORE_HEADERS,
-    AuthError,
+from sluiceway.cognito.authorizer import verify_access_token
+from sluiceway.cognito.clients import (
     OAuthClient,
-    OAuthError,
-    PublicKeys,
-    SigningKeys,
-    TokenRequest,
-    grant,
     hash_secret,
-    issue_access_token,
-    jwk_thumbprint,
     new_client_id,
     new_client_secret,
+    verify_secret,
+)
+from sluiceway.cognito.errors import AuthError, OAuthError
+from sluiceway.cognito.keys import PublicKeys, SigningKeys, jwk_thumbprint
+from sluiceway.cognito.token_endpoint import (
+    NO_STORE_HEADERS,
+    TokenRequest,
+    grant,
+    issue_access_token,
     parse_token_request,
     token_response,
-    verify_access_token,
-    verify_secret,
 )
 
 NOW = 1_700_000_000.0

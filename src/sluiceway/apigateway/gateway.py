@@ -23,8 +23,9 @@ from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.awslambda.invoke import TaskTimedOut
 from sluiceway.awslambda.spec import HttpSource
-from sluiceway.cognito import oauth
 from sluiceway.cognito.spec import AuthSpec
+from sluiceway.cognito.errors import AuthError
+from sluiceway.cognito.token_endpoint import MAX_TOKEN_REQUEST_BYTES
 from sluiceway.core import attrvalue, events, ids, traces
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound
 from sluiceway.core.faults import crash_point
@@ -484,7 +485,7 @@ class Gateway:
         )
         try:
             identity.authorize(requirement, authorization)
-        except oauth.AuthError as refusal:
+        except AuthError as refusal:
             code = "Unauthorized" if refusal.status == 401 else "Forbidden"
             challenge = [(b"www-authenticate", refusal.www_authenticate.encode("latin-1"))]
             await _json(
@@ -510,7 +511,7 @@ class Gateway:
             return
         headers = _headers(scope)
         try:
-            body = await _read_body(receive, headers, oauth.MAX_TOKEN_REQUEST_BYTES)
+            body = await _read_body(receive, headers, MAX_TOKEN_REQUEST_BYTES)
         except Rejection as rejection:
             await _json(
                 send,

@@ -71,7 +71,7 @@ def token(
 ) -> None:
     """Get an access token (client credentials): from the running runtime's token endpoint,
     or, with none running, from the data directory's keys. Prints the token response."""
-    from sluiceway.cognito import oauth
+    from sluiceway.cognito.errors import OAuthError
     from sluiceway.local.admin import running_runtime
 
     runtime = running_runtime(_data_dir(data_dir))
@@ -81,7 +81,7 @@ def token(
     with _admin(data_dir) as admin:
         try:
             issued = admin.identity.issue(client_id, client_secret, scopes or None)
-        except oauth.OAuthError as error:
+        except OAuthError as error:
             raise click.ClickException(f"{error.error}: {error.description}") from None
     click.echo(json.dumps(issued))
 

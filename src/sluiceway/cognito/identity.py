@@ -1,6 +1,7 @@
 """An app's user pools, run locally: app clients, the token endpoint, the authorizer.
 
-The cryptography and the protocol checks are in `oauth.py`; this module keeps the state:
+The cryptography and the protocol checks are in `keys`, `clients`, `token_endpoint` and
+`authorizer`; this module keeps the state:
 signing keys under ``<data dir>/oauth/keys`` (rotated with ``sluiceway keys rotate``), app
 clients in the ``oauth_clients`` table (a secret is shown once, kept as a salted hash), and
 each pool's issuer. An issuer has Cognito's form,
@@ -25,7 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluiceway.cognito import oauth
+from sluiceway.cognito.authorizer import bearer_token, verify_access_token
+from sluiceway.cognito.clients import OAuthClient, hash_secret, new_client_id, new_client_secret
+from sluiceway.cognito.errors import OAuthError
+from sluiceway.cognito.keys import SigningKeys
+from sluiceway.cognito.token_endpoint import (
+    NO_STORE_HEADERS,
+    TokenRequest,
+    grant,
+    issue_access_token,
+    parse_token_request,
+    token_response,
+)
 from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
 from sluiceway.core.clock import Clock
 from sluiceway.core.errors import NotFound, ValidationError
@@ -79,7 +91,7 @@ class Identity:
         self.clock = clock
         self.region = region
         # Read afresh on each use, so a rotation made by the CLI shows at once.
-        self.keys = oauth.SigningKeys(Path(data_dir) / "oauth" / "keys")
+        self.keys = SigningKeys(Path(data_dir) / "oauth" / "keys")
 
     # -- names ------------------------------------------------------------------------------
 
@@ -116,8 +128,8 @@ class Identity:
             raise ValidationError(
                 f"user pool '{chosen}' defines no scope {', '.join(unknown)} (it has: {known})"
             )
-        client_id, secret = oauth.new_client_id(), oauth.new_client_secret()
-        hashed = oauth.hash_secret(secret)
+        client_id, secret = new_client_id(), new_client_secret()
+        hashed = hash_secret(secret)
 
         def create(tx: Tx) -> None:
             tx.execute(
@@ -148,7 +160,7 @@ class Identity:
         if not self.store.write(delete):
             raise NotFound(f"no app client has the id {client_id!r}")
 
-    def _client(self, client_id: str) -> tuple[str, oauth.OAuthClient] | None:
+    def _client(self, client_id: str) -> tuple[str, OAuthClient] | None:
         row = (
             self.store.reader()
             .execute(
@@ -159,7 +171,7 @@ class Identity:
         )
         if row is None:
             return None
-        return row[0], oauth.OAuthClient(client_id, row[1], tuple(json.loads(row[2])))
+        return row[0], OAuthClient(client_id, row[1], tuple(json.loads(row[2])))
 
     def _pool(self, pool: str | None) -> str:
         if pool is not None:
@@ -178,26 +190,26 @@ class Identity:
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         """``POST /oauth2/token``: (status, JSON body, headers) per RFC 6749."""
         try:
-            answer = self._issue(oauth.parse_token_request(method, headers, body, query=query))
-        except oauth.OAuthError as error:
-            return error.status, dict(error.body()), [*error.headers, *oauth.NO_STORE_HEADERS]
-        return 200, answer, list(oauth.NO_STORE_HEADERS)
+            answer = self._issue(parse_token_request(method, headers, body, query=query))
+        except OAuthError as error:
+            return error.status, dict(error.body()), [*error.headers, *NO_STORE_HEADERS]
+        return 200, answer, list(NO_STORE_HEADERS)
 
     def issue(
         self, client_id: str, client_secret: str, scopes: Sequence[str] | None
     ) -> dict[str, Any]:
         """What the token endpoint answers a client, without HTTP (``sluiceway token``
-        when no runtime runs); raises `oauth.OAuthError`."""
+        when no runtime runs); raises `OAuthError`."""
         scoped = tuple(scopes) if scopes else None
-        return self._issue(oauth.TokenRequest(client_id, client_secret, scoped, False))
+        return self._issue(TokenRequest(client_id, client_secret, scoped, False))
 
-    def _issue(self, request: oauth.TokenRequest) -> dict[str, Any]:
+    def _issue(self, request: TokenRequest) -> dict[str, Any]:
         found = self._client(request.client_id)
         pool, client = found if found is not None else (None, None)
-        scopes = oauth.grant(request, client)
+        scopes = grant(request, client)
         if pool not in self.pools:
-            raise oauth.OAuthError("invalid_client", "the client's user pool is no longer declared")
-        token, expires = oauth.issue_access_token(
+            raise OAuthError("invalid_client", "the client's user pool is no longer declared")
+        token, expires = issue_access_token(
             self.keys,
             issuer=self.issuer(pool),
             client_id=request.client_id,
@@ -205,15 +217,15 @@ class Identity:
             now=self.clock.now(),
             lifetime=self.pools[pool].access_token_validity,
         )
-        return dict(oauth.token_response(token, expires))
+        return dict(token_response(token, expires))
 
     # -- the authorizer ---------------------------------------------------------------------
 
     def authorize(self, requirement: AuthSpec, authorization: str | None) -> dict[str, object]:
         """The claims of a request's token that meets `requirement`; raises
-        `oauth.AuthError` (401 or 403, with its ``WWW-Authenticate``)."""
-        token = oauth.bearer_token(authorization, allow_raw=True)
-        return oauth.verify_access_token(
+        `AuthError` (401 or 403, with its ``WWW-Authenticate``)."""
+        token = bearer_token(authorization, allow_raw=True)
+        return verify_access_token(
             token,
             self.keys,
             issuer=self.issuer(requirement.pool),
