@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from sluiceway.apigateway import inbox
-from sluiceway.apigateway.front_door_process import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
+from sluiceway.apigateway.front_door_config import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.apigateway.inbox import Importer
 from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.spec import QueueTarget

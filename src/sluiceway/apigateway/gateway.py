@@ -23,8 +23,8 @@ from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.awslambda.invoke import TaskTimedOut
 from sluiceway.awslambda.spec import HttpSource
-from sluiceway.cognito.spec import AuthSpec
 from sluiceway.cognito.errors import AuthError
+from sluiceway.cognito.spec import AuthSpec
 from sluiceway.cognito.token_endpoint import MAX_TOKEN_REQUEST_BYTES
 from sluiceway.core import attrvalue, events, ids, traces
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound
