@@ -36,7 +36,7 @@ from sluiceway.dynamodb.info import TableInfo
 from sluiceway.local import event_stream, metrics
 from sluiceway.local.console import Console
 from sluiceway.local.engine import LocalEngine
-from sluiceway.sns import topics
+from sluiceway.sns import subscriptions
 from sluiceway.sns.signing import CERT_PATH
 from sluiceway.sqs import messages, queues
 from sluiceway.sqs.info import QueueInfo
@@ -554,7 +554,7 @@ class Gateway:
         elif path == "/_sluiceway/sns/confirm" and scope["method"] == "GET":
             token = query.get("Token", "")
             try:
-                arn = await self.engine.store.awrite(lambda tx: topics.confirm(tx, token))
+                arn = await self.engine.store.awrite(lambda tx: subscriptions.confirm(tx, token))
             except NotFound:
                 await _page(
                     send, 404, "Not found", "No subscription waits for this confirmation link."
@@ -569,7 +569,7 @@ class Gateway:
         elif path == "/_sluiceway/sns/unsubscribe" and scope["method"] == "GET":
             arn, token = query.get("SubscriptionArn", ""), query.get("Token", "")
             try:
-                await self.engine.store.awrite(lambda tx: topics.unsubscribe(tx, arn, token))
+                await self.engine.store.awrite(lambda tx: subscriptions.unsubscribe(tx, arn, token))
             except NotFound:
                 await _page(send, 404, "Not found", "No such subscription.")
                 return

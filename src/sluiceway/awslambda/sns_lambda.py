@@ -18,8 +18,8 @@ from sluiceway.core.store import Op
 from sluiceway.sns import envelopes
 from sluiceway.sns.deliveries import Delivered, one_by_one
 from sluiceway.sns.email import DeliveryError, Links
+from sluiceway.sns.outbox import Job
 from sluiceway.sns.signing import Signer
-from sluiceway.sns.topics import Job
 
 ATTEMPTS = 3  # the invocation and Lambda's two asynchronous retries
 RETRY_MS = 60_000

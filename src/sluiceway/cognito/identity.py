@@ -30,6 +30,7 @@ from sluiceway.cognito.authorizer import bearer_token, verify_access_token
 from sluiceway.cognito.clients import OAuthClient, hash_secret, new_client_id, new_client_secret
 from sluiceway.cognito.errors import OAuthError
 from sluiceway.cognito.keys import SigningKeys
+from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
 from sluiceway.cognito.token_endpoint import (
     NO_STORE_HEADERS,
     TokenRequest,
@@ -38,7 +39,6 @@ from sluiceway.cognito.token_endpoint import (
     parse_token_request,
     token_response,
 )
-from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
 from sluiceway.core.clock import Clock
 from sluiceway.core.errors import NotFound, ValidationError
 from sluiceway.core.store import Store, Tx

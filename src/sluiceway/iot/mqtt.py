@@ -38,7 +38,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from sluiceway.sns.deliveries import Delivered, one_by_one
 from sluiceway.sns.email import DeliveryError
-from sluiceway.sns.topics import Job
+from sluiceway.sns.outbox import Job
 
 log = logging.getLogger("sluiceway.mqtt")
 

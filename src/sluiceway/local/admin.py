@@ -26,7 +26,7 @@ from sluiceway.core.errors import ConditionalCheckFailed, SluicewayError
 from sluiceway.core.store import Store, Tx
 from sluiceway.dynamodb import tables
 from sluiceway.local.registry import Registry
-from sluiceway.sns import phones, topics
+from sluiceway.sns import opt_outs, outbox, phones, subscriptions
 from sluiceway.sqs import moves, queues
 
 
@@ -228,8 +228,8 @@ class Admin:
 
     def deliveries(
         self, *, status: str | None = None, limit: int | None = None
-    ) -> list[topics.DeliveryView]:
-        return topics.list_deliveries(self.store.reader(), status=status, limit=limit)
+    ) -> list[outbox.DeliveryView]:
+        return outbox.list_deliveries(self.store.reader(), status=status, limit=limit)
 
     # -- traces -------------------------------------------------------------------------
 
@@ -272,24 +272,24 @@ class Admin:
         return views
 
     def retry_deliveries(self, ids: list[int] | None = None) -> int:
-        return self.store.write(lambda tx: topics.retry_now(tx, ids))
+        return self.store.write(lambda tx: outbox.retry_now(tx, ids))
 
     def confirm(self, token: str) -> str:
-        return self.store.write(lambda tx: topics.confirm(tx, token))
+        return self.store.write(lambda tx: subscriptions.confirm(tx, token))
 
     # -- SMS ----------------------------------------------------------------------------
 
     def sms_opt_out(self, phone: str) -> int:
         """Opt `phone` out; returns how many waiting texts will now not be sent."""
         number = phones.check_phone(phone)
-        return self.store.write(lambda tx: topics.opt_out(tx, number))
+        return self.store.write(lambda tx: opt_outs.opt_out(tx, number))
 
     def sms_opt_in(self, phone: str) -> bool:
         number = phones.check_phone(phone)
-        return self.store.write(lambda tx: topics.opt_in(tx, number))
+        return self.store.write(lambda tx: opt_outs.opt_in(tx, number))
 
     def sms_opted_out(self) -> list[tuple[str, int]]:
-        return topics.opted_out(self.store.reader())
+        return opt_outs.opted_out(self.store.reader())
 
     # -- mappings and pipes: pause and resume ---------------------------------------------
 

@@ -58,14 +58,14 @@ from sluiceway.local.metrics import Metrics
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.pipes.consumer import PipeConsumer
 from sluiceway.pipes.spec import PipeSpec
-from sluiceway.sns import phones, topics
+from sluiceway.sns import outbox, phones, topics
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import DeliveryError, Links, Mailer
+from sluiceway.sns.outbox import Job
 from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, make_provider
 from sluiceway.sns.spec import TopicSpec
-from sluiceway.sns.topics import Job
 from sluiceway.sqs import messages, moves, queues
 from sluiceway.sqs.spec import QueueSpec
 
@@ -99,7 +99,7 @@ class DrainDidNotSettle(SluicewayError):
 def _recover(tx: Tx) -> None:
     """Undo what a crash left half-done: deliveries being sent and messages being
     processed go back to waiting (both are safe to repeat: see their modules)."""
-    topics.release_in_flight(tx)
+    outbox.release_in_flight(tx)
     queues.release_interrupted(tx)
 
 

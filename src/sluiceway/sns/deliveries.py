@@ -15,9 +15,9 @@ from typing import Any, Protocol, TypeAlias
 from sluiceway.core.clock import Clock
 from sluiceway.core.store import Op, Store, Tx
 from sluiceway.core.work import Step
-from sluiceway.sns import topics
+from sluiceway.sns import outbox
 from sluiceway.sns.email import DeliveryError, Links, Mailer, compose
-from sluiceway.sns.topics import Job
+from sluiceway.sns.outbox import Job
 
 log = logging.getLogger("sluiceway.deliveries")
 
@@ -110,12 +110,12 @@ class DeliveryWorker:
         self.observers: list[Callable[[Job, DeliveryError | None], None]] = []
 
     def step(self) -> Step:
-        jobs = self.store.write(lambda tx: topics.claim(tx, self.protocols, self.batch_size))
+        jobs = self.store.write(lambda tx: outbox.claim(tx, self.protocols, self.batch_size))
         if len(jobs) == self.batch_size:  # more may be waiting: another worker takes them
             self.wake_peer()
         if not jobs:
             now_ms = int(self.clock.now() * 1000)
-            due = topics.next_due(self.store.reader(), self.protocols, now_ms)
+            due = outbox.next_due(self.store.reader(), self.protocols, now_ms)
             return Step(False, None if due is None else due / 1000)
         try:
             results = self.carrier.deliver_all(jobs)
@@ -145,11 +145,11 @@ def _outcomes(jobs: Sequence[Job], results: Sequence[Delivered]) -> Callable[[Tx
     def record(tx: Tx) -> None:
         for job, (error, effects) in zip(jobs, results, strict=True):
             if error is None:
-                topics.delivered(tx, job.id)
+                outbox.delivered(tx, job.id)
                 for effect in effects:
                     effect(tx)
             else:
-                topics.failed(
+                outbox.failed(
                     tx, job.id, str(error), permanent=error.permanent, retry_in_ms=error.retry_in_ms
                 )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlencode, urlsplit
 
-from sluiceway.sns.topics import Job
+from sluiceway.sns.outbox import Job
 
 CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"
 DEFAULT_SUBJECT = "AWS Notification Message"

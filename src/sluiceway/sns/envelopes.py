@@ -7,8 +7,8 @@ from typing import Any
 
 from sluiceway.core import events, naming
 from sluiceway.sns.email import Links
+from sluiceway.sns.outbox import Job
 from sluiceway.sns.signing import CERT_PATH, Signer
-from sluiceway.sns.topics import Job
 
 
 def notification(

@@ -38,10 +38,10 @@ from sluiceway.core.faults import crash_point
 from sluiceway.core.gctune import tune_gc
 from sluiceway.core.settings import Durability
 from sluiceway.core.store import Store, Tx
-from sluiceway.sns import topics
+from sluiceway.sns import outbox
 from sluiceway.sns.deliveries import Delivered
 from sluiceway.sns.email import DeliveryError, Links, MaildirMailer, Mailer, SmtpMailer, compose
-from sluiceway.sns.topics import Job
+from sluiceway.sns.outbox import Job
 
 log = logging.getLogger("sluiceway.sender")
 
@@ -161,9 +161,9 @@ def _record_orphaned(config: SenderConfig, outcomes: list[dict[str, Any]]) -> No
 def record_outcomes(tx: Tx, outcomes: list[dict[str, Any]]) -> None:
     for outcome in outcomes:
         if outcome["error"] is None:
-            topics.delivered(tx, int(outcome["id"]))
+            outbox.delivered(tx, int(outcome["id"]))
         else:
-            topics.failed(
+            outbox.failed(
                 tx, int(outcome["id"]), str(outcome["error"]), permanent=bool(outcome["permanent"])
             )
 

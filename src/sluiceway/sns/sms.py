@@ -34,8 +34,8 @@ from typing import Protocol
 
 from sluiceway.sns.deliveries import Delivered, one_by_one
 from sluiceway.sns.email import DeliveryError
+from sluiceway.sns.outbox import Job
 from sluiceway.sns.phones import MAX_CHARACTERS, SENDER_ID, SMS_TYPE, parts
-from sluiceway.sns.topics import Job
 
 log = logging.getLogger("sluiceway.sms")
 

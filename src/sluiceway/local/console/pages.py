@@ -29,7 +29,7 @@ from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.local.console import pipeline
 from sluiceway.local.registry import Registry
-from sluiceway.sns import topics
+from sluiceway.sns import outbox
 from sluiceway.sns.email import compose
 from sluiceway.sqs import messages, moves, queues
 from sluiceway.sqs.info import QueueInfo
@@ -385,7 +385,7 @@ class Pages:
         status = request.query.get("status") or None
         protocol = request.query.get("protocol") or None
         topic = request.query.get("topic") or None
-        found = topics.list_deliveries(self._cx(), status=status, limit=2000)
+        found = outbox.list_deliveries(self._cx(), status=status, limit=2000)
         shown = [
             d
             for d in reversed(found)
@@ -427,7 +427,7 @@ class Pages:
         found = self.mail.find(delivery_id)
         if found is not None:
             return Mail.parse(found, kept=True)
-        job = topics.job(self._cx(), delivery_id)
+        job = outbox.job(self._cx(), delivery_id)
         if job is None or job.protocol != "email" or self.engine.email is None:
             return None
         made = compose(job, sender=self.engine.settings.smtp_from, links=self.engine.links)
@@ -435,7 +435,7 @@ class Pages:
 
     def retry_delivery(self, request: Request) -> Response:
         delivery_id = int(request.params[0])
-        count = self.store.write(lambda tx: topics.retry_now(tx, [delivery_id]))
+        count = self.store.write(lambda tx: outbox.retry_now(tx, [delivery_id]))
         text = "Retrying now." if count else "Only a waiting or failed delivery can be retried."
         return self.flash(request, text, ok=bool(count), back=f"/console/deliveries/{delivery_id}")
 
@@ -534,12 +534,12 @@ def _delivery_id(path: Path) -> int | None:
     return None
 
 
-def _delivery(cx: sqlite3.Connection, delivery_id: int) -> list[topics.DeliveryView]:
+def _delivery(cx: sqlite3.Connection, delivery_id: int) -> list[outbox.DeliveryView]:
     # `list_deliveries` gives the newest N: N = how many are at least as new as this one.
     (newer,) = cx.execute(
         "SELECT COUNT(*) FROM deliveries WHERE id >= ?", (delivery_id,)
     ).fetchone()
-    found = topics.list_deliveries(cx, limit=max(1, newer))
+    found = outbox.list_deliveries(cx, limit=max(1, newer))
     return [d for d in found[:1] if d.id == delivery_id]
 
 
