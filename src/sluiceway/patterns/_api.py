@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from sluiceway.patterns._explain import explain_program
-from sluiceway.patterns._match import Pred, Program, compile_program
+from sluiceway.patterns._match import Program, compile_program
 from sluiceway.patterns._model import PIPES_CONTEXTS, Context, Explanation, Miss, PatternError
 from sluiceway.patterns._parse import parse
+from sluiceway.patterns._values import Pred
 
 MAX_PIPES_FILTERS: Final = 5  # Lambda ESM default quota (raisable to 10); Pipes allows 5
 

@@ -10,20 +10,12 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from sluiceway.patterns._match import (
-    ConjM,
-    LeafM,
-    NodeM,
-    Program,
-    is_mapping,
-    is_plain,
-    is_sequence,
-    is_structured,
-    scalars,
-)
+from sluiceway.patterns._leaves import LeafM
+from sluiceway.patterns._match import ConjM, NodeM, Program
 from sluiceway.patterns._model import MISSING, Context, Miss
 from sluiceway.patterns._ops import Exact, quote
 from sluiceway.patterns._tree import LeafSpec
+from sluiceway.patterns._values import is_mapping, is_plain, is_sequence, is_structured, scalars
 
 MAX_COMBINATIONS_SHOWN = 10
 
