@@ -32,11 +32,11 @@ from sluiceway.apigateway import table_routes
 from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
 from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
-from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import AuthSpec
+from sluiceway.core.cfn import get_att, sub
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"

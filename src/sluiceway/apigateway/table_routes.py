@@ -52,8 +52,8 @@ from typing import Any, Literal
 
 from sluiceway.apigateway.spec import RouteSpec, TableTarget
 from sluiceway.aws import names
-from sluiceway.aws.cfn import sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.core.cfn import sub
 from sluiceway.dynamodb.spec import TableSpec
 
 AttributeType = Literal["S", "N", "BOOL"]

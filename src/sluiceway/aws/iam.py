@@ -25,10 +25,10 @@ from typing import Any, assert_never
 
 from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
 from sluiceway.aws import names
-from sluiceway.aws.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
 from sluiceway.awslambda import permissions
 from sluiceway.awslambda.spec import FunctionSpec, QueueSource, StreamSource
+from sluiceway.core.cfn import POLICY_VERSION, get_att, ref, sub
 from sluiceway.core.permissions import ACTION_OF_METHOD, Grant, ResourceKind, merge
 from sluiceway.core.specs import Destination
 from sluiceway.dynamodb.iam import STREAM_READ_ACTIONS

@@ -30,7 +30,6 @@ from sluiceway.apigateway import render as api
 from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
 from sluiceway.app.graph import AppGraph, Spec
 from sluiceway.aws import iam, names
-from sluiceway.aws.cfn import DeployParameter, Resources, get_att, ref, sub
 from sluiceway.aws.errors import RenderError
 from sluiceway.awslambda import permissions
 from sluiceway.awslambda.spec import (
@@ -43,6 +42,7 @@ from sluiceway.awslambda.spec import (
 )
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
+from sluiceway.core.cfn import DeployParameter, Resources, get_att, ref, sub
 from sluiceway.core.specs import Destination, ParameterRef
 from sluiceway.dynamodb.spec import KeySpec, TableSpec
 from sluiceway.iot import render as iot_topics

@@ -34,9 +34,9 @@ from typing import Any
 
 from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
-from sluiceway.aws.cfn import DeployParameter, get_att, ref, sub
 from sluiceway.awslambda.spec import HttpSource
 from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
+from sluiceway.core.cfn import DeployParameter, get_att, ref, sub
 
 # What Cognito accepts as a domain prefix (the app model checks the declared one the same way).
 DOMAIN_PREFIX_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"

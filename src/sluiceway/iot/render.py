@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluiceway.aws import names
-from sluiceway.aws.cfn import DeployParameter, sub
+from sluiceway.core.cfn import DeployParameter, sub
 from sluiceway.iot.spec import IotSpec
 
 TOPIC_ARN_PREFIX = "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/"

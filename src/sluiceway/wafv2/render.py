@@ -35,8 +35,8 @@ import json
 from typing import Any, assert_never
 
 from sluiceway.aws import names
-from sluiceway.aws.cfn import get_att, sub
 from sluiceway.aws.errors import RenderError
+from sluiceway.core.cfn import get_att, sub
 from sluiceway.wafv2.checks import SIZE_MAX
 from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict
 from sluiceway.wafv2.rules import Rule, WebACL
