@@ -14,8 +14,9 @@ from aws_support import findings, sam_transform
 from sluiceway import App
 from sluiceway.apigateway.render import request_template
 from sluiceway.aws import Code, RenderError, _yaml, render, render_spec, template_for
-from sluiceway.aws import template as rendering
-from sluiceway.aws.template import Target
+from sluiceway.aws import checks as rendering
+from sluiceway.aws.fragment import Target
+from sluiceway.awslambda.render import render_event
 from sluiceway.blueprints.iot_router import app as iot_router_app
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
@@ -480,7 +481,7 @@ def test_a_mapping_without_partial_failures_says_nothing_about_them() -> None:
     @app.on_queue(jobs, report_batch_item_failures=False, maximum_concurrency=5)
     def work(event: Any, context: Any) -> None: ...
 
-    event = rendering.render_event(app.graph.function("work").source)  # type: ignore[arg-type]
+    event = render_event(app.graph.function("work").source)  # type: ignore[arg-type]
     assert event == {
         "Type": "SQS",
         "Properties": {

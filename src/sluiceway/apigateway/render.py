@@ -31,8 +31,10 @@ from urllib.parse import quote
 from sluiceway.apigateway import table_routes
 from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
 from sluiceway.app.graph import AppGraph
-from sluiceway.aws import names
+from sluiceway.aws import iam, names
+from sluiceway.aws.checks import check_rendered, describe
 from sluiceway.aws.errors import RenderError
+from sluiceway.aws.fragment import Fragment, Target
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import AuthSpec
@@ -336,3 +338,67 @@ def _refusal(status: int, code: str) -> dict[str, Any]:
             "application/json": f'{{"message": $context.error.messageString, "code": "{code}"}}'
         },
     }
+
+
+# -- the template pieces: routes and the REST API holding them ----------------------------
+
+
+def has_api(graph: AppGraph) -> bool:
+    """Whether the app has a REST API: a route, or a function behind HTTP."""
+    return bool(graph.routes) or any(isinstance(f.source, HttpSource) for f in graph.functions)
+
+
+def render_route(spec: RouteSpec, target: Target) -> Fragment:
+    check_rendered(spec, describe(spec))
+    check_rendered(spec.target, describe(spec))
+    if spec.auth is not None:
+        check_rendered(spec.auth, describe(spec))
+    api_logical = names.api_id(target.graph.name)
+    return Fragment(
+        resources={names.route_role_id(spec): iam.route_role(spec)},
+        paths={spec.path: {spec.method.lower(): operation(spec, target.graph)}},
+        schemas=models(spec, target.graph),
+        outputs={
+            names.output_id(names.route_id(spec), "url"): {
+                "Description": f"{spec.method} here to reach the route {spec.method} {spec.path}",
+                "Value": sub(
+                    f"https://${{{api_logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    f"/{target.stage}{spec.path}"
+                ),
+            }
+        },
+    )
+
+
+def render_api(
+    graph: AppGraph, paths: dict[str, dict[str, Any]], schemas: dict[str, Any], stage: str
+) -> Fragment:
+    """The REST API holding every route (regional, like the seed's POC-API), with the
+    authorizers its routes require."""
+    app_name = graph.name
+    logical = names.api_id(app_name)
+    return Fragment(
+        resources={
+            logical: {
+                "Type": "AWS::Serverless::Api",
+                "Properties": {
+                    "Name": app_name,
+                    "StageName": stage,
+                    # Set, so SAM does not add its extra stage named "Stage".
+                    "OpenApiVersion": "3.0.1",
+                    "EndpointConfiguration": {"Type": "REGIONAL"},
+                    "DefinitionBody": definition(app_name, paths, schemas, graph),
+                },
+            }
+        },
+        outputs={
+            names.output_id(logical, "url"): {
+                "Description": f"Base URL of the {app_name} API",
+                "Value": sub(
+                    f"https://${{{logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+                    f"/{stage}"
+                ),
+            }
+        },
+        derived=(f"{logical}{stage}Stage",),
+    )

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from sluiceway.app.loader import load_app
 from sluiceway.aws.errors import DeployError
+from sluiceway.aws.fragment import DEFAULT_STAGE
 from sluiceway.aws.package import render
-from sluiceway.aws.template import DEFAULT_STAGE, settable_parameters
+from sluiceway.aws.template import settable_parameters
 
 Which = Callable[[str], str | None]
 Runner = Callable[[Sequence[str], Path | None], int]

@@ -11,7 +11,7 @@ Core (``uses=[iot.publishes]``) names one topic ARN per name or filter the app's
 ``app.iot(topics=[...])`` allows (`iot_topics`). CloudWatch Logs
 come from the one managed policy allowed, ``AWSLambdaBasicExecutionRole``. Who may invoke a
 function (SNS, API Gateway) is the function's resource policy, scoped to the one topic or
-route (`template`); a pipe invokes with its own role, so it needs none.
+route (`awslambda.render`); a pipe invokes with its own role, so it needs none.
 
 Roles are rendered here rather than left to SAM, because SAM would attach its event-source
 managed policies (``AWSLambdaSQSQueueExecutionRole``, ``AWSLambdaDynamoDBExecutionRole``),

@@ -17,7 +17,8 @@ import sluiceway
 from sluiceway.app import App
 from sluiceway.aws import _yaml
 from sluiceway.aws.errors import RenderError
-from sluiceway.aws.template import DEFAULT_STAGE, Code, template_for
+from sluiceway.aws.fragment import DEFAULT_STAGE, Code
+from sluiceway.aws.template import template_for
 
 TEMPLATE = "template.yaml"
 CODE_DIR = "src"

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from sluiceway.aws.commands import Plan, deploy_aws, destroy_aws, render_aws
-from sluiceway.aws.template import DEFAULT_STAGE
+from sluiceway.aws.fragment import DEFAULT_STAGE
 from sluiceway.core.errors import SluicewayError
 
 _out_option = click.option(

@@ -34,6 +34,8 @@ from typing import Any
 
 from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
+from sluiceway.aws.checks import check_rendered, describe
+from sluiceway.aws.fragment import Fragment
 from sluiceway.awslambda.spec import HttpSource
 from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
 from sluiceway.core.cfn import DeployParameter, get_att, ref, sub
@@ -231,3 +233,17 @@ def security_schemes(graph: AppGraph) -> dict[str, Any]:
         }
         for pool in pools_required(graph)
     }
+
+
+def render_user_pool(spec: UserPoolSpec) -> Fragment:
+    """A user pool, its domain and resource servers (`render_pool`)."""
+    where = describe(spec)
+    check_rendered(spec, where)
+    for server in spec.resource_servers:
+        check_rendered(server, where)
+    resources, outputs, parameter = render_pool(spec)
+    return Fragment(
+        resources=resources,
+        outputs=outputs,
+        parameters={parameter.logical: parameter.rendered},
+    )

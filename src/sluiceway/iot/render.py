@@ -30,6 +30,8 @@ from __future__ import annotations
 from typing import Any
 
 from sluiceway.aws import names
+from sluiceway.aws.checks import check_rendered, describe
+from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import DeployParameter, sub
 from sluiceway.iot.spec import IotSpec
 
@@ -83,3 +85,11 @@ def _iam_levels(levels: list[str]) -> str:
         "*" if level in ("+", "#") else "".join(_IAM_LITERALS.get(c, c) for c in level)
         for level in levels
     )
+
+
+def render_iot(spec: IotSpec) -> Fragment:
+    """No resource (publishing needs none; the topics are the publishers' policies): the
+    parameter naming the account's data endpoint."""
+    check_rendered(spec, describe(spec))
+    parameter = endpoint_parameter()
+    return Fragment(parameters={parameter.logical: parameter.rendered})

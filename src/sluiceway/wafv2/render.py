@@ -34,8 +34,11 @@ import ipaddress
 import json
 from typing import Any, assert_never
 
+from sluiceway.apigateway import render as api
 from sluiceway.aws import names
+from sluiceway.aws.checks import check_rendered, describe
 from sluiceway.aws.errors import RenderError
+from sluiceway.aws.fragment import Fragment, Target
 from sluiceway.core.cfn import get_att, sub
 from sluiceway.wafv2.checks import SIZE_MAX
 from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict
@@ -252,3 +255,23 @@ def managed_group(statement: ManagedRuleGroupStatement) -> dict[str, Any]:
             {"Name": name, "ActionToUse": {"Count": {}}} for name in statement.excluded_rules
         ]
     return rendered
+
+
+def render_firewall(spec: WebACL, target: Target) -> Fragment:
+    """The web ACL in front of the API's stage (`render_web_acl`)."""
+    where = describe(spec)
+    check_rendered(spec, where)
+    for rule in spec.rules:
+        check_rendered(rule, f"firewall rule '{rule.name}'")
+        check_rendered(rule.statement, f"firewall rule '{rule.name}'")
+        config = getattr(rule.statement, "forwarded_ip_config", None)
+        if config is not None:
+            check_rendered(config, f"firewall rule '{rule.name}'")
+    if not api.has_api(target.graph):
+        raise RenderError(
+            f"app '{target.graph.name}' declares a firewall but no HTTP route for it to "
+            "protect (on AWS a web ACL is associated with the API's stage); declare a route "
+            "or drop the firewall"
+        )
+    resources, outputs = render_web_acl(spec, target.graph.name, target.stage)
+    return Fragment(resources=resources, outputs=outputs)
