@@ -33,7 +33,6 @@ from sluiceway.core.store import Op
 
 if TYPE_CHECKING:
     from sluiceway.app.backend import Backend
-    from sluiceway.awslambda.environments import Environments
 
 log = logging.getLogger("sluiceway.invoke")
 
@@ -85,6 +84,19 @@ def current_trace() -> str | None:
     return _trace.get() or invocation.trace
 
 
+def log_fields() -> dict[str, Any] | None:
+    """What a handler's log lines are tagged with (see `sluiceway.core.logs`): its function,
+    request and trace, or None outside a handler."""
+    invocation = _current.get()
+    if invocation is None:
+        return None
+    return {
+        "function": invocation.function.name,
+        "request_id": invocation.request_id,
+        "correlation_id": current_trace(),
+    }
+
+
 class TracedRecords(list[Any]):
     """A batch's records that note, as the handler takes each one, whose trace it is, so
     that what the handler writes for a record joins that record's trace. Still a plain list
@@ -114,6 +126,25 @@ class Tracer(Protocol):
     def started(self, function: str, request_id: str, traces: Sequence[str]) -> Any: ...
 
     def finished(self, token: Any, duration_ms: float, error: BaseException | None) -> None: ...
+
+
+# A resource handle's call made in an execution environment: method, args, kwargs and the
+# trace of the record the handler was looking at; the runtime runs it as the invocation.
+Call = Callable[[str, tuple[Any, ...], dict[str, Any], str | None], Any]
+
+
+class Isolation(Protocol):
+    """Where handlers run in processes of their own (`sluiceway.awslambda.environments`)."""
+
+    def invoke(
+        self,
+        function: FunctionSpec,
+        request_id: str,
+        event: Any,
+        traces: list[str | None],
+        call: Call,
+        correlation: str | None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -157,7 +188,7 @@ class Invoker:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
         # Set by the engine for process isolation: the environments, and what their
         # handles' calls run on (the engine itself).
-        self.environments: Environments | None = None
+        self.environments: Isolation | None = None
         self.backend: Backend | None = None
 
     def grants(self, function: FunctionSpec) -> tuple[Grant, ...]:

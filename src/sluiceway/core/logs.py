@@ -103,19 +103,10 @@ def configure(fmt: Literal["auto", "json", "pretty"] = "auto", level: int = logg
 _emitting = threading.local()
 
 
-def _fields() -> dict[str, Any] | None:
-    """The log fields of the invocation running in this thread, or None outside one."""
-    from sluiceway.awslambda import invoke
-
-    invocation = invoke.current()
-    if invocation is None:
-        return None
-    trace = getattr(invoke, "current_trace", lambda: None)()
-    return {
-        "function": invocation.function.name,
-        "request_id": invocation.request_id,
-        "correlation_id": trace,
-    }
+# What says which handler runs in this thread: the log fields of its invocation
+# (``function``, ``request_id``, ``correlation_id``), or None outside one. The runtime gives
+# it to `route_handler_output`; the core knows nothing of how handlers are invoked.
+Fields = Callable[[], dict[str, Any] | None]
 
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -155,15 +146,16 @@ class _HandlerStream:
     """sys.stdout or sys.stderr while the runtime runs: a handler's lines become log
     records; anything else goes to the real stream."""
 
-    def __init__(self, stream: TextIO, name: str) -> None:
+    def __init__(self, stream: TextIO, name: str, fields: Fields) -> None:
         self._stream = stream
         self._name = name
+        self._fields = fields
         self._local = threading.local()  # a handler's unfinished line: (fields, text)
 
     def write(self, text: str) -> int:
         if getattr(_emitting, "active", False):
             return self._stream.write(text)
-        fields = _fields()
+        fields = self._fields()
         if fields is None:
             return self._stream.write(text)
         pending: tuple[dict[str, Any], str] | None = getattr(self._local, "pending", None)
@@ -200,10 +192,14 @@ class _HandlerRecords(logging.Handler):
     """On the root logger: a handler's records go to ``sluiceway.function`` with its
     fields; others get what Python does without handlers (WARNING and up to stderr)."""
 
+    def __init__(self, fields: Fields) -> None:
+        super().__init__()
+        self._fields = fields
+
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_emitting, "active", False):
             return
-        fields = _fields()
+        fields = self._fields()
         if fields is None:
             last = logging.lastResort
             if logging.getLogger().handlers == [self] and last and record.levelno >= last.level:
@@ -212,13 +208,14 @@ class _HandlerRecords(logging.Handler):
         _emit(record.levelno, record.getMessage(), fields, record.exc_info, origin=record.name)
 
 
-def route_handler_output() -> Callable[[], None]:
+def route_handler_output(fields: Fields) -> Callable[[], None]:
     """Make handlers' prints and log records log lines of ``sluiceway.function`` (call it
-    after `configure`); returns the function that undoes it."""
+    after `configure`), tagged with what `fields` says of the handler running in the thread
+    that writes; returns the function that undoes it."""
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = cast(TextIO, _HandlerStream(stdout, "stdout"))
-    sys.stderr = cast(TextIO, _HandlerStream(stderr, "stderr"))
-    records = _HandlerRecords()
+    sys.stdout = cast(TextIO, _HandlerStream(stdout, "stdout", fields))
+    sys.stderr = cast(TextIO, _HandlerStream(stderr, "stderr", fields))
+    records = _HandlerRecords(fields)
     root = logging.getLogger()
     root.addHandler(records)
 

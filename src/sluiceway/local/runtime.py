@@ -31,6 +31,7 @@ from sluiceway.apigateway.front_door import (
 from sluiceway.apigateway.gateway import Gateway
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app import App
+from sluiceway.awslambda.invoke import log_fields
 from sluiceway.awslambda.spec import QueueSource
 from sluiceway.core import logs, otel
 from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
@@ -168,7 +169,7 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
         raise
     tune_gc()
     runtime_file = Path(settings.data_dir) / "runtime.json"
-    restore_output = logs.route_handler_output()  # handlers' prints become log lines
+    restore_output = logs.route_handler_output(log_fields)  # handlers' prints become log lines
     try:
 
         def ready(port: int) -> None:
