@@ -6,29 +6,18 @@ init phase), then serves one invocation at a time, warm, until it has been idle 
 invocations in flight, up to its ``reserved_concurrency`` (else `max_per_function`); an
 invocation that finds none free within its timeout is throttled (TooManyRequestsException).
 
-Past its timeout an environment is killed and the invocation fails with Lambda's
-``Task timed out after N.NN seconds``. An environment that dies (``os._exit``, a signal, a
-``sys.exit()``, running out of its memory_size) fails only its invocation, with the error
-type Lambda reports, and the next invocation gets a new one. How environments are started
-(forks of a single-threaded template) is in `sluiceway.awslambda.environment_process`.
-
-A handle call in an environment travels to the runtime over the environment's channel and
-runs there *as the invocation*, on the thread that waits for the environment: the engine
-sees it exactly as it sees a call from a handler thread, so permissions, deferred effects,
-early table writes and trace hops are unchanged. The cost per call is one round trip over a
-Unix socket (see ``benchmarks/run``'s channel figure).
+Environments are forks of a single-threaded template (see
+`sluiceway.awslambda.environment_process`); how the runtime talks to one, and how one fails,
+is in `sluiceway.awslambda.environment`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import logging
 import os
 import pickle
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,64 +25,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sluiceway.app.backend import Backend
 from sluiceway.app.graph import AppGraph
-from sluiceway.awslambda.environment_process import EnvironmentConfig, describe_error
-from sluiceway.awslambda.invoke import TaskTimedOut
+from sluiceway.awslambda.environment import INHERITED, Environment, HandlerError, config_for
+from sluiceway.awslambda.environment_process import EnvironmentConfig
+from sluiceway.awslambda.invoke import Call
 from sluiceway.awslambda.spec import FunctionSpec
-from sluiceway.core import ids, logs, naming
+from sluiceway.core import ids, naming
 from sluiceway.core.errors import SluicewayError
-from sluiceway.core.frames import FrameReader, send_frame
 
 log = logging.getLogger("sluiceway.environments")
 
-INIT_SECONDS = 10.0  # Lambda's limit on an on-demand environment's init phase
 IDLE_SECONDS = 300.0
 MAX_PER_FUNCTION = 32
 NICE = 10  # environments yield the CPU to the front door and the writer
-
-# What an environment keeps of the runtime's own variables: what finds programs,
-# certificates and the installed packages. The rest (credentials, SLUICEWAY_*, OTEL_*) is
-# the runtime's, not the function's.
-_INHERITED = (
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "HOME",
-    "VIRTUAL_ENV",
-    "PYTHONPATH",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-)
-_SIGNALS = {
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGKILL: "killed",
-    signal.SIGABRT: "aborted",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating point exception",
-    signal.SIGTERM: "terminated",
-}
-
-
-class HandlerError(SluicewayError):
-    """An invocation failed in its environment: `error_type` is what Lambda reports as
-    ``errorType`` (the exception's class name, or ``Runtime.ExitError`` and kin)."""
-
-    code = "Unhandled"
-
-    def __init__(self, error_type: str, message: str, stack: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.stack = stack
-
-    def __repr__(self) -> str:
-        return f"{self.error_type}({str(self)!r})"
 
 
 class Throttled(SluicewayError):
@@ -218,46 +165,7 @@ class Template:
                 self._process.wait(5)
 
 
-# -- one environment ----------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class Environment:
-    function: FunctionSpec
-    id: str
-    pid: int
-    sock: socket.socket
-    tmp: Path
-    reader: FrameReader = field(init=False)
-    last_used: float = field(default_factory=time.monotonic)
-    exited: threading.Event = field(default_factory=threading.Event)
-    status: int | None = None
-
-    def __post_init__(self) -> None:
-        self.reader = FrameReader(self.sock)
-
-    def kill(self) -> None:
-        if not self.exited.is_set():
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def close(self) -> None:
-        self.kill()
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        shutil.rmtree(self.tmp.parent, ignore_errors=True)
-
-    def exit_reason(self) -> str:
-        """Lambda's words for how the environment ended: ``exit status 3``,
-        ``signal: segmentation fault``, or that it gave no reason."""
-        self.exited.wait(2)  # the template reports the exit just after the channel closed
-        if self.status is None:
-            return "Runtime exited without providing a reason"
-        if os.WIFSIGNALED(self.status):
-            number = os.WTERMSIG(self.status)
-            name = _SIGNALS.get(signal.Signals(number), signal.strsignal(number) or str(number))
-            return f"Runtime exited with error: signal: {name}"
-        return f"Runtime exited with error: exit status {os.waitstatus_to_exitcode(self.status)}"
+# -- one function's -----------------------------------------------------------------------
 
 
 class _Pool:
@@ -313,10 +221,6 @@ class _Pool:
 
 # -- all of them --------------------------------------------------------------------------
 
-Call = Callable[[str, tuple[Any, ...], dict[str, Any], str | None], Any]
-# What an environment may ask the runtime to do: the calls of a resource handle.
-BACKEND_METHODS = frozenset(name for name in vars(Backend) if not name.startswith("_"))
-
 
 class Environments:
     """Every function's environments in one runtime."""
@@ -341,7 +245,7 @@ class Environments:
         self.max_per_function = max_per_function
         self.nice = nice
         source = os.environ if variables is None else variables
-        self._inherited = {k: source[k] for k in _INHERITED if k in source}
+        self._inherited = {k: source[k] for k in INHERITED if k in source}
         self._pools: dict[str, _Pool] = {}
         self._by_pid: dict[int, Environment] = {}
         self._exits: dict[int, int] = {}  # exits reported before the spawn's answer
@@ -395,7 +299,7 @@ class Environments:
         try:
             if environment is None:
                 environment = self._start(function, request_id, call, correlation)
-            result = self._run(environment, request_id, event, traces, deadline, call)
+            result = environment.run(request_id, event, traces, deadline, call, self.graph)
             healthy = True
             return result
         except HandlerError as error:
@@ -405,41 +309,6 @@ class Environments:
         finally:
             pool.give_back(environment, healthy)
 
-    def _run(
-        self,
-        environment: Environment,
-        request_id: str,
-        event: Any,
-        traces: list[str | None],
-        deadline: float,
-        call: Call,
-    ) -> Any:
-        function = environment.function
-        remaining = deadline - time.monotonic()
-        try:
-            send_frame(environment.sock, ("invoke", request_id, event, traces, remaining))
-        except OSError:
-            raise self._died(environment, request_id) from None
-        while True:
-            try:
-                frame = environment.reader.read(deadline)
-            except TimeoutError:
-                environment.kill()
-                raise TaskTimedOut.after(function.timeout) from None
-            except EOFError:
-                raise self._died(environment, request_id) from None
-            match frame[0]:
-                case "call":
-                    self._answer(environment, call, frame)
-                case "log":
-                    self._log(environment, request_id, frame, None)
-                case "done":
-                    return None if frame[1] is None else json.loads(frame[1])
-                case "fail":
-                    raise HandlerError(frame[1], frame[2], tuple(frame[3]))
-                case other:
-                    raise HandlerError("Runtime.Unknown", f"unexpected frame {other!r}")
-
     def _start(
         self, function: FunctionSpec, request_id: str, call: Call, correlation: str | None
     ) -> Environment:
@@ -447,7 +316,15 @@ class Environments:
         env_id = ids.uuid4().replace("-", "")
         tmp = self.root / function.name / env_id / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        config = self._config(function, env_id, tmp)
+        config = config_for(
+            function,
+            env_id,
+            tmp,
+            app=self.app,
+            region=self.region,
+            nice=self.nice,
+            inherited=self._inherited,
+        )
         pid, sock = self.template.spawn(config)
         environment = Environment(function, env_id, pid, sock, tmp)
         with self._lock:
@@ -455,125 +332,8 @@ class Environments:
             status = self._exits.pop(pid, None)
         if status is not None:
             self._exited(pid, status)
-        deadline = time.monotonic() + INIT_SECONDS
-        try:
-            while True:
-                try:
-                    frame = environment.reader.read(deadline)
-                except TimeoutError:
-                    raise TaskTimedOut(
-                        f"Init phase timed out after {INIT_SECONDS:.2f} seconds"
-                    ) from None
-                except EOFError:
-                    raise self._died(environment, request_id) from None
-                match frame[0]:
-                    case "ready":
-                        return environment
-                    case "init_error":
-                        raise HandlerError(frame[1], frame[2], tuple(frame[3]))
-                    case "log":
-                        self._log(environment, None, frame, correlation)
-                    case "call":
-                        self._answer(environment, call, frame)
-        except BaseException:
-            environment.close()
-            raise
-
-    def _config(self, function: FunctionSpec, env_id: str, tmp: Path) -> EnvironmentConfig:
-        module = sys.modules.get(function.module)
-        task_root = (
-            str(Path(module.__file__).parent)
-            if module is not None and module.__file__
-            else os.getcwd()
-        )
-        day = datetime.now(UTC).strftime("%Y/%m/%d")
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        variables = {
-            **self._inherited,
-            "LANG": self._inherited.get("LANG", "en_US.UTF-8"),
-            "TZ": ":UTC",
-            **function.variables,
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{day}/[$LATEST]{env_id}",
-            "AWS_REGION": self.region.region,
-            "AWS_DEFAULT_REGION": self.region.region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
-            "_HANDLER": f"{function.module}.{function.qualname}",
-            "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": sys.prefix,
-            "TMPDIR": str(tmp),
-        }
-        return EnvironmentConfig(
-            app=self.app,
-            cwd=os.getcwd(),
-            sys_path=tuple(sys.path),
-            function=function.name,
-            function_arn=naming.function_arn(self.region, function.name),
-            module=function.module,
-            qualname=function.qualname,
-            variables=tuple(variables.items()),
-            tmp=str(tmp),
-            memory_size=function.memory_size,
-            nice=self.nice,
-            log_level=logging.getLogger().level,
-        )
-
-    def _answer(self, environment: Environment, call: Call, frame: tuple[Any, ...]) -> None:
-        _, method, args, kwargs, trace = frame
-        try:
-            if method not in BACKEND_METHODS:
-                raise SluicewayError(f"{method!r} is not a resource handle's call")
-            resolved = tuple(map(self._spec, args))
-            reply: tuple[str, Any] = ("reply", call(method, resolved, kwargs, trace))
-        except Exception as error:
-            reply = ("raise", describe_error(error))
-        try:
-            send_frame(environment.sock, reply)
-        except pickle.PicklingError as error:
-            send_frame(environment.sock, ("raise", describe_error(SluicewayError(str(error)))))
-        except OSError:
-            pass  # it died; the next read says so
-
-    def _spec(self, value: Any) -> Any:
-        """The runtime's own spec for a ``("spec", kind, name)`` an environment sent."""
-        if isinstance(value, tuple) and len(value) == 3 and value[0] == "spec":
-            _, kind, name = value
-            match kind:
-                case "QueueSpec":
-                    return self.graph.queue(name)
-                case "TableSpec":
-                    return self.graph.table(name)
-                case "TopicSpec":
-                    return self.graph.topic(name)
-        return value
-
-    def _log(
-        self,
-        environment: Environment,
-        request_id: str | None,
-        frame: tuple[Any, ...],
-        correlation: str | None,
-    ) -> None:
-        _, level, message, extra = frame
-        trace = extra.pop("trace", None)
-        logs.handler_record(
-            level,
-            message,
-            function=environment.function.name,
-            request_id=request_id,
-            correlation_id=trace or correlation,
-            **extra,
-        )
-
-    def _died(self, environment: Environment, request_id: str) -> HandlerError:
-        environment.kill()
-        return HandlerError(
-            "Runtime.ExitError", f"RequestId: {request_id} Error: {environment.exit_reason()}"
-        )
+        environment.init(request_id, call, self.graph, correlation)
+        return environment
 
     # -- lifecycle ------------------------------------------------------------------------
 
