@@ -15,7 +15,7 @@ from mqtt_devices import Subscriber, new_topic
 from sluiceway import AccessDenied, App, DeclarationError, ValidationError
 from sluiceway.blueprints import iot_router
 from sluiceway.core.clock import VirtualClock
-from sluiceway.iot.mqtt import EmbeddedBroker
+from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.local import Admin, LocalEngine
 from support import free_port
 

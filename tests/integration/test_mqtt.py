@@ -25,7 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 import mqtt_devices
 from mqtt_devices import Subscriber, accepting, new_topic, require
-from sluiceway.iot.mqtt import EmbeddedBroker, MqttPublisher
+from sluiceway.iot.broker import EmbeddedBroker
+from sluiceway.iot.publisher import MqttPublisher
 from sluiceway.sns.email import DeliveryError
 from support import free_port, wait_until
 

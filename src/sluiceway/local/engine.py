@@ -52,7 +52,8 @@ from sluiceway.core.work import IDLE, Crew, Step, Work, Worker
 from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import TableSpec
-from sluiceway.iot.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
+from sluiceway.iot.broker import EmbeddedBroker
+from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
 from sluiceway.local.events_bus import EventBus
 from sluiceway.local.metrics import Metrics
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
