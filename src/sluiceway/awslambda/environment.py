@@ -140,6 +140,9 @@ def config_for(
 
 @dataclass(eq=False)
 class Environment:
+    """One environment of `function`: its process, the runtime's end of its channel, and its
+    temporary directory."""
+
     function: FunctionSpec
     id: str
     pid: int
