@@ -66,8 +66,9 @@ _SIGNALS = {
     signal.SIGFPE: "floating point exception",
     signal.SIGTERM: "terminated",
 }
-# What an environment may ask the runtime to do: the calls of a resource handle.
-BACKEND_METHODS = frozenset(name for name in vars(Backend) if not name.startswith("_"))
+# What an environment may ask the runtime to do: the calls of a resource handle (every
+# service's: `Backend` inherits them from each service's protocol, hence `dir`, not `vars`).
+BACKEND_METHODS = frozenset(name for name in dir(Backend) if not name.startswith("_"))
 
 
 class HandlerError(SluicewayError):
