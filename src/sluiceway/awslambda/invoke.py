@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sluiceway.awslambda.permissions import grants_for
 from sluiceway.awslambda.spec import FunctionSpec
@@ -30,9 +30,6 @@ from sluiceway.core.errors import SluicewayError
 from sluiceway.core.events import LambdaContext
 from sluiceway.core.permissions import Grant
 from sluiceway.core.store import Op
-
-if TYPE_CHECKING:
-    from sluiceway.app.backend import Backend
 
 log = logging.getLogger("sluiceway.invoke")
 
@@ -189,7 +186,8 @@ class Invoker:
         # Set by the engine for process isolation: the environments, and what their
         # handles' calls run on (the engine itself).
         self.environments: Isolation | None = None
-        self.backend: Backend | None = None
+        # (an `App.backend`: the invoker calls its handle methods by name, as the frames name them)
+        self.backend: object | None = None
 
     def grants(self, function: FunctionSpec) -> tuple[Grant, ...]:
         grants = self._grants.get(function.name)
