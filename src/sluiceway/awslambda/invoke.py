@@ -131,7 +131,7 @@ Call = Callable[[str, tuple[Any, ...], dict[str, Any], str | None], Any]
 
 
 class Isolation(Protocol):
-    """Where handlers run in processes of their own (`sluiceway.awslambda.environments`)."""
+    """Where handlers run in processes of their own (`sluiceway.local.environments`)."""
 
     def invoke(
         self,
@@ -161,7 +161,7 @@ class Invoker:
     """Calls handlers with an AWS event and a Lambda context, within their timeout.
 
     With `environments` (``sluiceway run``), each function runs in execution environments
-    of its own (worker processes, see `sluiceway.awslambda.environments`): a timeout kills the
+    of its own (worker processes, see `sluiceway.local.environments`): a timeout kills the
     handler, a crash fails only its invocation. Without (an app built inside a test, or
     ``--isolation thread``), handlers run on a pool of handler threads in this process, so
     the caller can stop waiting when the timeout passes; a handler that overruns keeps its

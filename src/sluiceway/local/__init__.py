@@ -1,4 +1,7 @@
-"""The local engine: the app running on one machine, on SQLite.
+"""The local runtime: the app running on one machine, on SQLite. The engine assembles the
+services' local engines, the registry stores the graph, the execution environments run
+handlers in processes of their own; `sluiceway run`, the admin functions, metrics and the
+console sit on top.
 
 `Admin`, `LocalEngine` and `Settings` are imported on first use, so a process that needs one
 part of the engine (the front door, a function environment) does not import all of it.

@@ -25,7 +25,6 @@ from typing import IO, Any, TypeVar, assert_never
 from sluiceway.apigateway import inbox
 from sluiceway.app import App
 from sluiceway.awslambda import pausing
-from sluiceway.awslambda.environments import Environments
 from sluiceway.awslambda.invoke import Invoker, Outcome, TaskTimedOut, current, current_trace
 from sluiceway.awslambda.mappings import FunctionConsumer, commit_deferred
 from sluiceway.awslambda.queue_mapping import QueueMapping
@@ -54,6 +53,7 @@ from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
+from sluiceway.local.environments import Environments
 from sluiceway.local.events_bus import EventBus
 from sluiceway.local.metrics import Metrics
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
@@ -342,7 +342,7 @@ class LocalEngine:
 
     def _start_environments(self) -> None:
         """Process isolation: each function in execution environments of its own, which
-        import the app again by its origin (see `sluiceway.awslambda.environments`)."""
+        import the app again by its origin (see `sluiceway.local.environments`)."""
         if self.app.origin is None:
             raise SluicewayError(
                 f"app '{self.app.name}' was not loaded by reference, so its functions cannot "

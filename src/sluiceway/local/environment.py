@@ -5,7 +5,7 @@ Past its timeout an environment is killed and the invocation fails with Lambda's
 ``Task timed out after N.NN seconds``. An environment that dies (``os._exit``, a signal, a
 ``sys.exit()``, running out of its memory_size) fails only its invocation, with the error
 type Lambda reports, and the next invocation gets a new one. What runs inside it is in
-`sluiceway.awslambda.environment_process`.
+`sluiceway.local.environment_process`.
 
 A handle call in an environment travels to the runtime over the environment's channel and
 runs there *as the invocation*, on the thread that waits for the environment: the engine
@@ -35,12 +35,12 @@ from typing import Any
 
 from sluiceway.app.backend import Backend
 from sluiceway.app.graph import AppGraph
-from sluiceway.awslambda.environment_process import EnvironmentConfig, describe_error
 from sluiceway.awslambda.invoke import Call, TaskTimedOut
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import logs, naming
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.frames import FrameReader, send_frame
+from sluiceway.local.environment_process import EnvironmentConfig, describe_error
 
 INIT_SECONDS = 10.0  # Lambda's limit on an on-demand environment's init phase
 

@@ -5,7 +5,7 @@ How environments start, and why. The runtime has threads (the front door, the wr
 pollers), and forking a process with threads is not safe: a lock another thread held at the
 fork stays locked in the child forever. Spawning a fresh interpreter per environment is safe
 but costs a cold start of 150-300 ms and a private copy of everything imported. So the
-runtime spawns one *template* (``python -m sluiceway.awslambda.environment_template FD``) while
+runtime spawns one *template* (``python -m sluiceway.local.environment_template FD``) while
 it is starting: a single-threaded process that has imported sluiceway and waits. Each new
 environment is a fork of the template: safe (no threads), a cold start of a few
 milliseconds, and the imported modules shared copy-on-write. The environment then does what
@@ -428,5 +428,5 @@ def _reap(control: socket.socket, children: set[int]) -> None:
 
 
 def main() -> NoReturn:
-    """`python -m sluiceway.awslambda.environment_template FD`: FD is the control socket."""
+    """`python -m sluiceway.local.environment_template FD`: FD is the control socket."""
     template(socket.socket(fileno=int(sys.argv[1])))

@@ -7,8 +7,8 @@ invocations in flight, up to its ``reserved_concurrency`` (else `max_per_functio
 invocation that finds none free within its timeout is throttled (TooManyRequestsException).
 
 Environments are forks of a single-threaded template (see
-`sluiceway.awslambda.environment_process`); how the runtime talks to one, and how one fails,
-is in `sluiceway.awslambda.environment`.
+`sluiceway.local.environment_process`); how the runtime talks to one, and how one fails,
+is in `sluiceway.local.environment`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.app.graph import AppGraph
-from sluiceway.awslambda.environment import INHERITED, Environment, HandlerError, config_for
-from sluiceway.awslambda.environment_process import EnvironmentConfig
 from sluiceway.awslambda.invoke import Call
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import SluicewayError
+from sluiceway.local.environment import INHERITED, Environment, HandlerError, config_for
+from sluiceway.local.environment_process import EnvironmentConfig
 
 log = logging.getLogger("sluiceway.environments")
 
@@ -77,7 +77,7 @@ class Template:
             [
                 sys.executable,
                 "-m",
-                "sluiceway.awslambda.environment_template",
+                "sluiceway.local.environment_template",
                 str(theirs.fileno()),
             ],
             pass_fds=[theirs.fileno()],
