@@ -365,6 +365,9 @@ def _exit(code: int) -> NoReturn:
 
 def _preload() -> None:
     """What every environment needs anyway, imported once and shared by all."""
+    import sluiceway.app
+    import sluiceway.app.loader
+    import sluiceway.core.events  # noqa: F401
 
 
 def template(control: socket.socket) -> NoReturn:
