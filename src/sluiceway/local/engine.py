@@ -53,8 +53,8 @@ from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.iot.mqtt import EmbeddedBroker, MqttCarrier, MqttPublisher
+from sluiceway.local.counters import Metrics
 from sluiceway.local.events_bus import EventBus
-from sluiceway.local.metrics import Metrics
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.pipes.consumer import PipeConsumer
 from sluiceway.pipes.spec import PipeSpec
