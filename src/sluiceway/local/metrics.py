@@ -55,6 +55,7 @@ def route_label(gateway: Gateway, method: str, path: str, status: int) -> str:
 
 
 def observe_request(
+    engine: LocalEngine,
     gateway: Gateway,
     scope: dict[str, Any] | Any,
     status: int,
@@ -71,9 +72,7 @@ def observe_request(
             trace = value.decode("latin-1")
     client = scope.get("client")
     route = route_label(gateway, method, path, status)
-    observe(
-        gateway.engine, route, method, path, status, seconds, trace, client[0] if client else None
-    )
+    observe(engine, route, method, path, status, seconds, trace, client[0] if client else None)
 
 
 def observe(
@@ -111,12 +110,12 @@ _OWN_PAGES = ("/_sluiceway/", "/console", PATH)
 # -- exposition ---------------------------------------------------------------------------
 
 
-async def serve(gateway: Gateway, send: Any) -> None:
+async def serve(engine: LocalEngine, gateway: Gateway, send: Any) -> None:
     """Answer a scrape: the counters copied here in the event loop, the store read in a
     thread."""
-    http = gateway.engine.metrics.http_snapshot()
+    http = engine.metrics.http_snapshot()
     loop = asyncio.get_running_loop()
-    body = (await loop.run_in_executor(None, render, gateway.engine, gateway, http)).encode()
+    body = (await loop.run_in_executor(None, render, engine, gateway, http)).encode()
     await send(
         {
             "type": "http.response.start",
