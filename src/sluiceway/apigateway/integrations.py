@@ -26,7 +26,6 @@ from sluiceway.apigateway.asgi import (
 )
 from sluiceway.apigateway.info import RouteInfo, RouteRegistry
 from sluiceway.apigateway.ingest import Rejection
-from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import oauth
@@ -42,8 +41,18 @@ from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.sqs import messages, queues
 from sluiceway.sqs.info import QueueInfo
+from sluiceway.wafv2.firewall import WebACL
 
 log = logging.getLogger("sluiceway.gateway")
+
+
+class GatewayGraph(Protocol):
+    """What the gateway reads of the app's graph (`sluiceway.app.graph.AppGraph` is one)."""
+
+    @property
+    def functions(self) -> tuple[FunctionSpec, ...]: ...
+    @property
+    def firewall(self) -> WebACL | None: ...
 
 
 class GatewayEngine(Protocol):
@@ -52,7 +61,7 @@ class GatewayEngine(Protocol):
     @property
     def registry(self) -> RouteRegistry | None: ...
     @property
-    def graph(self) -> AppGraph: ...
+    def graph(self) -> GatewayGraph: ...
     @property
     def settings(self) -> Settings: ...
     @property
