@@ -99,9 +99,9 @@ def serve_ceiling(app: Any = bare_app) -> None:
     def ready(port: int) -> None:
         print(f"PORT {port}", flush=True)
 
-    # The runtime's http_server builds Gateway(engine); hand it the bare app instead, so the
+    # The runtime's http_server builds RuntimeApp(engine); hand it the bare app instead, so the
     # server class and every uvicorn option are the runtime's own, whatever they become.
-    runtime.Gateway = lambda engine: app  # type: ignore[assignment,misc,return-value]
+    runtime.RuntimeApp = lambda engine: app  # type: ignore[assignment,misc,return-value]
     # No engine: only its event bus is asked for, to end live streams at shutdown.
     no_engine = SimpleNamespace(bus=SimpleNamespace(disconnect_all=lambda: None))
     server = runtime.http_server(no_engine, "127.0.0.1", 0, ready)  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from sluiceway import App
-from sluiceway.apigateway.gateway import Gateway
 from sluiceway.local import LocalEngine, Settings
 from sluiceway.local.console import access, with_token
 from sluiceway.local.console.pipeline import build
 from sluiceway.local.runtime import _banner
+from sluiceway.local.web import RuntimeApp as Gateway
 
 EngineFactory = Callable[..., LocalEngine]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -25,21 +25,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sluiceway.apigateway import inbox
 from sluiceway.apigateway.front_door_config import HANDOVER_HEAD, HANDOVER_PIECE, FrontDoorConfig
 from sluiceway.apigateway.inbox import Importer
-from sluiceway.apigateway.info import RouteInfo
-from sluiceway.apigateway.spec import QueueTarget
-from sluiceway.app.graph import AppGraph
+from sluiceway.apigateway.info import RouteInfo, RouteRegistry
+from sluiceway.apigateway.spec import QueueTarget, RouteSpec
 from sluiceway.core import edge
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.frames import Frames, encode
 from sluiceway.core.settings import Settings
+from sluiceway.core.store import Store
 from sluiceway.core.work import Work
-from sluiceway.local import metrics
-from sluiceway.local.engine import LocalEngine
 from sluiceway.sqs.info import QueueInfo
 
 log = logging.getLogger("sluiceway.front_door")
@@ -51,7 +49,25 @@ STOP_SECONDS = 10.0
 _BUFFER = 1 << 20  # socket buffers of the hand-over channel
 
 
-def routes_for(engine: LocalEngine) -> dict[tuple[bytes, bytes], tuple[RouteInfo, QueueInfo]]:
+class FrontDoorEngine(Protocol):
+    """What the front door needs of the engine it feeds (`sluiceway.local.LocalEngine` is one)."""
+
+    @property
+    def registry(self) -> RouteRegistry | None: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+
+    def add_work(self, unit: Work) -> None: ...
+    def notify(self, channels: set[str]) -> None: ...
+
+
+# A request the front door answered: route, method, path, status, seconds, trace id, client.
+Seen = Callable[[str, str, str, int, float, str | None, str | None], None]
+
+
+def routes_for(engine: FrontDoorEngine) -> dict[tuple[bytes, bytes], tuple[RouteInfo, QueueInfo]]:
     """The routes the front door serves: every route to a queue."""
     registry = engine.registry
     assert registry is not None
@@ -62,7 +78,17 @@ def routes_for(engine: LocalEngine) -> dict[tuple[bytes, bytes], tuple[RouteInfo
     }
 
 
-def eligible(settings: Settings, graph: AppGraph, tls: bool) -> bool:
+class Declared(Protocol):
+    """What `eligible` reads of the app graph (`AppGraph`)."""
+
+    @property
+    def firewall(self) -> object | None: ...
+
+    @property
+    def routes(self) -> tuple[RouteSpec, ...]: ...
+
+
+def eligible(settings: Settings, graph: Declared, tls: bool) -> bool:
     """Whether `sluiceway run` gets a front door process (see the module)."""
     return (
         settings.front_door == "process"
@@ -126,13 +152,16 @@ class FrontDoor:
 
     def __init__(
         self,
-        engine: LocalEngine,
+        engine: FrontDoorEngine,
         listener: socket.socket,
         create_protocol: Callable[[], asyncio.Protocol],
         log_format: str,
         spawned: Spawned | None = None,
+        *,
+        observe: Seen,
     ) -> None:
         self.engine = engine
+        self.observe = observe  # counts and tells the live events (the runtime's metrics)
         self.listener = listener
         self.create_protocol = create_protocol
         self.log_format = log_format
@@ -284,7 +313,7 @@ class FrontDoor:
     # -- what the front door reports ---------------------------------------------------------
     def seen(self, requests: list[tuple[str, str, int, float, str | None, str]]) -> None:
         for method, path, status, seconds, trace, client in requests:
-            metrics.observe(self.engine, path, method, path, status, seconds, trace, client)
+            self.observe(path, method, path, status, seconds, trace, client)
 
     # -- a handed-over connection -------------------------------------------------------------
     def _on_handover(self) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sluiceway.cognito.spec import AuthSpec
+from sluiceway.dynamodb.info import TableInfo
+from sluiceway.sqs.info import QueueInfo
 
 
 @dataclass(frozen=True)
@@ -34,3 +38,16 @@ class RouteInfo:
     def label(self) -> str:
         """``POST /orders``: how logs and traces name the route."""
         return f"{self.method} {self.path}"
+
+
+class RouteRegistry(Protocol):
+    """The app's routes and the queues and tables they lead to, as the gateway and the front
+    door read them (`sluiceway.local.registry.Registry` is one)."""
+
+    @property
+    def routes(self) -> Mapping[tuple[str, str], RouteInfo]: ...
+    @property
+    def queues(self) -> Mapping[str, QueueInfo]: ...
+
+    def queue(self, name: str) -> QueueInfo: ...
+    def table(self, name: str) -> TableInfo: ...

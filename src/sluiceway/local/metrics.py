@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sluiceway.core import otel, traces
-from sluiceway.core.histogram import LATENCY_BUCKETS, Histogram
+from sluiceway.core.histogram import Histogram
+from sluiceway.local.counters import HttpSnapshot, Metrics
 from sluiceway.sqs import queues
 
 if TYPE_CHECKING:
@@ -35,49 +35,6 @@ PATH = "/metrics"
 CLIENT_CLOSED = 499
 
 Labels = tuple[tuple[str, str], ...]
-HttpSnapshot = tuple[dict[tuple[str, str, int], int], dict[str, Histogram]]
-
-
-class Metrics:
-    """The counters of one engine (``engine.metrics``)."""
-
-    def __init__(self) -> None:
-        # (route, method, status) -> requests; route -> latency. Event loop only.
-        self.http_requests: dict[tuple[str, str, int], int] = {}
-        self.http_latency: dict[str, Histogram] = {}
-        self._lock = threading.Lock()
-        # function -> [invocations, errors]; function -> duration
-        self.invocations: dict[str, list[int]] = {}
-        self.invocation_latency: dict[str, Histogram] = {}
-        # (protocol, outcome) -> attempts
-        self.delivery_attempts: dict[tuple[str, str], int] = {}
-
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        self.http_requests[key] = self.http_requests.get(key, 0) + 1
-        latency = self.http_latency.get(route)
-        if latency is None:
-            latency = self.http_latency[route] = Histogram(LATENCY_BUCKETS)
-        latency.observe(seconds)
-
-    def http_snapshot(self) -> HttpSnapshot:
-        """The request counters as they are now (in the event loop that updates them)."""
-        return dict(self.http_requests), {r: h.copy() for r, h in self.http_latency.items()}
-
-    def invoked(self, function: str, seconds: float, ok: bool) -> None:
-        with self._lock:
-            counts = self.invocations.get(function)
-            if counts is None:
-                counts = self.invocations[function] = [0, 0]
-                self.invocation_latency[function] = Histogram(LATENCY_BUCKETS)
-            counts[0] += 1
-            counts[1] += not ok
-            self.invocation_latency[function].observe(seconds)
-
-    def delivery(self, protocol: str, outcome: str) -> None:
-        with self._lock:
-            key = (protocol, outcome)
-            self.delivery_attempts[key] = self.delivery_attempts.get(key, 0) + 1
 
 
 def route_label(gateway: Gateway, method: str, path: str, status: int) -> str:
@@ -98,6 +55,7 @@ def route_label(gateway: Gateway, method: str, path: str, status: int) -> str:
 
 
 def observe_request(
+    engine: LocalEngine,
     gateway: Gateway,
     scope: dict[str, Any] | Any,
     status: int,
@@ -114,9 +72,7 @@ def observe_request(
             trace = value.decode("latin-1")
     client = scope.get("client")
     route = route_label(gateway, method, path, status)
-    observe(
-        gateway.engine, route, method, path, status, seconds, trace, client[0] if client else None
-    )
+    observe(engine, route, method, path, status, seconds, trace, client[0] if client else None)
 
 
 def observe(
@@ -154,12 +110,12 @@ _OWN_PAGES = ("/_sluiceway/", "/console", PATH)
 # -- exposition ---------------------------------------------------------------------------
 
 
-async def serve(gateway: Gateway, send: Any) -> None:
+async def serve(engine: LocalEngine, gateway: Gateway, send: Any) -> None:
     """Answer a scrape: the counters copied here in the event loop, the store read in a
     thread."""
-    http = gateway.engine.metrics.http_snapshot()
+    http = engine.metrics.http_snapshot()
     loop = asyncio.get_running_loop()
-    body = (await loop.run_in_executor(None, render, gateway.engine, gateway, http)).encode()
+    body = (await loop.run_in_executor(None, render, engine, gateway, http)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -28,7 +28,6 @@ from sluiceway.apigateway.front_door import (
     listen,
     spawn,
 )
-from sluiceway.apigateway.gateway import Gateway
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app import App
 from sluiceway.awslambda.invoke import log_fields
@@ -38,8 +37,10 @@ from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
 from sluiceway.core.redact import redact
 from sluiceway.core.settings import Settings
+from sluiceway.local import metrics
 from sluiceway.local.console import with_token
 from sluiceway.local.engine import LocalEngine
+from sluiceway.local.web import RuntimeApp
 
 log = logging.getLogger("sluiceway.runtime")
 
@@ -101,7 +102,6 @@ class _Server(uvicorn.Server):
             )
 
         self.front_door = self._make_front_door(create_protocol)
-        self.front_door.engine.front_door = self.front_door
         # Ready once the port accepts connections: it does (the runtime listens; the kernel
         # queues them until the front door, still importing, accepts).
         await self.front_door.start(wait=False)
@@ -117,13 +117,14 @@ def http_server(
     tls: tuple[str, str] | None = None,
     front_door: bool | tuple[socket.socket, Spawned] = False,
 ) -> _Server:
-    """The uvicorn server of `engine`'s gateway: httptools behind the edge's deadlines and
-    limits (`edge.py`), uvloop when installed, HTTPS with `tls` (certificate, key). With
-    `front_door`, a front door process accepts on `host`:`port` (`front_door.py`): True to
-    start one, or the listening socket and the process `spawn` started on it."""
-    gateway = Gateway(engine)
+    """The uvicorn server of `engine`'s gateway and own pages (`RuntimeApp`): httptools
+    behind the edge's deadlines and limits (`edge.py`), uvloop when installed, HTTPS with
+    `tls` (certificate, key). With `front_door`, a front door process accepts on
+    `host`:`port` (`front_door.py`): True to start one, or the listening socket and the
+    process `spawn` started on it."""
+    served = RuntimeApp(engine)
     config = uvicorn.Config(
-        gateway if tls is None else with_hsts(gateway),
+        served if tls is None else with_hsts(served),
         host=host,
         port=port,
         loop=_event_loop(),
@@ -144,7 +145,16 @@ def http_server(
         )
 
         def make(create_protocol: Callable[[], asyncio.Protocol]) -> FrontDoor:
-            return FrontDoor(engine, listener, create_protocol, engine.settings.log_format, spawned)
+            door = FrontDoor(
+                engine,
+                listener,
+                create_protocol,
+                engine.settings.log_format,
+                spawned,
+                observe=lambda *seen: metrics.observe(engine, *seen),
+            )
+            engine.front_door = door
+            return door
 
     return _Server(config, on_ready, engine.bus.disconnect_all, make)
 

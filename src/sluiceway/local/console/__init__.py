@@ -6,7 +6,7 @@ directly (the runtime's own reader connections) and changes it through the same 
 CLI uses (purge, redrive, send), so what the console shows is what `sluiceway queues`
 and friends show. Who may open it, and how a change is guarded: `access.py`.
 
-    >>> Gateway(engine)   # serves the console unless settings.console is False  # doctest: +SKIP
+    >>> RuntimeApp(engine)   # serves the console unless settings.console is False  # doctest: +SKIP
 """
 
 from sluiceway.local.console.access import needs_token, with_token

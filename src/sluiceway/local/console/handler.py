@@ -11,14 +11,16 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from sluiceway.local.console import access
-from sluiceway.local.console.pages import Pages, Response
-from sluiceway.local.engine import LocalEngine
+from sluiceway.local.console.pages import Pages
+from sluiceway.local.console.request import Request, Response
+
+if TYPE_CHECKING:
+    from sluiceway.local.engine import LocalEngine
 
 log = logging.getLogger("sluiceway.console")
 
@@ -45,20 +47,6 @@ _STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    form: dict[str, str] = field(default_factory=dict)
-    params: tuple[str, ...] = ()
-
-    @property
-    def htmx(self) -> bool:
-        return self.headers.get("hx-request") == "true"
 
 
 Handler = Callable[[Request], Response]

@@ -30,7 +30,7 @@ from sluiceway.awslambda.stream_mapping import StreamMapping
 from sluiceway.core.specs import ParameterRef
 from sluiceway.dynamodb import tables
 from sluiceway.iot.iam import IOT_PUBLISH_ACTIONS
-from sluiceway.local.metrics import Metrics
+from sluiceway.local.counters import Metrics
 from sluiceway.local.registry import Registry
 from sluiceway.sns.iam import TOPIC_PUBLISH_ACTIONS
 from sluiceway.sqs import queues

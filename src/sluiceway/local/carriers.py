@@ -1,0 +1,85 @@
+"""The carriers deliveries leave by: email (through the delivery process while the runtime
+runs), SMS, MQTT (to ``--mqtt``'s broker or one embedded here) and the functions subscribed to
+topics, each with its delivery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sluiceway.app.graph import AppGraph
+from sluiceway.awslambda.invoke import Invoker
+from sluiceway.awslambda.sns_lambda import LambdaCarrier
+from sluiceway.awslambda.spec import TopicSource
+from sluiceway.core import naming
+from sluiceway.core.clock import Clock
+from sluiceway.core.settings import Settings
+from sluiceway.core.store import Store
+from sluiceway.iot.broker import EmbeddedBroker
+from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
+from sluiceway.sns.email import Links, Mailer
+from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
+from sluiceway.sns.signing import Signer
+from sluiceway.sns.sms import SmsCarrier, make_provider
+
+
+def mail_carrier(settings: Settings, mailer: Mailer | None, links: Links) -> MailCarrier:
+    """Email to the given mailer, else to ``--smtp`` or the data directory's Maildir."""
+    return MailCarrier(
+        mailer or make_mailer(Path(settings.data_dir), settings.smtp),
+        sender=settings.smtp_from,
+        links=links,
+    )
+
+
+def sms_carrier(settings: Settings) -> SmsCarrier:
+    return SmsCarrier(make_provider(settings.sms, Path(settings.data_dir)))
+
+
+def mqtt_broker_url(settings: Settings) -> tuple[str, EmbeddedBroker | None]:
+    """``--mqtt``'s broker or, without one, a broker embedded here (started)."""
+    if settings.mqtt is not None:
+        return settings.mqtt, None
+    broker = EmbeddedBroker().start()
+    return broker.url, broker
+
+
+def functions_deliverer(
+    graph: AppGraph,
+    invoker: Invoker,
+    signer: Signer,
+    region: naming.Region,
+    links: Callable[[], Links],
+    *,
+    store: Store,
+    clock: Clock,
+) -> DeliveryWorker | None:
+    """The worker that invokes the functions subscribed to topics (None if there are none)."""
+    subscribed = {f.name: f for f in graph.functions if isinstance(f.source, TopicSource)}
+    if not subscribed:
+        return None
+    functions = LambdaCarrier(
+        subscribed, invoker=invoker, signer=signer, region=region, links=links
+    )
+    return DeliveryWorker("lambda", ("lambda",), functions, store=store, clock=clock)
+
+
+def email_deliverers(deliverers: Sequence[DeliveryWorker]) -> list[DeliveryWorker]:
+    """The workers that carry email (the delivery process takes them over in `start`;
+    SMS and functions on topics stay in this process)."""
+    return [d for d in deliverers if d.protocols == ("email",)]
+
+
+def delivery_process(settings: Settings, base_url: str, lock_fd: int) -> ChildSender:
+    """Email leaves through the delivery process (see sender.py): it inherits the data
+    directory's lock (`lock_fd`), so a restart waits for it to record its last delivery."""
+    return ChildSender(
+        SenderConfig(
+            data_dir=str(settings.data_dir),
+            durability=settings.durability,
+            smtp=settings.smtp,
+            sender=settings.smtp_from,
+            base_url=base_url,
+        ),
+        keep_fds=(lock_fd,),
+    )
