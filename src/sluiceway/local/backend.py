@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from sluiceway.awslambda.invoke import TaskTimedOut, current, current_trace
 from sluiceway.core import attrvalue, ids, naming
-from sluiceway.core.errors import AccessDenied
+from sluiceway.core.errors import AccessDenied, NotBound
 from sluiceway.core.faults import crash_point
 from sluiceway.core.permissions import ACTION_OF_METHOD, allows, denied
 from sluiceway.core.store import Op, Store
@@ -216,3 +216,46 @@ class LocalBackend:
         publication = dataclasses.replace(publication, trace_id=current_trace())
         self._effect(lambda tx: topics.publish_sms(tx, phone, publication))
         return {"MessageId": publication.message_id}
+
+
+class HandleCalls:
+    """The handle calls as methods of the engine itself: `App.backend` is the `LocalEngine`
+    (tests bind an app to one, and reach the engine as the app's backend), which hands each
+    call to its `LocalBackend` once open."""
+
+    backend: LocalBackend | None
+
+    def _calls(self) -> LocalBackend:
+        if self.backend is None:
+            raise NotBound("the engine is not open: open it (with LocalEngine(...) as engine)")
+        return self.backend
+
+    def send_message(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return self._calls().send_message(*args, **kwargs)
+
+    def change_message_visibility(self, *args: Any, **kwargs: Any) -> None:
+        self._calls().change_message_visibility(*args, **kwargs)
+
+    def put_item(self, *args: Any, **kwargs: Any) -> None:
+        self._calls().put_item(*args, **kwargs)
+
+    def get_item(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self._calls().get_item(*args, **kwargs)
+
+    def delete_item(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self._calls().delete_item(*args, **kwargs)
+
+    def query(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._calls().query(*args, **kwargs)
+
+    def scan(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._calls().scan(*args, **kwargs)
+
+    def publish(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return self._calls().publish(*args, **kwargs)
+
+    def publish_sms(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return self._calls().publish_sms(*args, **kwargs)
+
+    def publish_iot(self, *args: Any, **kwargs: Any) -> None:
+        self._calls().publish_iot(*args, **kwargs)

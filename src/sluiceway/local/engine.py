@@ -36,7 +36,7 @@ from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
 from sluiceway.local import carriers
-from sluiceway.local.backend import LocalBackend
+from sluiceway.local.backend import HandleCalls, LocalBackend
 from sluiceway.local.counters import Metrics
 from sluiceway.local.data_dir import DataDirLock
 from sluiceway.local.environments import Environments
@@ -69,7 +69,7 @@ def _recover(tx: Tx) -> None:
     queues.release_interrupted(tx)
 
 
-class LocalEngine:
+class LocalEngine(HandleCalls):
     def __init__(
         self,
         app: App,
@@ -143,7 +143,7 @@ class LocalEngine:
                 auto_confirm=self.settings.auto_confirm,
             )
             self.backend = LocalBackend(self.store, self.registry)
-            self.invoker.backend = self.backend  # for calls from execution environments
+            self.invoker.backend = self  # for calls from execution environments
             self.housekeeping = Housekeeping(self.store, self.registry, self.clock, self._owner)
             self.store.write(_recover)
             # What a front door acknowledged before a crash, before anything consumes.
@@ -200,7 +200,7 @@ class LocalEngine:
             self.store.close()
             self._lock.release()
             raise
-        self.app.bind(self.backend)
+        self.app.bind(self)
         self._opened = True
         return self
 
