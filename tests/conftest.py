@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sluiceway import App
 from sluiceway.core.clock import VirtualClock
 from sluiceway.local import LocalEngine, Settings
-from support import Mailbox, SmtpServer, smtp_server
+from support import Mailbox, SmtpServer, Wire, gateway, smtp_server
 
 EngineFactory = Callable[..., LocalEngine]
 
@@ -49,3 +50,19 @@ def make_engine(data_dir: Path, clock: VirtualClock) -> Iterator[EngineFactory]:
     yield make
     for engine in reversed(engines):
         engine.close()
+
+
+ServeFactory = Callable[..., Wire]
+
+
+@pytest.fixture
+def serve(make_engine: EngineFactory) -> Iterator[ServeFactory]:
+    """serve(app, **settings): the app's engine behind a real HTTP server (`Wire`), for
+    boto3 clients signed as its admin or one of its functions."""
+    with ExitStack() as stack:
+
+        def start(app: App, **settings: Any) -> Wire:
+            engine = make_engine(app, **settings)
+            return Wire(engine, stack.enter_context(gateway(engine)))
+
+        yield start

@@ -10,6 +10,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -177,3 +178,34 @@ def raw_exchange(url: str, *chunks: bytes, timeout: float = 10.0) -> bytes:
             if not data:
                 return received
             received += data
+
+
+def aws_client(
+    engine: LocalEngine, url: str, service: str, *, as_function: str | None = None
+) -> Any:
+    """A boto3 client of `service` against the runtime at `url`, signed with the admin's
+    credentials (what `sluiceway env` prints) or those of function `as_function`."""
+    import boto3
+    from botocore.config import Config
+
+    keys = engine.keyring.for_principal(as_function) if as_function else engine.keyring.admin
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=engine.settings.region,
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        aws_session_token=keys.session_token,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@dataclass
+class Wire:
+    """An app's runtime on a real port, for boto3 and the AWS CLI."""
+
+    engine: LocalEngine
+    url: str
+
+    def client(self, service: str, *, as_function: str | None = None) -> Any:
+        return aws_client(self.engine, self.url, service, as_function=as_function)

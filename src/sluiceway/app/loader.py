@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 from sluiceway.app import App
 from sluiceway.core.errors import SluicewayError
+
+DEFAULT_REGION = "us-east-1"  # Settings().region
 
 BLUEPRINTS = {
     "orders": "sluiceway.blueprints.orders:app",
@@ -25,7 +28,14 @@ def load_app(target: str = "orders") -> App:
     """Import the app `target` names. Importing is inert: it declares, nothing runs.
 
     The app's `origin` says how to import it again elsewhere (an execution environment):
-    the module:attr, or the file's absolute path, ``/abs/app.py:attr``."""
+    the module:attr, or the file's absolute path, ``/abs/app.py:attr``.
+
+    A handler module may make its SDK clients when it is imported (``table =
+    boto3.resource("dynamodb").Table("orders")`` at module level, as Lambda code does);
+    boto3 needs a region for that, so one is set here when the environment has none (the
+    runtime's region; in an execution environment Lambda's variables hold it)."""
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_DEFAULT_REGION"] = os.environ.get("SLUICEWAY_REGION", DEFAULT_REGION)
     if target in BLUEPRINTS:
         app = _from_module(BLUEPRINTS[target], target)
         app.origin = BLUEPRINTS[target]

@@ -32,6 +32,7 @@ from sluiceway.core.clock import Clock, SystemClock
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.settings import Settings
 from sluiceway.core.store import Store, Tx
+from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
@@ -114,6 +115,9 @@ class LocalEngine(HandleCalls):
         self.sender: ChildSender | None = None
         self.links = Links(self.settings.base_url)
         self.signer = Signer(Path(self.settings.data_dir) / "keys")
+        self._keyring: Keyring | None = None
+        # The runtime's AWS endpoint as its functions reach it (set once it listens).
+        self.aws_endpoint: str | None = None
         self._lock = DataDirLock(Path(self.settings.data_dir))
         self._workers: list[Worker] = []
         self._stop = threading.Event()
@@ -259,6 +263,7 @@ class LocalEngine(HandleCalls):
             region=self.region,
             root=Path(self.settings.data_dir) / "environments",
             idle_seconds=self.settings.environment_idle_seconds,
+            aws_variables=self.aws_variables,
         )
         self.environments.start()
         self.invoker.environments = self.environments
@@ -280,6 +285,25 @@ class LocalEngine(HandleCalls):
         deferred = outcome.deferred if outcome.ok else ()
         self.store.write(lambda tx: commit_deferred(tx, deferred))
         return outcome
+
+    @property
+    def keyring(self) -> Keyring:
+        """The credentials this runtime accepts: the admin's and one set per function."""
+        if self._keyring is None:
+            self._keyring = Keyring.load(
+                Path(self.settings.data_dir) / "keys", [f.name for f in self.graph.functions]
+            )
+        return self._keyring
+
+    def aws_variables(self, function: str) -> dict[str, str]:
+        """What an SDK in `function`'s environment needs to call this runtime's AWS APIs as
+        that function: the endpoint and the function's own credentials (Lambda's role)."""
+        if self.aws_endpoint is None:
+            return {}
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            **self.keyring.for_principal(function).variables(),
+        }
 
     def set_base_url(self, url: str) -> None:
         """Where links in notifications point (the runtime learns its port late)."""

@@ -95,9 +95,12 @@ def config_for(
     region: naming.Region,
     nice: int,
     inherited: Mapping[str, str],
+    aws: Mapping[str, str] | None = None,
 ) -> EnvironmentConfig:
     """What a new environment of `function` starts with: Lambda's variables and the user's,
-    its own temporary directory, and how to find the handler."""
+    its own temporary directory, and how to find the handler. `aws` is what an SDK needs to
+    reach the runtime's AWS APIs as the function (endpoint, credentials): Lambda's role
+    credentials, which the user cannot override (``AWS_ENDPOINT_URL`` they can)."""
     module = sys.modules.get(function.module)
     task_root = (
         str(Path(module.__file__).parent) if module is not None and module.__file__ else os.getcwd()
@@ -108,7 +111,13 @@ def config_for(
         **inherited,
         "LANG": inherited.get("LANG", "en_US.UTF-8"),
         "TZ": ":UTC",
+        **(
+            {"AWS_ENDPOINT_URL": aws["AWS_ENDPOINT_URL"]}
+            if aws and "AWS_ENDPOINT_URL" in aws
+            else {}
+        ),
         **function.variables,
+        **{k: v for k, v in (aws or {}).items() if k != "AWS_ENDPOINT_URL"},
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

@@ -236,8 +236,10 @@ class Environments:
         max_per_function: int = MAX_PER_FUNCTION,
         nice: int = NICE,
         variables: Mapping[str, str] | None = None,
+        aws_variables: Callable[[str], Mapping[str, str]] = lambda _: {},
     ) -> None:
         self.app = app
+        self.aws_variables = aws_variables
         self.graph = graph
         self.region = region
         self.root = root
@@ -324,6 +326,7 @@ class Environments:
             region=self.region,
             nice=self.nice,
             inherited=self._inherited,
+            aws=self.aws_variables(function.name),
         )
         pid, sock = self.template.spawn(config)
         environment = Environment(function, env_id, pid, sock, tmp)

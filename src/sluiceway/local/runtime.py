@@ -156,7 +156,12 @@ def http_server(
             engine.front_door = door
             return door
 
-    return _Server(config, on_ready, engine.bus.disconnect_all, make)
+    def ready(bound: int) -> None:
+        # Where the functions' SDKs reach the runtime's AWS APIs (`aws_api.py`).
+        engine.aws_endpoint = f"{'https' if tls else 'http'}://{_local_host(host)}:{bound}"
+        on_ready(bound)
+
+    return _Server(config, ready, engine.bus.disconnect_all, make)
 
 
 def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | None = None) -> None:
@@ -186,6 +191,9 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             url = f"{'https' if tls else 'http'}://{settings.host}:{port}"
             if settings.public_url is None:
                 engine.set_base_url(settings.replace(port=port).base_url)
+            engine.aws_endpoint = (
+                f"{'https' if tls else 'http'}://{_local_host(settings.host)}:{port}"
+            )
             # Workers start once the port is known, so the first email already links to it.
             engine.start()
             runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "app": app.name}))
@@ -199,6 +207,15 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
         runtime_file.unlink(missing_ok=True)
         engine.close()
         restore_output()
+
+
+def _local_host(host: str) -> str:
+    """How this machine's own processes reach a runtime listening on `host`."""
+    if host in ("", "0.0.0.0", "*"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _banner(engine: LocalEngine, url: str) -> list[str]:

@@ -13,7 +13,9 @@ from collections.abc import Awaitable
 
 from sluiceway.apigateway.asgi import Message, Receive, Scope, Send, answer_json
 from sluiceway.apigateway.gateway import Gateway
+from sluiceway.core.wire import protocols
 from sluiceway.local import event_stream, metrics, runtime_pages
+from sluiceway.local.aws_api import AwsApi
 from sluiceway.local.console import Console
 from sluiceway.local.engine import LocalEngine
 
@@ -28,6 +30,7 @@ class RuntimeApp:
         self.gateway = Gateway(engine)
         # The web console (the runtime's own, like /_sluiceway/; not behind the app's ACL).
         self.console = Console(engine) if engine.settings.console else None
+        self.aws = AwsApi(engine, engine.keyring)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +63,8 @@ class RuntimeApp:
             page = runtime_pages.serve(self.engine, self.gateway.firewall, scope, send)
         elif self.console is not None and self.console.owns(path):
             page = self.console(scope, receive, send)
+        elif _is_aws(scope):
+            page = self.aws(scope, receive, send)
         else:
             await self.gateway(scope, receive, send)
             return
@@ -70,3 +75,16 @@ class RuntimeApp:
             log.exception("%s %s failed", scope["method"], path)
             with contextlib.suppress(Exception):  # the answer may have started already
                 await answer_json(send, 500, {"message": "internal error", "code": "InternalError"})
+
+
+def _is_aws(scope: Scope) -> bool:
+    names = {name.lower() for name, _ in scope["headers"]}
+    if b"x-amz-target" in names:
+        return True
+    if b"authorization" not in names:
+        return False
+    return protocols.is_aws({"authorization": _header(scope, b"authorization")})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name), "")
