@@ -286,6 +286,11 @@ class LocalEngine(HandleCalls):
         self.store.write(lambda tx: commit_deferred(tx, deferred))
         return outcome
 
+    def refresh_registry(self) -> None:
+        """Take in resources the AWS APIs created or deleted since the engine opened."""
+        if self.registry is not None:
+            self.registry.refresh(self.store)
+
     @property
     def keyring(self) -> Keyring:
         """The credentials this runtime accepts: the admin's and one set per function."""

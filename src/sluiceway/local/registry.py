@@ -43,6 +43,15 @@ class Registry:
     app: str = ""
     user_pools: tuple[UserPoolSpec, ...] = ()
 
+    def refresh(self, store: Store) -> None:
+        """Read the stored resources again, after the AWS APIs created or deleted some
+        (``CreateQueue``, ``CreateTable``...). Every holder of this registry sees them: its
+        mappings are replaced whole, never changed in place, so a reader iterating the old
+        ones is not disturbed."""
+        fresh = Registry.load(store, self.region)
+        for name in ("queues", "tables", "topics", "routes"):
+            object.__setattr__(self, name, getattr(fresh, name))
+
     def queue(self, name: str) -> QueueInfo:
         try:
             return self.queues[name]
