@@ -11,6 +11,7 @@ import click
 
 from sluiceway.cli import (
     aws,
+    env,
     firewall,
     identity,
     mappings,
@@ -51,6 +52,7 @@ main.add_command(identity.token)
 main.add_command(identity.keys)
 main.add_command(firewall.firewall)
 main.add_command(sms.sms)
+main.add_command(env.env)
 main.add_command(aws.render)
 main.add_command(aws.deploy)
 main.add_command(aws.destroy)

@@ -191,12 +191,19 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             url = f"{'https' if tls else 'http'}://{settings.host}:{port}"
             if settings.public_url is None:
                 engine.set_base_url(settings.replace(port=port).base_url)
-            engine.aws_endpoint = (
-                f"{'https' if tls else 'http'}://{_local_host(settings.host)}:{port}"
-            )
             # Workers start once the port is known, so the first email already links to it.
             engine.start()
-            runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "app": app.name}))
+            runtime_file.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "url": url,
+                        "app": app.name,
+                        "aws": engine.aws_endpoint,
+                        "region": settings.region,
+                    }
+                )
+            )
             for line in _banner(engine, url):
                 say(line)
 

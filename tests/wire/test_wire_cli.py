@@ -1,0 +1,85 @@
+"""The AWS CLI (awscli from PyPI) against a running app, with what `sluiceway env` prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from conftest import ServeFactory
+from sluiceway import App
+from sluiceway.cli import main
+from support import Wire
+
+AWS = str(Path(sys.executable).parent / "aws")
+
+
+def _app() -> App:
+    app = App("cli")
+    app.queue("orders")
+    return app
+
+
+def sluiceway_env(wire: Wire, *args: str) -> dict[str, str]:
+    """The variables `sluiceway env` exports, read back from its output as a shell would."""
+    data_dir = str(wire.engine.settings.data_dir)
+    out = CliRunner().invoke(
+        main, ["env", "--data-dir", data_dir, "--endpoint-url", wire.url, *args]
+    )
+    assert out.exit_code == 0, out.output
+    variables = {}
+    for line in out.output.splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            variables[name] = shlex.split(value)[0]
+    return variables
+
+
+def aws(variables: dict[str, str], *args: str) -> Any:
+    """Run the AWS CLI with `variables`. Its version 1 sends `sqs` commands to AWS's own
+    endpoint whatever AWS_ENDPOINT_URL says (aws/aws-cli#8737), so those name it."""
+    if args[0] == "sqs":
+        args = (*args, "--endpoint-url", variables["AWS_ENDPOINT_URL"])
+    home = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [AWS, *args, "--output", "json"],
+        env={
+            **home,
+            **variables,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def test_env_prints_the_admin_s_exports(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    variables = sluiceway_env(wire)
+    admin = wire.engine.keyring.admin
+    assert variables == {
+        "AWS_ENDPOINT_URL": wire.url,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": admin.access_key,
+        "AWS_SECRET_ACCESS_KEY": admin.secret_key,
+    }
+
+
+def test_the_aws_cli_sends_a_message_with_those_exports(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    variables = sluiceway_env(wire)
+    url = aws(variables, "sqs", "get-queue-url", "--queue-name", "orders")["QueueUrl"]
+    sent = aws(variables, "sqs", "send-message", "--queue-url", url, "--message-body", "gloves")
+    rows = wire.engine.store.query("SELECT message_id, body FROM messages")
+    assert [tuple(r) for r in rows] == [(sent["MessageId"], "gloves")]
