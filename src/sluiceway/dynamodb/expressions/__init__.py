@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from sluiceway.dynamodb.expressions.condition import Condition, parse_condition, parse_filter
 from sluiceway.dynamodb.expressions.paths import Path, value_of
+from sluiceway.dynamodb.expressions.update import Update, parse_update
 from sluiceway.dynamodb.expressions.usage import Names, Usage, Values
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "Condition",
     "parse_condition",
     "parse_filter",
+    # updates
+    "Update",
+    "parse_update",
     # document paths
     "Path",
     "value_of",
