@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from sluiceway.dynamodb.expressions.condition import Condition, parse_condition, parse_filter
 from sluiceway.dynamodb.expressions.paths import Path, value_of
+from sluiceway.dynamodb.expressions.projection import Projection, parse_projection
 from sluiceway.dynamodb.expressions.update import Update, parse_update
 from sluiceway.dynamodb.expressions.usage import Names, Usage, Values
 
@@ -35,6 +36,9 @@ __all__ = [
     # updates
     "Update",
     "parse_update",
+    # projections
+    "Projection",
+    "parse_projection",
     # document paths
     "Path",
     "value_of",
