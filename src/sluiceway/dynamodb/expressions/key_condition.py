@@ -98,7 +98,7 @@ def _leaves(root: Node) -> list[Node]:
     while pending:
         node = pending.pop()
         if isinstance(node, Logical) and node.op == "AND":
-            pending += [node.right, node.left]
+            pending += reversed(node.operands)
             continue
         if isinstance(node, Logical | Not | In | Exists | TypeIs | Contains) or (
             isinstance(node, Compare) and node.op == "<>"
