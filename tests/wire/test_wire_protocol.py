@@ -3,9 +3,17 @@ and credentials are checked, and errors come back as AWS's."""
 
 from __future__ import annotations
 
+import datetime
+import json
 from typing import Any
+from unittest import mock
 
+import boto3
+import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import ServeFactory
@@ -34,3 +42,101 @@ def test_an_unknown_queue_is_aws_s_error(serve: ServeFactory) -> None:
     error: Any = raised.value.response
     assert error["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# -- signatures and credentials, as a hostile or misconfigured client meets them -------------
+
+
+def _signed(
+    wire: Any, target: str, body: bytes, *, secret: str | None = None, when: Any = None
+) -> httpx.Response:
+    """A json-protocol request signed as botocore signs one (with `secret`, if given, in
+    place of the admin's)."""
+    admin = wire.engine.keyring.admin
+    request = AWSRequest(
+        method="POST",
+        url=f"{wire.url}/",
+        data=body,
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"},
+    )
+    signer = SigV4Auth(
+        Credentials(admin.access_key, secret or admin.secret_key), "sqs", "us-east-1"
+    )
+    if when is None:
+        signer.add_auth(request)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            signer.add_auth(request)
+    return httpx.post(f"{wire.url}/", content=body, headers=dict(request.headers.items()))
+
+
+def test_a_wrong_secret_is_refused_and_sends_nothing(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    body = json.dumps({"QueueUrl": "orders", "MessageBody": "x"}).encode()
+    answer = _signed(wire, "AmazonSQS.SendMessage", body, secret="not-the-secret")
+    assert answer.status_code == 400
+    assert answer.json()["__type"].endswith("#InvalidSignatureException")
+    assert wire.engine.store.query("SELECT count(*) FROM messages")[0][0] == 0
+    good = _signed(wire, "AmazonSQS.SendMessage", body)
+    assert good.status_code == 200, good.text
+
+
+def test_an_old_signature_is_refused(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    body = json.dumps({"QueueUrl": "orders", "MessageBody": "x"}).encode()
+    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    answer = _signed(wire, "AmazonSQS.SendMessage", body, when=long_ago)
+    assert answer.status_code == 400
+    assert "Signature expired" in answer.json()["message"]
+
+
+def test_credentials_the_runtime_did_not_issue_are_refused(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    stranger = boto3.client(
+        "sqs",
+        endpoint_url=wire.url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    )
+    with pytest.raises(ClientError) as raised:
+        stranger.get_queue_url(QueueName="orders")
+    assert raised.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_an_unsigned_aws_request_is_refused(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    answer = httpx.post(
+        f"{wire.url}/", content=b"{}", headers={"X-Amz-Target": "AmazonSQS.ListQueues"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["__type"].endswith("#MissingAuthenticationTokenException")
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "code"),
+    [
+        ("AmazonSQS.SendMessage", b"{not json", "SerializationException"),
+        ("AmazonSQS.SendMessage", b"[1, 2]", "SerializationException"),
+        ("AmazonSQS.SendMessage", b'{"QueueUrl": 5, "MessageBody": "x"}', "SerializationException"),
+        ("AmazonSQS.NoSuchThing", b"{}", "UnknownOperationException"),
+        ("NoSuchService_2020.Thing", b"{}", "UnknownOperationException"),
+    ],
+)
+def test_bad_wire_input_gets_aws_s_error_and_stores_nothing(
+    serve: ServeFactory, target: str, body: bytes, code: str
+) -> None:
+    wire = serve(_app())
+    answer = _signed(wire, target, body)
+    assert answer.status_code == 400
+    assert answer.json()["__type"].endswith(f"#{code}")
+    assert wire.engine.store.query("SELECT count(*) FROM messages")[0][0] == 0
+
+
+def test_the_app_s_own_routes_are_not_taken_for_aws_requests(serve: ServeFactory) -> None:
+    app = App("wire")
+    app.route("POST", "/orders", to=app.queue("orders"))
+    wire = serve(app)
+    answer = httpx.post(f"{wire.url}/orders", json={"item": "gloves"})
+    assert answer.status_code == 200, answer.text
+    assert "MessageId" in answer.json()
