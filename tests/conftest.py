@@ -57,12 +57,12 @@ ServeFactory = Callable[..., Wire]
 
 @pytest.fixture
 def serve(make_engine: EngineFactory) -> Iterator[ServeFactory]:
-    """serve(app, **settings): the app's engine behind a real HTTP server (`Wire`), for
-    boto3 clients signed as its admin or one of its functions."""
+    """serve(app, front_door=False, **settings): the app's engine behind a real HTTP server
+    (`Wire`), for boto3 clients signed as its admin or one of its functions."""
     with ExitStack() as stack:
 
-        def start(app: App, **settings: Any) -> Wire:
+        def start(app: App, *, front_door: bool = False, **settings: Any) -> Wire:
             engine = make_engine(app, **settings)
-            return Wire(engine, stack.enter_context(gateway(engine)))
+            return Wire(engine, stack.enter_context(gateway(engine, front_door=front_door)))
 
         yield start

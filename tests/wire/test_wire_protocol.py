@@ -140,3 +140,16 @@ def test_the_app_s_own_routes_are_not_taken_for_aws_requests(serve: ServeFactory
     answer = httpx.post(f"{wire.url}/orders", json={"item": "gloves"})
     assert answer.status_code == 200, answer.text
     assert "MessageId" in answer.json()
+
+
+def test_an_aws_request_on_an_ingest_route_s_path_reaches_the_aws_api(
+    serve: ServeFactory,
+) -> None:
+    """Behind the front door too: a signed request is handed over to the runtime even when
+    its path is one of the app's ingest routes."""
+    app = App("wire")
+    app.route("POST", "/", to=app.queue("orders"))
+    wire = serve(app, front_door=True)
+    sqs = wire.client("sqs")
+    assert sqs.get_queue_url(QueueName="orders")["QueueUrl"].endswith("/orders")
+    assert httpx.post(f"{wire.url}/", json={"a": 1}).status_code == 200

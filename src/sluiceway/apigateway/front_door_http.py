@@ -135,6 +135,8 @@ class Connection(asyncio.Protocol):
                 headers[name] = value
         if "transfer-encoding" in headers or "expect" in headers:
             return None
+        if "x-amz-target" in headers or headers.get("authorization", "").startswith("AWS4-"):
+            return None  # an AWS API request (`local.aws_api`), whatever its path
         declared = headers.get("content-length", "0")
         if not declared.isdigit():
             return None
