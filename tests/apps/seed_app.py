@@ -8,10 +8,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "seed_code"))
 
-import poc_lambda_1  # noqa: E402
-import poc_lambda_2  # noqa: E402
+import poc_lambda_1
+import poc_lambda_2
 
-from sluiceway import App  # noqa: E402
+from sluiceway import App
 
 app = App("seed-orders")
 queue = app.queue("POC-Queue")
