@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from bench import e2e, ingest, peers, report, startup, wrk
 from bench.common import REPO, RESULTS, TMP, log, run_module
 
-PHASES = ("generator", "ingest", "sweep", "e2e", "engine", "startup")
+PHASES = ("generator", "ingest", "sweep", "e2e", "engine", "startup", "wire")
 RATE_GRID = (250, 500, 1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 48000)
 QUICK_GRID = (1000, 4000, 16000)
 
@@ -55,6 +55,9 @@ class Profile:
     rabbit_messages: int
     queue_batch: int
     starts: int
+    wire_trials: int = 3
+    wire_n: int = 2000
+    wire_moto_n: int = 400
 
 
 FULL = Profile(
@@ -101,6 +104,9 @@ QUICK = Profile(
     rabbit_messages=3000,
     queue_batch=10,
     starts=3,
+    wire_trials=1,
+    wire_n=300,
+    wire_moto_n=100,
 )
 
 
@@ -297,6 +303,26 @@ def run(profile: Profile, phases: set[str], *, quick: bool) -> dict[str, Any]:
 
     phase("engine", engine)
     phase("startup", lambda: startup.measure(p.starts))
+
+    def wire() -> Any:
+        # boto3 over the wire: sluiceway's AWS APIs, then moto's, then the handles, in turn.
+        found: dict[str, Any] = {"sluiceway": [], "moto": [], "handles": [], "errors": {}}
+        for trial in range(p.wire_trials):
+            for target, n in (
+                ("sluiceway", p.wire_n),
+                ("moto", p.wire_moto_n),
+                ("handles", p.wire_n),
+            ):
+                run = _try(found["errors"], target, run_module, "wire", target, "--n", str(n))
+                found[target].append(run)
+                if run is not None:
+                    log(
+                        f"wire {target} {trial + 1}: "
+                        + ", ".join(f"{k} {v:.0f}" for k, v in run.items() if k.endswith("_per_s"))
+                    )
+        return found
+
+    phase("wire", wire)
     results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return results
 

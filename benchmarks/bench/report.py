@@ -542,8 +542,9 @@ def markdown(results: dict[str, Any], f: Figures, table: list[Check]) -> str:
             f"Lambda-2 (stream/publish) {run['lambda2_s']:.1f} s"
             for run in moto
         ]
+    lines += _wire_table(results.get("wire") or {})
     errors = dict(results.get("errors", {}))
-    for phase in ("e2e", "engine"):
+    for phase in ("e2e", "engine", "wire"):
         for name, text in ((results.get(phase) or {}).get("errors") or {}).items():
             errors[f"{phase}/{name}"] = text
     if errors:
@@ -551,6 +552,56 @@ def markdown(results: dict[str, Any], f: Figures, table: list[Check]) -> str:
         for name, text in errors.items():
             lines += [f"### {name}", "", "```", text.strip(), "```", ""]
     return "\n".join(lines) + "\n"
+
+
+WIRE_FIGURES = (
+    ("sqs_send_per_s", "SQS SendMessage"),
+    ("sqs_receive_delete_per_s", "SQS ReceiveMessage + DeleteMessageBatch (messages)"),
+    ("ddb_put_per_s", "DynamoDB PutItem"),
+    ("ddb_get_per_s", "DynamoDB GetItem"),
+    ("ddb_query_per_s", "DynamoDB Query"),
+)
+
+
+def _wire_table(wire: dict[str, Any]) -> list[str]:
+    """boto3 over the wire against moto (target: 10x) and against the handles, per call:
+    medians of the per-trial ratios, each trial's targets run back to back."""
+    ours = list(wire.get("sluiceway", []))
+    if not any(ours):
+        return []
+    lines = [
+        "",
+        "## boto3 over the wire (issue 15)",
+        "",
+        "The same boto3 client code against sluiceway's AWS APIs and against moto in server "
+        "mode, and the same work through sluiceway's handles in-process; calls per second "
+        "from four client threads (medians), ratios are medians of per-trial ratios.",
+        "",
+        "| call | sluiceway wire | moto | handles | wire / moto (target >= 10x) | wire / handles |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    trials = list(zip(ours, wire.get("moto", []), wire.get("handles", []), strict=False))
+    for key, label in WIRE_FIGURES:
+
+        def median(values: list[float]) -> float:
+            values = sorted(values)
+            return values[len(values) // 2] if values else float("nan")
+
+        mine = median([r[key] for r in ours if r and key in r])
+        moto = median([t[1][key] for t in trials if t[1] and key in t[1]])
+        handles = median([t[2][key] for t in trials if t[2] and key in t[2]])
+        vs_moto = median([t[0][key] / t[1][key] for t in trials if t[0] and t[1] and key in t[1]])
+        vs_handles = median(
+            [t[0][key] / t[2][key] for t in trials if t[0] and t[2] and key in t[2]]
+        )
+        lines.append(
+            f"| {label} | {mine:,.0f}/s | {moto:,.0f}/s | "
+            + (f"{handles:,.0f}/s" if handles == handles else "n/a (no handle call)")
+            + f" | {vs_moto:.1f}x | "
+            + (f"{vs_handles:.2f}x" if vs_handles == vs_handles else "n/a")
+            + " |"
+        )
+    return lines
 
 
 def _stage_table(e2e: dict[str, Any]) -> list[str]:
