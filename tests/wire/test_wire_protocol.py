@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from conftest import ServeFactory
 from sluiceway import App
+from support import raw_exchange
 
 
 def _app() -> App:
@@ -153,3 +154,29 @@ def test_an_aws_request_on_an_ingest_route_s_path_reaches_the_aws_api(
     sqs = wire.client("sqs")
     assert sqs.get_queue_url(QueueName="orders")["QueueUrl"].endswith("/orders")
     assert httpx.post(f"{wire.url}/", json={"a": 1}).status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    head = (
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n"
+        "Content-Type: application/x-amz-json-1.0\r\nContent-Length: 30000000\r\n\r\n"
+    )
+    answer = raw_exchange(wire.url, head.encode(), b"{}", timeout=5)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"RequestEntityTooLarge" in answer
+
+
+def test_a_signed_form_without_an_action_is_refused(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    admin = wire.engine.keyring.admin
+    request = AWSRequest(
+        method="POST",
+        url=f"{wire.url}/",
+        data=b"QueueName=orders&Version=2012-11-05",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    SigV4Auth(Credentials(admin.access_key, admin.secret_key), "sqs", "us-east-1").add_auth(request)
+    answer = httpx.post(f"{wire.url}/", content=request.body, headers=dict(request.headers.items()))
+    assert answer.status_code == 400
+    assert "<Code>MissingAction</Code>" in answer.text

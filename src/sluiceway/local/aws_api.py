@@ -67,6 +67,7 @@ class AwsApi:
         service, table, protocol = "sqs", None, None
         try:
             service = protocols.service_of(headers)
+            protocol = protocols.protocol_of(service, headers)
             table = self.operations[service]
             body = await _body(receive, headers)
             caller = self._authenticate(scope, headers, body)
@@ -79,7 +80,6 @@ class AwsApi:
                 body,
                 table.query_names,
             )
-            protocol = request.protocol
             name = request.operation.name
             handler = table.handlers.get(name)
             if handler is None:

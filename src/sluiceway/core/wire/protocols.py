@@ -52,6 +52,15 @@ def service_of(headers: Mapping[str, str]) -> str:
     return service
 
 
+def protocol_of(service: str, headers: Mapping[str, str]) -> str:
+    """The protocol a request to `service` speaks (and its errors must come back in)."""
+    if "x-amz-target" in headers:
+        return "json"
+    if service in ("sqs", "sns"):
+        return "query"
+    return "rest-json"
+
+
 @dataclass(frozen=True)
 class Request:
     service: str
