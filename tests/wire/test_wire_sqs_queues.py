@@ -153,7 +153,7 @@ def test_get_queue_attributes_shows_counts_times_and_the_redrive_policy(
     one = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     assert one == {"QueueArn": "arn:aws:sqs:us-east-1:000000000000:orders"}
     with pytest.raises(ClientError) as raised:
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Colour"])  # type: ignore[list-item]
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Colour"])
     assert _code(raised) == "InvalidAttributeName"
 
 
