@@ -129,7 +129,8 @@ def operation(name: str) -> Callable[[F], F]:
     checks them too, but a query request or a hand-made one may leave them out)."""
     op = wire_model.operation("sqs", name)
     shape = op.input_shape if op is not None else None
-    required = tuple(shape.required_members) if shape is not None else ()
+    # A batch without entries is SQS's EmptyBatchRequest, not a missing parameter.
+    required = tuple(m for m in shape.required_members if m != "Entries") if shape else ()
 
     def register(handler: F) -> F:
         def checked(engine: QueueEngine, call: Call, params: Params) -> Output:
