@@ -177,6 +177,7 @@ def queue_by_arn(engine: QueueEngine, call: Call, arn: str, member: str) -> Queu
         raise WireError(
             "ResourceNotFoundException",
             f"The resource that you specified for the {member} parameter doesn't exist.",
+            status=404,
         )
     return queue
 

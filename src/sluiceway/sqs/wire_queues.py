@@ -121,6 +121,7 @@ def purge_queue(engine: QueueEngine, call: Call, params: Params) -> Output:
             raise WireError(
                 "PurgeQueueInProgress",
                 f"Only one PurgeQueue operation on {queue.name} is allowed every 60 seconds.",
+                status=403,
             ) from None
         raise
     return {}
@@ -155,8 +156,7 @@ def untag_queue(engine: QueueEngine, call: Call, params: Params) -> Output:
 def list_queue_tags(engine: QueueEngine, call: Call, params: Params) -> Output:
     queue = queue_of(engine, call, params["QueueUrl"])
     call.authorize("queue", queue.name, "sqs:ListQueueTags", queue.arn)
-    tags = catalog.tags(engine.store.reader(), queue)
-    return {"Tags": tags} if tags else {}
+    return {"Tags": catalog.tags(engine.store.reader(), queue)}
 
 
 # -- dead-letter queues and move tasks -------------------------------------------------------
@@ -196,13 +196,16 @@ def cancel_message_move_task(engine: QueueEngine, call: Call, params: Params) ->
         task = moves.task(engine.store.reader(), handle)
     except NotFound:
         raise WireError(
-            "ResourceNotFoundException", "The resource that you specified doesn't exist."
+            "ResourceNotFoundException",
+            "The resource that you specified doesn't exist.",
+            status=404,
         ) from None
     source = engine.registry.queues.get(task.source)
     if source is None or task.done:
         raise WireError(
             "ResourceNotFoundException",
             "Task does not exist or is not running, so cannot be cancelled.",
+            status=404,
         )
     call.authorize("queue", source.name, "sqs:CancelMessageMoveTask", source.arn)
     engine.store.write(lambda tx: moves.cancel(tx, source))
