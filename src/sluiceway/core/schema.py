@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -33,7 +33,10 @@ CREATE TABLE IF NOT EXISTS tables (
 CREATE TABLE IF NOT EXISTS topics (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- what SNS's API set: {"DisplayName": ...} and {"tag": "value"} (JSON)
+    attributes TEXT,
+    tags       TEXT
 );
 CREATE TABLE IF NOT EXISTS routes (
     method TEXT NOT NULL,
@@ -154,6 +157,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     confirmed_at INTEGER,
     filter_policy TEXT,
     filter_scope  TEXT,
+    -- attributes SNS's API set (RawMessageDelivery...), JSON; origin 'api' for a
+    -- subscription SNS's API made (starting the app again keeps it), NULL when declared
+    attributes    TEXT,
+    origin        TEXT,
     UNIQUE (topic_id, protocol, endpoint)
 );
 -- topic_id is NULL for a message published straight to a phone number (SMS)
@@ -301,5 +308,13 @@ CREATE TABLE mapping_states (
     # of the last 24 hours are observations, not data: they are not carried over.
     5: """
 DROP TABLE trace_hops;
+""",
+    # 6 -> 7: SNS's API: topic attributes and tags, subscription attributes, and which
+    # subscriptions the API made (they are not declared, and stay).
+    6: """
+ALTER TABLE topics ADD COLUMN attributes TEXT;
+ALTER TABLE topics ADD COLUMN tags TEXT;
+ALTER TABLE subscriptions ADD COLUMN attributes TEXT;
+ALTER TABLE subscriptions ADD COLUMN origin TEXT;
 """,
 }
