@@ -84,7 +84,8 @@ def test_a_raising_handler_answers_lambda_s_error_payload(serve: ServeFactory) -
     assert error["errorMessage"] == "cannot greet bo"
     assert any("raise ValueError" in line for line in error["stackTrace"])
     log = base64.b64decode(answer["LogResult"]).decode()
-    assert log.startswith("START RequestId: ") and "REPORT RequestId: " in log
+    assert log.startswith("START RequestId: ")
+    assert "REPORT RequestId: " in log
     assert _audited(wire) == 0  # a failed invocation's effects do not commit
 
 
