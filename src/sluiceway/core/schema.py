@@ -44,7 +44,10 @@ CREATE TABLE IF NOT EXISTS tables (
 CREATE TABLE IF NOT EXISTS topics (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- what SNS's API set: {"DisplayName": ...} and {"tag": "value"} (JSON)
+    attributes TEXT,
+    tags       TEXT
 );
 CREATE TABLE IF NOT EXISTS routes (
     method TEXT NOT NULL,
@@ -165,6 +168,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     confirmed_at INTEGER,
     filter_policy TEXT,
     filter_scope  TEXT,
+    -- attributes SNS's API set (RawMessageDelivery...), JSON; origin 'api' for a
+    -- subscription SNS's API made (starting the app again keeps it), NULL when declared
+    attributes    TEXT,
+    origin        TEXT,
     UNIQUE (topic_id, protocol, endpoint)
 );
 -- topic_id is NULL for a message published straight to a phone number (SMS)
@@ -313,7 +320,9 @@ CREATE TABLE mapping_states (
     5: """
 DROP TABLE trace_hops;
 """,
-    # 6 -> 7: SQS's API: queue attributes set over the wire, and queue tags.
+    # 6 -> 7: the AWS APIs' own state. SQS: queue attributes set over the wire, and queue
+    # tags. SNS: topic attributes and tags, subscription attributes, and which
+    # subscriptions the API made (they are not declared, and stay).
     6: """
 ALTER TABLE queues ADD COLUMN modified_at INTEGER;
 ALTER TABLE queues ADD COLUMN attributes TEXT;
@@ -323,5 +332,9 @@ CREATE TABLE queue_tags (
     value    TEXT NOT NULL,
     PRIMARY KEY (queue_id, key)
 ) WITHOUT ROWID;
+ALTER TABLE topics ADD COLUMN attributes TEXT;
+ALTER TABLE topics ADD COLUMN tags TEXT;
+ALTER TABLE subscriptions ADD COLUMN attributes TEXT;
+ALTER TABLE subscriptions ADD COLUMN origin TEXT;
 """,
 }
