@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import ServeFactory
 from sluiceway import App
 from sluiceway.cli import main
-from support import Wire
+from support import SmtpServer, Wire
 
 AWS = str(Path(sys.executable).parent / "aws")
 
@@ -23,6 +23,7 @@ AWS = str(Path(sys.executable).parent / "aws")
 def _app() -> App:
     app = App("cli")
     app.queue("orders")
+    app.topic("notices").subscribe("email", "ops@example.com")
     return app
 
 
@@ -83,3 +84,27 @@ def test_the_aws_cli_sends_a_message_with_those_exports(serve: ServeFactory) -> 
     sent = aws(variables, "sqs", "send-message", "--queue-url", url, "--message-body", "gloves")
     rows = wire.engine.store.query("SELECT message_id, body FROM messages")
     assert [tuple(r) for r in rows] == [(sent["MessageId"], "gloves")]
+
+
+def test_the_aws_cli_receives_and_deletes_a_message(serve: ServeFactory) -> None:
+    wire = serve(_app())
+    variables = sluiceway_env(wire)
+    url = aws(variables, "sqs", "get-queue-url", "--queue-name", "orders")["QueueUrl"]
+    aws(variables, "sqs", "send-message", "--queue-url", url, "--message-body", "gloves")
+    got = aws(variables, "sqs", "receive-message", "--queue-url", url, "--wait-time-seconds", "1")
+    (message,) = got["Messages"]
+    assert message["Body"] == "gloves"
+    handle = message["ReceiptHandle"]
+    aws(variables, "sqs", "delete-message", "--queue-url", url, "--receipt-handle", handle)
+    assert wire.engine.store.query("SELECT count(*) FROM messages")[0][0] == 0
+
+
+def test_the_aws_cli_publishes_and_the_email_arrives(serve: ServeFactory, smtp: SmtpServer) -> None:
+    wire = serve(_app(), smtp=smtp.url, auto_confirm=True)
+    variables = sluiceway_env(wire)
+    topic = "arn:aws:sns:us-east-1:000000000000:notices"
+    sent = aws(variables, "sns", "publish", "--topic-arn", topic, "--message", "from the CLI")
+    assert len(sent["MessageId"]) == 36
+    wire.engine.drain()
+    (mail,) = smtp.mailbox.wait_for(1)
+    assert "from the CLI" in str(mail.get_content())

@@ -4,10 +4,6 @@ as `topic.publish` (the email arrives)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,37 +206,3 @@ def test_a_bad_batch_is_refused_whole(
         sns.publish_batch(TopicArn=f"{ARN}:orders", PublishBatchRequestEntries=entries)
     assert _error(raised) == (code, 400)
     assert _deliveries(wire) == []
-
-
-def test_the_aws_cli_publishes_and_the_email_arrives(serve: ServeFactory, smtp: SmtpServer) -> None:
-    wire = serve(_app(), smtp=smtp.url, auto_confirm=True)
-    wire.client("sns").subscribe(
-        TopicArn=f"{ARN}:orders", Protocol="email", Endpoint="ops@example.com"
-    )
-    keys = wire.engine.keyring.admin
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": keys.access_key,
-        "AWS_SECRET_ACCESS_KEY": keys.secret_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": wire.url,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    if keys.session_token:
-        env["AWS_SESSION_TOKEN"] = keys.session_token
-    aws = str(Path(sys.executable).with_name("aws"))
-    done = subprocess.run(
-        [aws, "sns", "publish", "--topic-arn", f"{ARN}:orders", "--message", "from the CLI"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["MessageId"]) == 36
-    wire.engine.drain()
-    (mail,) = smtp.mailbox.wait_for(1)
-    assert "from the CLI" in str(mail.get_content())
