@@ -24,6 +24,28 @@ class KeySpec:
     type: KeyType = "S"
 
 
+ProjectionType = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+PROJECTION_TYPES: tuple[ProjectionType, ...] = ("ALL", "KEYS_ONLY", "INCLUDE")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A secondary index: its keys (a local index shares the table's partition key) and
+    which attributes it projects (``INCLUDE``: the keys plus `non_key_attributes`)."""
+
+    name: str
+    partition_key: KeySpec
+    sort_key: KeySpec | None = None
+    projection: ProjectionType = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        if self.sort_key is None:
+            return (self.partition_key.name,)
+        return (self.partition_key.name, self.sort_key.name)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -31,6 +53,15 @@ class TableSpec:
     sort_key: KeySpec | None = None
     stream: StreamViewType | None = None
     ttl_attribute: str | None = None
+    global_indexes: tuple[IndexSpec, ...] = ()
+    local_indexes: tuple[IndexSpec, ...] = ()
+
+    @property
+    def indexes(self) -> tuple[IndexSpec, ...]:
+        return self.global_indexes + self.local_indexes
+
+    def index(self, name: str) -> IndexSpec | None:
+        return next((index for index in self.indexes if index.name == name), None)
 
     @property
     def key_schema(self) -> str:

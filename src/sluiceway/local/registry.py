@@ -26,7 +26,7 @@ from sluiceway.core.naming import Region
 from sluiceway.core.specs import ParameterRef
 from sluiceway.core.store import Store, Tx
 from sluiceway.dynamodb.info import TableInfo
-from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
 from sluiceway.sns.info import TopicInfo
 from sluiceway.sns.validation import check_endpoint
 from sluiceway.sqs.info import QueueInfo
@@ -136,6 +136,19 @@ def _table_spec(config: dict[str, Any]) -> TableSpec:
         sort_key=KeySpec(**sort_key) if sort_key else None,
         stream=config.get("stream"),
         ttl_attribute=config.get("ttl_attribute"),
+        global_indexes=tuple(_index_spec(i) for i in config.get("global_indexes", ())),
+        local_indexes=tuple(_index_spec(i) for i in config.get("local_indexes", ())),
+    )
+
+
+def _index_spec(config: dict[str, Any]) -> IndexSpec:
+    sort_key = config.get("sort_key")
+    return IndexSpec(
+        name=config["name"],
+        partition_key=KeySpec(**config["partition_key"]),
+        sort_key=KeySpec(**sort_key) if sort_key else None,
+        projection=config.get("projection", "ALL"),
+        non_key_attributes=tuple(config.get("non_key_attributes", ())),
     )
 
 
