@@ -19,6 +19,7 @@ for an item that does not exist.
 from __future__ import annotations
 
 from sluiceway.dynamodb.expressions.condition import Condition, parse_condition, parse_filter
+from sluiceway.dynamodb.expressions.key_condition import KeyCondition, parse_key_condition
 from sluiceway.dynamodb.expressions.paths import Path, value_of
 from sluiceway.dynamodb.expressions.projection import Projection, parse_projection
 from sluiceway.dynamodb.expressions.update import Update, parse_update
@@ -33,6 +34,9 @@ __all__ = [
     "Condition",
     "parse_condition",
     "parse_filter",
+    # queries
+    "KeyCondition",
+    "parse_key_condition",
     # updates
     "Update",
     "parse_update",

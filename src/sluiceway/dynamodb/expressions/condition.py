@@ -126,14 +126,15 @@ class Contains:
 
 @dataclass(frozen=True)
 class Logical:
+    """Operands joined by one of AND or OR (flat, so a long chain does not nest deeply)."""
+
     op: Literal["AND", "OR"]
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]
 
     def evaluate(self, item: Item | None) -> bool:
         if self.op == "AND":
-            return self.left.evaluate(item) and self.right.evaluate(item)
-        return self.left.evaluate(item) or self.right.evaluate(item)
+            return all(operand.evaluate(item) for operand in self.operands)
+        return any(operand.evaluate(item) for operand in self.operands)
 
 
 @dataclass(frozen=True)
@@ -186,29 +187,27 @@ def parse_filter(
 
 class _ConditionParser(Parser):
     def disjunction(self) -> Node:
-        node = self.conjunction()
+        operands = [self.conjunction()]
         while self.at("OR"):
             self.advance()
-            node = Logical("OR", node, self.conjunction())
-        return node
+            operands.append(self.conjunction())
+        return operands[0] if len(operands) == 1 else Logical("OR", tuple(operands))
 
     def conjunction(self) -> Node:
-        node = self.negation()
+        operands = [self.negation()]
         while self.at("AND"):
             self.advance()
-            node = Logical("AND", node, self.negation())
-        return node
+            operands.append(self.negation())
+        return operands[0] if len(operands) == 1 else Logical("AND", tuple(operands))
 
     def negation(self) -> Node:
-        # A loop, not recursion: a long run of NOTs must not exhaust the stack.
+        # A loop, not recursion, and NOT NOT cancels: a long run of NOTs must not nest deeply.
         count = 0
         while self.at("NOT"):
             self.advance()
             count += 1
         node = self.primary()
-        for _ in range(count):
-            node = Not(node)
-        return node
+        return Not(node) if count % 2 else node
 
     def primary(self) -> Node:
         if self.at("("):
