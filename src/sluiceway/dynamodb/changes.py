@@ -54,9 +54,7 @@ def write(
     if old == new:
         return False
     if new is None:
-        tx.execute(
-            "DELETE FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, *key)
-        )
+        tx.execute("DELETE FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, *key))
     else:
         tx.execute(
             "INSERT OR REPLACE INTO items (table_id, pk, sk, item, expires_at) "

@@ -30,7 +30,10 @@ class TransactionCanceled(SluicewayError):
     def __init__(self, reasons: Sequence[dict[str, Any]]) -> None:
         self.reasons = list(reasons)
         codes = ", ".join(r.get("Code", "None") for r in self.reasons)
-        super().__init__(f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]")
+        super().__init__(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{codes}]"
+        )
 
 
 class ResourceInUse(SluicewayError):

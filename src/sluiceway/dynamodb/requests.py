@@ -57,8 +57,7 @@ def values_of(request: Mapping[str, Any]) -> dict[str, AttributeValue] | None:
     if values is None:
         return None
     return {
-        name: _checked(value, f"ExpressionAttributeValues.{name}")
-        for name, value in values.items()
+        name: _checked(value, f"ExpressionAttributeValues.{name}") for name, value in values.items()
     }
 
 
