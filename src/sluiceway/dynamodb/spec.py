@@ -74,3 +74,36 @@ class TableSpec:
         if self.sort_key is None:
             return (self.partition_key.name,)
         return (self.partition_key.name, self.sort_key.name)
+
+
+KeyDeclaration = str | tuple[str, KeyType]
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    """A global secondary index, declared on its table (keys as `app.table` takes them).
+
+    >>> app.table("orders", partition_key="orderID", global_indexes=[
+    ...     GlobalIndex("by-customer", partition_key="customer", sort_key=("placedAt", "N"))
+    ... ])                                                                    # doctest: +SKIP
+    """
+
+    name: str
+    partition_key: KeyDeclaration
+    sort_key: KeyDeclaration | None = None
+    projection: ProjectionType = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalIndex:
+    """A local secondary index: the table's partition key with another sort key.
+
+    >>> app.table("orders", partition_key="customer", sort_key="orderID",
+    ...           local_indexes=[LocalIndex("by-date", sort_key="placedAt")])  # doctest: +SKIP
+    """
+
+    name: str
+    sort_key: KeyDeclaration
+    projection: ProjectionType = "ALL"
+    non_key_attributes: tuple[str, ...] = ()

@@ -25,6 +25,7 @@ from sluiceway.core.errors import DeclarationError, NotFound
 from sluiceway.core.naming import Region
 from sluiceway.core.specs import ParameterRef
 from sluiceway.core.store import Store, Tx
+from sluiceway.dynamodb import indexes
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
 from sluiceway.sns.info import TopicInfo
@@ -266,7 +267,7 @@ def _sync(
 def _sync_table(tx: Tx, table: TableSpec) -> None:
     config = json.dumps(dataclasses.asdict(table))
     row = tx.execute(
-        "SELECT config, stream_label FROM tables WHERE name = ?", (table.name,)
+        "SELECT config, stream_label, id FROM tables WHERE name = ?", (table.name,)
     ).fetchone()
     label = _stream_label(tx.now) if table.stream else None
     if row is None:
@@ -288,6 +289,9 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
     tx.execute(
         "UPDATE tables SET config = ?, stream_label = ? WHERE name = ?", (config, keep, table.name)
     )
+    if stored.indexes != table.indexes:
+        # An index declared (or changed) on a table with items: written from them at once.
+        indexes.rebuild(tx, row[2], table)
 
 
 def _user_pool(data: Mapping[str, Any]) -> UserPoolSpec:
