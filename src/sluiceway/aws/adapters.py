@@ -283,6 +283,8 @@ class Boto3Backend:
         method = OPERATION_METHODS[operation]
         answer = self._call("dynamodb", method, **binary.to_bytes(renamed))
         answer.pop("ResponseMetadata", None)
+        if request.get("ReturnConsumedCapacity", "NONE") == "NONE":
+            answer.pop("ConsumedCapacity", None)  # moto gives it unasked; AWS does not
         declared = {value: key for key, value in physical.items()}
         found: dict[str, Any] = binary.to_stored(rename_tables(answer, declared))
         return found
