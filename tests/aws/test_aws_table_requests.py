@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from aws_support import Stack, fake_aws, sam_transform
