@@ -10,7 +10,15 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key
 
 from conftest import EngineFactory
-from sluiceway import App, ConditionalCheckFailed, GlobalIndex, LocalIndex, ValidationError
+from sluiceway import (
+    AccessDenied,
+    App,
+    ConditionalCheckFailed,
+    DeclarationError,
+    GlobalIndex,
+    LocalIndex,
+    ValidationError,
+)
 from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.errors import ConditionFailed, TransactionCanceled
 
@@ -183,3 +191,85 @@ def test_a_transaction_writes_two_tables_or_nothing(handles: tuple[Any, Any, Any
     )
     assert got["Responses"][0]["Item"]["sku"] == "glove"
     assert got["Responses"][1] == {}
+
+
+def test_a_handler_updates_with_its_grant_and_is_denied_a_transaction_beyond_it(
+    make_engine: EngineFactory,
+) -> None:
+    denied: list[str] = []
+    app, orders, stock = _app()
+    jobs = app.queue("jobs")
+
+    @app.on_queue(jobs, uses=[orders.writes, orders.reads])
+    def handler(event: dict[str, Any], context: Any) -> None:
+        for record in event["Records"]:
+            orders.update_item(
+                Key={"customer": "c", "orderID": record["body"]},
+                UpdateExpression="ADD seen :one",
+                ExpressionAttributeValues={":one": 1},
+            )
+            seen = orders.get_item(Key={"customer": "c", "orderID": record["body"]})
+            assert seen["Item"]["seen"] == 1  # a handler reads its own write
+            try:
+                orders.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"Item": {"customer": "c", "orderID": "x"}}},
+                        {"Put": {"TableName": "stock", "Item": {"sku": "x"}}},
+                    ]
+                )
+            except AccessDenied as error:
+                denied.append(error.action)
+
+    engine = make_engine(app)
+    jobs.send_message("o-1")
+    engine.drain()
+    assert denied == ["dynamodb:PutItem"]
+    assert [i["orderID"] for i in orders.scan()] == ["o-1"]
+    assert stock.scan() == []
+
+
+def test_an_index_declared_later_is_built_from_the_items_already_stored(
+    make_engine: EngineFactory, tmp_path: Any
+) -> None:
+    first = App("h")
+    table = first.table("people", partition_key="id")
+    engine = make_engine(first, data_dir=tmp_path / "d")
+    table.put_item(Item={"id": "a", "city": "Oslo"})
+    table.put_item(Item={"id": "b", "city": "Rome"})
+    engine.close()
+    second = App("h")
+    people = second.table(
+        "people", partition_key="id", global_indexes=[GlobalIndex("by-city", partition_key="city")]
+    )
+    make_engine(second, data_dir=tmp_path / "d")
+    found = people.query(IndexName="by-city", KeyConditionExpression=Key("city").eq("Rome"))
+    assert [i["id"] for i in found["Items"]] == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"local_indexes": [LocalIndex("by-x", sort_key="x")]}, "needs a table with a sort key"),
+        ({"global_indexes": [GlobalIndex("x", partition_key="p")]}, "3-255 characters"),
+        (
+            {"global_indexes": [GlobalIndex("by-id", partition_key=("id", "N"))]},
+            "is N here and S in another key",
+        ),
+        (
+            {"global_indexes": [GlobalIndex("by-p", partition_key="p", projection="INCLUDE")]},
+            "non_key_attributes go with projection='INCLUDE'",
+        ),
+        (
+            {
+                "global_indexes": [
+                    GlobalIndex("by-p", partition_key="p"),
+                    GlobalIndex("by-p", partition_key="q"),
+                ]
+            },
+            "declared twice",
+        ),
+    ],
+)
+def test_a_bad_index_declaration_fails_at_once(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(DeclarationError, match=problem):
+        App("bad").table("things", partition_key="id", **options)
