@@ -162,7 +162,7 @@ def _page(
     limit = request.get("Limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValidationError(
-            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
             "constraint: Member must have value greater than or equal to 1"
         )
     return Page(table, index, select, projection, condition, limit, fetch_full)

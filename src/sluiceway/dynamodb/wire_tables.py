@@ -161,8 +161,6 @@ def _indexes(
 
 def _stream(spec: Mapping[str, Any] | None) -> StreamViewType | None:
     if not spec or not spec.get("StreamEnabled"):
-        if spec and spec.get("StreamViewType") and spec.get("StreamEnabled") is False:
-            return None
         return None
     view = spec.get("StreamViewType")
     if view not in STREAM_VIEW_TYPES:
