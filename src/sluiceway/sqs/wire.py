@@ -58,7 +58,9 @@ def queue_of(engine: QueueEngine, call: Call, url: str) -> QueueInfo:
     name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if "/" in url else url
     queue = engine.registry.queues.get(name)
     if queue is None:
-        raise WireError("QueueDoesNotExist", "The specified queue does not exist.", status=400)
+        raise WireError(
+            "QueueDoesNotExist", "The specified queue does not exist.", status=400
+        )
     return queue
 
 
