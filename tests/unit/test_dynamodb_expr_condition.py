@@ -316,10 +316,12 @@ def test_reserved_words_must_go_through_names() -> None:
 
 def test_undefined_names_and_values_are_errors() -> None:
     assert error_of("#x = :one") == (
-        "An expression attribute name used in the document path is not defined; attribute name: #x"
+        "Invalid ConditionExpression: An expression attribute name used in the document path "
+        "is not defined; attribute name: #x"
     )
     assert error_of("n = :nope") == (
-        "An expression attribute value used in expression is not defined; attribute value: :nope"
+        "Invalid ConditionExpression: An expression attribute value used in expression is not "
+        "defined; attribute value: :nope"
     )
 
 

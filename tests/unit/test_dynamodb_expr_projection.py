@@ -65,7 +65,8 @@ def test_names_and_usage() -> None:
     assert projection.apply(ITEM) == {"doc": {"M": {"x": {"N": "1"}}}}
     usage.check(names, None)
     assert error_of("#q") == (
-        "An expression attribute name used in the document path is not defined; attribute name: #q"
+        "Invalid ProjectionExpression: An expression attribute name used in the document path "
+        "is not defined; attribute name: #q"
     )
 
 

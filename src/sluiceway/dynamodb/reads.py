@@ -202,6 +202,19 @@ def _key_part(spec: KeySpec | None, item: Mapping[str, Any]) -> bytes:
 # -- Query --------------------------------------------------------------------------------
 
 
+def _filter_reads_no_key(page: Page, partition: str, sort: str | None) -> None:
+    """A Query's FilterExpression may not name the key it queries by (that is the key
+    condition's work), as DynamoDB refuses."""
+    if page.filter is None:
+        return
+    for key in (partition, sort):
+        if key is not None and key in page.filter.attributes():
+            raise ValidationError(
+                "Filter Expression can only contain non-primary key attributes: "
+                f"Primary key attribute: {key}"
+            )
+
+
 def query(tables: Tables, request: Mapping[str, Any], trace_id: str | None = None) -> Prepared:
     refuse_legacy(request, "KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator")
     table = table_of(tables, request.get("TableName"))
@@ -223,6 +236,7 @@ def query(tables: Tables, request: Mapping[str, Any], trace_id: str | None = Non
         sort_key=None if sort is None else sort.name,
     )
     page = _page(table, index, request, usage, values)
+    _filter_reads_no_key(page, partition.name, None if sort is None else sort.name)
     finish(usage, request, values)
     start = _start(table, index, request)
     forward = request.get("ScanIndexForward", True) is not False

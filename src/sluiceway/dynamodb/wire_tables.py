@@ -4,6 +4,7 @@ ListTables, UpdateTable (streams and global indexes), time to live and tags."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
@@ -171,8 +172,38 @@ def _stream(spec: Mapping[str, Any] | None) -> StreamViewType | None:
     return cast(StreamViewType, view)
 
 
+TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+
+
+def _check_name(name: str) -> None:
+    """A new table's name: 3 to 255 of letters, digits, ``_ . -`` (botocore's model allows
+    shorter names there since TableName may be an ARN, so the model's check cannot say)."""
+    problems = []
+    if len(name) < 3:
+        problems.append(
+            f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must have "
+            "length greater than or equal to 3"
+        )
+    if len(name) > 255:
+        problems.append(
+            f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must have "
+            "length less than or equal to 255"
+        )
+    if TABLE_NAME.fullmatch(name) is None:
+        problems.append(
+            f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must satisfy "
+            "regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    if problems:
+        count = len(problems)
+        raise ValidationError(
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems)
+        )
+
+
 def spec_of(params: Mapping[str, Any]) -> TableSpec:
     """CreateTable's parameters as a table spec, checked as DynamoDB checks them."""
+    _check_name(params["TableName"])
     definitions = params["AttributeDefinitions"]
     types = {d["AttributeName"]: d["AttributeType"] for d in definitions}
     if len(types) != len(definitions):

@@ -135,8 +135,8 @@ class Parser:
             name = self.names.get(token.text)
             if name is None:
                 raise ValidationError(
-                    "An expression attribute name used in the document path is not defined; "
-                    f"attribute name: {token.text}"
+                    f"Invalid {self.kind}: An expression attribute name used in the document "
+                    f"path is not defined; attribute name: {token.text}"
                 )
             self.usage.names.add(token.text)
             if not isinstance(name, str):
@@ -164,8 +164,8 @@ class Parser:
         self.advance()
         if token.text not in self.values:
             raise ValidationError(
-                "An expression attribute value used in expression is not defined; "
-                f"attribute value: {token.text}"
+                f"Invalid {self.kind}: An expression attribute value used in expression is not "
+                f"defined; attribute value: {token.text}"
             )
         self.usage.values.add(token.text)
         return validate_attribute_value(self.values[token.text], where=token.text)

@@ -162,6 +162,26 @@ class Condition:
         """Whether `item` (None: no item, every attribute missing) satisfies the condition."""
         return self.root.evaluate(item)
 
+    def attributes(self) -> frozenset[str]:
+        """The top-level attributes the condition reads (a Query's filter may not read the
+        key attributes)."""
+        found: set[str] = set()
+
+        def walk(node: object) -> None:
+            if isinstance(node, tuple):
+                for part in node:
+                    walk(part)
+                return
+            path = getattr(node, "path", None)
+            if isinstance(path, tuple) and path and isinstance(path[0], str):
+                found.add(path[0])
+            for name in getattr(node, "__dataclass_fields__", ()):
+                if name != "path":
+                    walk(getattr(node, name))
+
+        walk(self.root)
+        return frozenset(found)
+
 
 def parse_condition(
     text: str,
