@@ -27,11 +27,6 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[h.Backe
         yield pair
 
 
-@pytest.mark.parametrize("name", suite.params())
-def test_sqs_case(name: str, backends: tuple[h.Backend, h.Backend]) -> None:
-    h.run(suite, name, *backends)
-
-
 def _queue(c: Clients, tag: str = "", **attributes: str) -> str:
     name = c.name(tag)
     if attributes.get("FifoQueue") == "true":
@@ -690,3 +685,9 @@ def a_standard_queue_refuses_a_fifo_only_parameter(c: Clients) -> list[Any]:
     return [
         c.differs(sent, aws=REFUSED, moto=moto, source=DOCS + "API_SendMessage.html", note=note)
     ]
+
+
+# After every case is registered.
+@pytest.mark.parametrize("name", suite.params())
+def test_sqs_case(name: str, backends: tuple[h.Backend, h.Backend]) -> None:
+    h.run(suite, name, *backends)
