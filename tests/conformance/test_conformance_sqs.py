@@ -690,4 +690,5 @@ def a_standard_queue_refuses_a_fifo_only_parameter(c: Clients) -> list[Any]:
 # After every case is registered.
 @pytest.mark.parametrize("name", suite.params())
 def test_sqs_case(name: str, backends: tuple[h.Backend, h.Backend]) -> None:
-    h.run(suite, name, *backends)
+    sluiceway, moto = h.run(suite, name, *backends)
+    assert sluiceway == moto
