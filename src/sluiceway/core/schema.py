@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -21,8 +21,19 @@ CREATE TABLE IF NOT EXISTS queues (
     name       TEXT NOT NULL UNIQUE,
     config     TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    purged_at  INTEGER
+    purged_at  INTEGER,
+    -- set by SetQueueAttributes (SQS's LastModifiedTimestamp); NULL: never changed
+    modified_at INTEGER,
+    -- the attributes SQS keeps that the engine does not act on (Policy, KMS ...), as JSON
+    attributes TEXT
 );
+-- SQS queue tags (TagQueue)
+CREATE TABLE IF NOT EXISTS queue_tags (
+    queue_id INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (queue_id, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tables (
     id           INTEGER PRIMARY KEY,
     name         TEXT NOT NULL UNIQUE,
@@ -301,5 +312,16 @@ CREATE TABLE mapping_states (
     # of the last 24 hours are observations, not data: they are not carried over.
     5: """
 DROP TABLE trace_hops;
+""",
+    # 6 -> 7: SQS's API: queue attributes set over the wire, and queue tags.
+    6: """
+ALTER TABLE queues ADD COLUMN modified_at INTEGER;
+ALTER TABLE queues ADD COLUMN attributes TEXT;
+CREATE TABLE queue_tags (
+    queue_id INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (queue_id, key)
+) WITHOUT ROWID;
 """,
 }

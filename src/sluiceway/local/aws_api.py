@@ -70,6 +70,8 @@ class AwsApi:
             table = self.operations[service]
             body = await _body(receive, headers)
             caller = self._authenticate(scope, headers, body)
+            if "x-amz-target" not in headers and service in ("sqs", "sns"):
+                protocol = "query"  # so that an unknown Action is answered in XML too
             request = protocols.parse_request(
                 service,
                 scope["method"],

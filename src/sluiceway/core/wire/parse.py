@@ -199,8 +199,9 @@ def _query_map(
     shape: MapShape, params: Mapping[str, str], prefix: str, names: Any, *, flattened: bool
 ) -> dict[str, Any] | None:
     base = prefix if flattened else f"{prefix}.entry"
-    key_name = shape.key.serialization.get("name", "key")
-    value_name = shape.value.serialization.get("name", "value")
+    # `names` may give a map's entry names too ("TagMap.key" -> "Key"), as for members.
+    key_name = names.get(f"{shape.name}.key") or shape.key.serialization.get("name", "key")
+    value_name = names.get(f"{shape.name}.value") or shape.value.serialization.get("name", "value")
     out: dict[str, Any] = {}
     for i in _indexed(params, base):
         key = params.get(f"{base}.{i}.{key_name}")

@@ -70,8 +70,8 @@ def to_xml(shape: Shape, value: Any, tag: str, names: Mapping[str, str]) -> str:
 
 
 def _xml_entries(shape: MapShape, value: Mapping[str, Any], tag: str, names: Any) -> str:
-    key = shape.key.serialization.get("name", "key")
-    item = shape.value.serialization.get("name", "value")
+    key = names.get(f"{shape.name}.key") or shape.key.serialization.get("name", "key")
+    item = names.get(f"{shape.name}.value") or shape.value.serialization.get("name", "value")
     return "".join(
         f"<{tag}>{to_xml(shape.key, k, key, names)}{to_xml(shape.value, v, item, names)}</{tag}>"
         for k, v in value.items()
