@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,6 +119,33 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_expiring ON items (table_id, expires_at)
     WHERE expires_at IS NOT NULL;
+-- DynamoDB secondary indexes: each index's projection of an item under the index's key
+-- bytes, then the item's own key (an index key need not be unique); written in the item's
+-- transaction
+CREATE TABLE IF NOT EXISTS index_items (
+    table_id   INTEGER NOT NULL,
+    index_name TEXT NOT NULL,
+    pk         BLOB NOT NULL,
+    sk         BLOB NOT NULL,
+    item_pk    BLOB NOT NULL,
+    item_sk    BLOB NOT NULL,
+    item       TEXT NOT NULL,
+    PRIMARY KEY (table_id, index_name, pk, sk, item_pk, item_sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS index_items_by_item ON index_items (table_id, item_pk, item_sk);
+-- DynamoDB tables' tags (TagResource)
+CREATE TABLE IF NOT EXISTS table_tags (
+    table_name TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (table_name, key)
+) WITHOUT ROWID;
+-- TransactWriteItems' ClientRequestToken, remembered 10 minutes
+CREATE TABLE IF NOT EXISTS transaction_tokens (
+    token      TEXT PRIMARY KEY,
+    digest     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stream_records (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     table_id      INTEGER NOT NULL,
@@ -323,5 +350,35 @@ CREATE TABLE queue_tags (
     value    TEXT NOT NULL,
     PRIMARY KEY (queue_id, key)
 ) WITHOUT ROWID;
+""",
+    # 7 -> 8: DynamoDB secondary indexes and transaction tokens.
+    7: """
+-- DynamoDB secondary indexes: each index's projection of an item under the index's key
+-- bytes, then the item's own key (an index key need not be unique); written in the item's
+-- transaction
+CREATE TABLE index_items (
+    table_id   INTEGER NOT NULL,
+    index_name TEXT NOT NULL,
+    pk         BLOB NOT NULL,
+    sk         BLOB NOT NULL,
+    item_pk    BLOB NOT NULL,
+    item_sk    BLOB NOT NULL,
+    item       TEXT NOT NULL,
+    PRIMARY KEY (table_id, index_name, pk, sk, item_pk, item_sk)
+) WITHOUT ROWID;
+CREATE INDEX index_items_by_item ON index_items (table_id, item_pk, item_sk);
+-- DynamoDB tables' tags (TagResource)
+CREATE TABLE table_tags (
+    table_name TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (table_name, key)
+) WITHOUT ROWID;
+-- TransactWriteItems' ClientRequestToken, remembered 10 minutes
+CREATE TABLE transaction_tokens (
+    token      TEXT PRIMARY KEY,
+    digest     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 """,
 }
