@@ -3,11 +3,13 @@
 SNS hands the notification to Lambda as an asynchronous invocation, and Lambda retries a
 failing one twice (after about 1 and 2 minutes) before giving up; the delivery outbox keeps
 that schedule, and records the final failure where `sluiceway deliveries` shows it. The
-function's deferred effects commit with the delivery's outcome.
+function's deferred effects commit with the delivery's outcome. Lambda's own asynchronous
+Invoke (``InvocationType=Event``) rides the same outbox, as deliveries of kind ``invoke``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -48,15 +50,21 @@ class LambdaCarrier:
         function = self.functions.get(job.endpoint)
         if function is None:
             raise DeliveryError(f"no function named '{job.endpoint}'", permanent=True)
-        envelope = envelopes.notification(
-            job, region=self.region, signer=self.signer, links=self.links()
-        )
-        record = events.sns_lambda_record(
-            subscription_arn=job.subscription_arn,
-            envelope=envelope,
-            attributes=None if job.structure == "json" else envelopes.attributes(job),
-        )
-        outcome = self.invoker.invoke(function, {"Records": [record]})
+        event: Any
+        if job.kind == "invoke":  # Lambda's asynchronous Invoke: the caller's event as sent
+            assert isinstance(job.message, str)
+            event = json.loads(job.message)
+        else:
+            envelope = envelopes.notification(
+                job, region=self.region, signer=self.signer, links=self.links()
+            )
+            record = events.sns_lambda_record(
+                subscription_arn=job.subscription_arn,
+                envelope=envelope,
+                attributes=None if job.structure == "json" else envelopes.attributes(job),
+            )
+            event = {"Records": [record]}
+        outcome = self.invoker.invoke(function, event)
         if not outcome.ok:
             attempts = job.attempts + 1
             raise DeliveryError(

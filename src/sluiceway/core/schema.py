@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -44,7 +44,10 @@ CREATE TABLE IF NOT EXISTS tables (
 CREATE TABLE IF NOT EXISTS topics (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- what SNS's API set: {"DisplayName": ...} and {"tag": "value"} (JSON)
+    attributes TEXT,
+    tags       TEXT
 );
 CREATE TABLE IF NOT EXISTS routes (
     method TEXT NOT NULL,
@@ -192,6 +195,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     confirmed_at INTEGER,
     filter_policy TEXT,
     filter_scope  TEXT,
+    -- attributes SNS's API set (RawMessageDelivery...), JSON; origin 'api' for a
+    -- subscription SNS's API made (starting the app again keeps it), NULL when declared
+    attributes    TEXT,
+    origin        TEXT,
     UNIQUE (topic_id, protocol, endpoint)
 );
 -- topic_id is NULL for a message published straight to a phone number (SMS)
@@ -380,5 +387,13 @@ CREATE TABLE transaction_tokens (
     digest     TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+""",
+    # 8 -> 9: SNS's API: topic attributes and tags, subscription attributes, and which
+    # subscriptions the API made (they are not declared, and stay).
+    8: """
+ALTER TABLE topics ADD COLUMN attributes TEXT;
+ALTER TABLE topics ADD COLUMN tags TEXT;
+ALTER TABLE subscriptions ADD COLUMN attributes TEXT;
+ALTER TABLE subscriptions ADD COLUMN origin TEXT;
 """,
 }

@@ -10,7 +10,6 @@ from pathlib import Path
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.invoke import Invoker
 from sluiceway.awslambda.sns_lambda import LambdaCarrier
-from sluiceway.awslambda.spec import TopicSource
 from sluiceway.core import naming
 from sluiceway.core.clock import Clock
 from sluiceway.core.settings import Settings
@@ -54,8 +53,9 @@ def functions_deliverer(
     store: Store,
     clock: Clock,
 ) -> DeliveryWorker | None:
-    """The worker that invokes the functions subscribed to topics (None if there are none)."""
-    subscribed = {f.name: f for f in graph.functions if isinstance(f.source, TopicSource)}
+    """The worker that invokes the functions subscribed to topics: declared on one, or
+    subscribed by SNS's API (any function of the app); None if the app has none."""
+    subscribed = {f.name: f for f in graph.functions}
     if not subscribed:
         return None
     functions = LambdaCarrier(

@@ -390,9 +390,11 @@ def _sync_subscriptions(
             )
             tx.touch("deliveries")
             pending.append(NewSubscription(topic, protocol, endpoint, arn, token))
-    # Subscriptions no longer declared are removed, as CloudFormation would remove them.
+    # Subscriptions no longer declared are removed, as CloudFormation would remove them;
+    # those SNS's API made (Subscribe) are not declared, and stay.
     for sid, topic_id, protocol, endpoint in tx.execute(
-        "SELECT id, topic_id, protocol, endpoint FROM subscriptions WHERE status != 'deleted'"
+        "SELECT id, topic_id, protocol, endpoint FROM subscriptions "
+        "WHERE status != 'deleted' AND origin IS NULL"
     ).fetchall():
         if (topic_id, protocol, endpoint) not in declared:
             tx.execute("UPDATE subscriptions SET status = 'deleted' WHERE id = ?", (sid,))

@@ -256,3 +256,21 @@ def _filtered_out(publication: Publication, protocol: str, policy: str, scope: s
     if compiled.matches(event):
         return None
     return compiled.explain(event).describe().removeprefix("no match: ")
+
+
+def enqueue_invocation(
+    tx: Tx, function: str, payload: str, request_id: str, trace_id: str | None = None
+) -> None:
+    """Lambda's asynchronous Invoke (``InvocationType=Event``): the event, durable in the
+    outbox as a notification with no topic, and one ``lambda`` delivery of kind ``invoke``
+    that the functions' delivery worker runs (with Lambda's two retries, see
+    `sluiceway.awslambda.sns_lambda`)."""
+    publication = Publication(request_id, payload, None, None, None, trace_id)
+    notification_id = _notification(tx, None, publication)
+    tx.execute(
+        "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
+        "status, next_attempt_at, created_at) VALUES (?, NULL, 'invoke', 'lambda', ?, "
+        "'pending', ?, ?)",
+        (notification_id, function, tx.now_ms, tx.now_ms),
+    )
+    tx.touch("deliveries")

@@ -1,9 +1,12 @@
-"""SNS's API (query) on the runtime's port (see `sluiceway.local.aws_api`)."""
+"""SNS's API (query) on the runtime's port (see `sluiceway.local.aws_api`): the topic,
+subscription and publish operations, registered by their modules in one table."""
 
 from __future__ import annotations
 
-from typing import Any
+from sluiceway.sns import wire_publish, wire_subscriptions, wire_topics
+from sluiceway.sns.wire_common import SnsEngine, operations
 
-from sluiceway.core.wire import Operations
+# The modules register their operations when imported.
+MODULES = (wire_topics, wire_subscriptions, wire_publish)
 
-operations: Operations[Any] = Operations("sns", denied_code="AuthorizationError", denied_status=403)
+__all__ = ["MODULES", "SnsEngine", "operations"]
