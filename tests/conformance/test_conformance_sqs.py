@@ -15,7 +15,6 @@ from conformance_harness import Clients
 
 suite = h.Suite("sqs")
 case = suite.case
-PENDING = "wire-sqs"
 NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"
 DOCS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
 REFUSED = {"Error": "InvalidParameterValue", "HTTPStatusCode": 400}
@@ -43,20 +42,20 @@ def _receive(c: Clients, url: str, **params: Any) -> dict[str, Any]:
 # -- queues -----------------------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def create_queue_answers_its_url_and_get_queue_url_finds_it(c: Clients) -> list[Any]:
     created = c.sqs.create_queue(QueueName=c.name())
     return [created, c.sqs.get_queue_url(QueueName=c.name())]
 
 
-@case(PENDING)
+@case()
 def create_queue_again_with_the_same_attributes_is_the_same_queue(c: Clients) -> list[Any]:
     first = c.sqs.create_queue(QueueName=c.name(), Attributes={"VisibilityTimeout": "40"})
     again = c.sqs.create_queue(QueueName=c.name(), Attributes={"VisibilityTimeout": "40"})
     return [first, again]
 
 
-@case(PENDING)
+@case()
 def create_queue_again_with_other_attributes_is_refused(c: Clients) -> list[Any]:
     c.sqs.create_queue(QueueName=c.name(), Attributes={"VisibilityTimeout": "40"})
     return [
@@ -69,7 +68,7 @@ def create_queue_again_with_other_attributes_is_refused(c: Clients) -> list[Any]
     ]
 
 
-@case(PENDING)
+@case()
 def create_queue_refuses_a_bad_name(c: Clients) -> list[Any]:
     return [
         c.error(c.sqs.create_queue, message=False, QueueName="has space"),
@@ -77,7 +76,7 @@ def create_queue_refuses_a_bad_name(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_fifo_queue_needs_the_fifo_suffix(c: Clients) -> list[Any]:
     return [
         c.error(
@@ -89,7 +88,7 @@ def a_fifo_queue_needs_the_fifo_suffix(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def list_queues_by_prefix(c: Clients) -> list[Any]:
     for tag in ("a", "b", "c"):
         _queue(c, tag)
@@ -98,7 +97,7 @@ def list_queues_by_prefix(c: Clients) -> list[Any]:
     return [listed, c.sqs.list_queues(QueueNamePrefix=c.name("zzz"))]
 
 
-@case(PENDING)
+@case()
 def list_queues_pages_with_max_results(c: Clients) -> list[Any]:
     for tag in ("a", "b", "c"):
         _queue(c, tag)
@@ -106,7 +105,7 @@ def list_queues_pages_with_max_results(c: Clients) -> list[Any]:
     return [len(first["QueueUrls"]), "NextToken" in first]
 
 
-@case(PENDING)
+@case()
 def delete_queue_then_it_does_not_exist(c: Clients) -> list[Any]:
     url = _queue(c)
     return [
@@ -116,7 +115,7 @@ def delete_queue_then_it_does_not_exist(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_queue_that_does_not_exist(c: Clients) -> list[Any]:
     return [
         c.error(c.sqs.get_queue_url, QueueName="no-such-queue"),
@@ -131,13 +130,13 @@ def a_queue_that_does_not_exist(c: Clients) -> list[Any]:
 # -- attributes -------------------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def get_queue_attributes_all_of_a_new_queue(c: Clients) -> list[Any]:
     url = _queue(c)
     return [c.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])]
 
 
-@case(PENDING)
+@case()
 def get_queue_attributes_named_ones(c: Clients) -> list[Any]:
     url = _queue(c, DelaySeconds="5", MaximumMessageSize="2048")
     return [
@@ -148,7 +147,7 @@ def get_queue_attributes_named_ones(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def set_queue_attributes_changes_them(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.set_queue_attributes(
@@ -162,7 +161,7 @@ def set_queue_attributes_changes_them(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def set_queue_attributes_refuses_values_out_of_range(c: Clients) -> list[Any]:
     url = _queue(c)
     source = DOCS + "API_SetQueueAttributes.html"
@@ -190,7 +189,7 @@ def set_queue_attributes_refuses_values_out_of_range(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def create_queue_refuses_an_unknown_attribute(c: Clients) -> list[Any]:
     source = DOCS + "API_CreateQueue.html"
     note = "moto creates a queue with an attribute SQS does not have"
@@ -222,7 +221,7 @@ def create_queue_refuses_an_unknown_attribute(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_redrive_policy_names_its_dead_letter_queue(c: Clients) -> list[Any]:
     dlq = _queue(c, "dlq")
     arn = c.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
@@ -237,7 +236,7 @@ def a_redrive_policy_names_its_dead_letter_queue(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_redrive_allow_policy_is_kept(c: Clients) -> list[Any]:
     policy = json.dumps({"redrivePermission": "denyAll"}, separators=(",", ":"))
     url = _queue(c, RedriveAllowPolicy=policy)
@@ -261,7 +260,7 @@ def a_redrive_allow_policy_is_kept(c: Clients) -> list[Any]:
 # -- send, receive, delete ----------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def send_receive_delete_one_message(c: Clients) -> list[Any]:
     url = _queue(c)
     sent = c.sqs.send_message(QueueUrl=url, MessageBody="hello, queue")
@@ -270,7 +269,7 @@ def send_receive_delete_one_message(c: Clients) -> list[Any]:
     return [sent, got, c.sqs.delete_message(QueueUrl=url, ReceiptHandle=handle), _receive(c, url)]
 
 
-@case(PENDING)
+@case()
 def message_attributes_and_their_md5(c: Clients) -> list[Any]:
     url = _queue(c)
     attributes = {
@@ -284,7 +283,7 @@ def message_attributes_and_their_md5(c: Clients) -> list[Any]:
     return [sent, got]
 
 
-@case(PENDING)
+@case()
 def receive_selects_message_attributes_by_name_and_prefix(c: Clients) -> list[Any]:
     url = _queue(c)
     attributes = {
@@ -297,7 +296,7 @@ def receive_selects_message_attributes_by_name_and_prefix(c: Clients) -> list[An
     return [got]
 
 
-@case(PENDING)
+@case()
 def receive_returns_system_attributes_asked_for(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.send_message(QueueUrl=url, MessageBody="sys")
@@ -305,7 +304,7 @@ def receive_returns_system_attributes_asked_for(c: Clients) -> list[Any]:
     return [got]
 
 
-@case(PENDING)
+@case()
 def a_received_message_is_hidden_until_its_visibility_changes(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.send_message(QueueUrl=url, MessageBody="once")
@@ -318,7 +317,7 @@ def a_received_message_is_hidden_until_its_visibility_changes(c: Clients) -> lis
     return [hidden, again]
 
 
-@case(PENDING)
+@case()
 def a_visibility_timeout_of_zero_on_receive_leaves_it_visible(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.send_message(QueueUrl=url, MessageBody="peek")
@@ -326,19 +325,30 @@ def a_visibility_timeout_of_zero_on_receive_leaves_it_visible(c: Clients) -> lis
     return [_receive(c, url, VisibilityTimeout=0)]
 
 
-@case(PENDING)
+@case()
 def receive_takes_up_to_max_number_of_messages(c: Clients) -> list[Any]:
     url = _queue(c)
     for i in range(5):
         c.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
     got = _receive(c, url, MaxNumberOfMessages=3)
+    reason = "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: "
     return [
         len(got["Messages"]),
-        c.error(c.sqs.receive_message, QueueUrl=url, MaxNumberOfMessages=11),
+        c.differs(
+            c.error(c.sqs.receive_message, QueueUrl=url, MaxNumberOfMessages=11),
+            aws={**REFUSED, "Message": reason + "Must be between 1 and 10, if provided."},
+            moto={
+                **REFUSED,
+                "Message": "An error occurred (InvalidParameterValue) when calling the "
+                f"ReceiveMessage operation: {reason}must be between 1 and 10, if provided.",
+            },
+            source=DOCS + "API_ReceiveMessage.html#SQS-ReceiveMessage-request-MaxNumberOfMessages",
+            note="moto's message repeats boto3's own prefix",
+        ),
     ]
 
 
-@case(PENDING)
+@case()
 def a_delayed_message_is_not_received_at_once(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=300)
@@ -348,7 +358,7 @@ def a_delayed_message_is_not_received_at_once(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_queue_delay_applies_to_every_message(c: Clients) -> list[Any]:
     url = _queue(c, DelaySeconds="300")
     c.sqs.send_message(QueueUrl=url, MessageBody="later")
@@ -359,7 +369,7 @@ def a_queue_delay_applies_to_every_message(c: Clients) -> list[Any]:
     return [_receive(c, url), got]
 
 
-@case(PENDING)
+@case()
 def counts_of_visible_and_in_flight_messages(c: Clients) -> list[Any]:
     url = _queue(c)
     for i in range(3):
@@ -369,7 +379,7 @@ def counts_of_visible_and_in_flight_messages(c: Clients) -> list[Any]:
     return [c.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)]
 
 
-@case(PENDING)
+@case()
 def a_bad_receipt_handle_is_refused(c: Clients) -> list[Any]:
     url = _queue(c)
     return [
@@ -384,7 +394,7 @@ def a_bad_receipt_handle_is_refused(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def an_oversize_message_is_refused_and_not_stored(c: Clients) -> list[Any]:
     url = _queue(c, MaximumMessageSize="1024")
     return [
@@ -394,7 +404,7 @@ def an_oversize_message_is_refused_and_not_stored(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_body_with_a_forbidden_character_is_refused(c: Clients) -> list[Any]:
     url = _queue(c)
     source = DOCS + "API_SendMessage.html"
@@ -422,7 +432,7 @@ def a_body_with_a_forbidden_character_is_refused(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def an_empty_body_is_refused(c: Clients) -> list[Any]:
     url = _queue(c)
     return [
@@ -441,7 +451,7 @@ def an_empty_body_is_refused(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def more_than_ten_message_attributes_are_refused(c: Clients) -> list[Any]:
     url = _queue(c)
     attributes = {f"a{i}": {"DataType": "String", "StringValue": "v"} for i in range(11)}
@@ -468,7 +478,7 @@ def more_than_ten_message_attributes_are_refused(c: Clients) -> list[Any]:
 # -- batches -----------------------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def send_message_batch_answers_each_entry(c: Clients) -> list[Any]:
     url = _queue(c)
     sent = c.sqs.send_message_batch(
@@ -480,14 +490,14 @@ def send_message_batch_answers_each_entry(c: Clients) -> list[Any]:
     return [sent, sorted(m["Body"] for m in got["Messages"])]
 
 
-@case(PENDING)
+@case()
 def a_batch_refuses_too_many_entries(c: Clients) -> list[Any]:
     url = _queue(c)
     entries = [{"Id": f"e{i}", "MessageBody": "x"} for i in range(11)]
     return [c.error(c.sqs.send_message_batch, message=False, QueueUrl=url, Entries=entries)]
 
 
-@case(PENDING)
+@case()
 def a_batch_refuses_repeated_ids(c: Clients) -> list[Any]:
     url = _queue(c)
     entries = [{"Id": "same", "MessageBody": "x"}, {"Id": "same", "MessageBody": "y"}]
@@ -497,14 +507,14 @@ def a_batch_refuses_repeated_ids(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_batch_refuses_a_bad_entry_id(c: Clients) -> list[Any]:
     url = _queue(c)
     entries = [{"Id": "bad id!", "MessageBody": "x"}]
     return [c.error(c.sqs.send_message_batch, message=False, QueueUrl=url, Entries=entries)]
 
 
-@case(PENDING)
+@case()
 def an_empty_batch_is_refused(c: Clients) -> list[Any]:
     url = _queue(c)
     return [
@@ -513,7 +523,7 @@ def an_empty_batch_is_refused(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def delete_message_batch_reports_the_bad_handle_and_deletes_the_rest(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.send_message(QueueUrl=url, MessageBody="one")
@@ -528,7 +538,7 @@ def delete_message_batch_reports_the_bad_handle_and_deletes_the_rest(c: Clients)
     return [deleted, c.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)]
 
 
-@case(PENDING)
+@case()
 def change_message_visibility_batch_releases_messages(c: Clients) -> list[Any]:
     url = _queue(c)
     for i in range(2):
@@ -549,7 +559,7 @@ def change_message_visibility_batch_releases_messages(c: Clients) -> list[Any]:
 # -- purge and tags ----------------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def purge_queue_removes_every_message(c: Clients) -> list[Any]:
     url = _queue(c)
     for i in range(3):
@@ -557,7 +567,7 @@ def purge_queue_removes_every_message(c: Clients) -> list[Any]:
     return [c.sqs.purge_queue(QueueUrl=url), _receive(c, url)]
 
 
-@case(PENDING)
+@case()
 def tags_are_added_listed_and_removed(c: Clients) -> list[Any]:
     url = _queue(c)
     c.sqs.tag_queue(QueueUrl=url, Tags={"team": "orders", "env": "dev"})
@@ -566,7 +576,7 @@ def tags_are_added_listed_and_removed(c: Clients) -> list[Any]:
     return [tagged, c.sqs.list_queue_tags(QueueUrl=url)]
 
 
-@case(PENDING)
+@case()
 def a_queue_created_with_tags_has_them(c: Clients) -> list[Any]:
     c.sqs.create_queue(QueueName=c.name(), tags={"owner": "me"})
     url = c.sqs.get_queue_url(QueueName=c.name())["QueueUrl"]
@@ -576,14 +586,14 @@ def a_queue_created_with_tags_has_them(c: Clients) -> list[Any]:
 # -- FIFO ---------------------------------------------------------------------------------
 
 
-@case(PENDING)
+@case()
 def a_fifo_queue_and_its_attributes(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true")
     names = ["FifoQueue", "ContentBasedDeduplication", "QueueArn"]
     return [url, c.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)]
 
 
-@case(PENDING)
+@case()
 def a_fifo_send_needs_a_group_and_a_deduplication_id(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true")
     return [
@@ -598,7 +608,7 @@ def a_fifo_send_needs_a_group_and_a_deduplication_id(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_fifo_queue_deduplicates_by_id(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true")
     for body in ("first", "second"):
@@ -609,7 +619,7 @@ def a_fifo_queue_deduplicates_by_id(c: Clients) -> list[Any]:
     return [got]
 
 
-@case(PENDING)
+@case()
 def content_based_deduplication_hashes_the_body(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true", ContentBasedDeduplication="true")
     sent = [
@@ -617,10 +627,27 @@ def content_based_deduplication_hashes_the_body(c: Clients) -> list[Any]:
         for body in ("same", "same", "other")
     ]
     got = _receive(c, url, MaxNumberOfMessages=10)
-    return [sent, [m["Body"] for m in got["Messages"]]]
+    md5s = [hashlib.md5(body.encode()).hexdigest() for body in ("same", "same", "other")]
+    return [
+        c.differs(
+            sent,
+            aws=[
+                {
+                    "MD5OfMessageBody": md5,
+                    "MessageId": "<MessageId>",
+                    "SequenceNumber": "<SequenceNumber>",
+                }
+                for md5 in md5s
+            ],
+            moto=[{"MD5OfMessageBody": md5, "MessageId": "<MessageId>"} for md5 in md5s],
+            source=DOCS + "API_SendMessage.html#API_SendMessage_ResponseElements",
+            note="moto's SendMessage to a FIFO queue answers no SequenceNumber",
+        ),
+        [m["Body"] for m in got["Messages"]],
+    ]
 
 
-@case(PENDING)
+@case()
 def a_fifo_group_is_delivered_in_order_one_batch_at_a_time(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true", ContentBasedDeduplication="true")
     for i in range(4):
@@ -630,7 +657,7 @@ def a_fifo_group_is_delivered_in_order_one_batch_at_a_time(c: Clients) -> list[A
     return [[m["Body"] for m in first["Messages"]], blocked]
 
 
-@case(PENDING)
+@case()
 def a_fifo_queue_refuses_a_per_message_delay(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true", ContentBasedDeduplication="true")
     return [
@@ -645,7 +672,7 @@ def a_fifo_queue_refuses_a_per_message_delay(c: Clients) -> list[Any]:
     ]
 
 
-@case(PENDING)
+@case()
 def a_fifo_batch_sends_in_order(c: Clients) -> list[Any]:
     url = _queue(c, FifoQueue="true")
     sent = c.sqs.send_message_batch(
@@ -665,7 +692,7 @@ def a_fifo_batch_sends_in_order(c: Clients) -> list[Any]:
     return [sent, [m["Body"] for m in got["Messages"]]]
 
 
-@case(PENDING)
+@case()
 def a_standard_queue_refuses_a_fifo_only_parameter(c: Clients) -> list[Any]:
     url = _queue(c)
     sent = c.error(
