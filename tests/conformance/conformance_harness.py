@@ -163,6 +163,11 @@ class Clients:
     def iot_data(self) -> Any:
         return self.backend.client("iot_data")
 
+    def deliver(self) -> None:
+        """Let deliveries happen (SNS to SQS): moto delivers within the publish, the runtime
+        in its delivery workers, run here until idle."""
+        self.backend.deliver()
+
     def name(self, tag: str = "") -> str:
         """A resource name unique to this case (the same on both backends)."""
         base = self.case.replace("_", "-")[:60]
@@ -201,6 +206,7 @@ class Backend:
 
     label: str
     make: Callable[[str], Any]
+    deliver: Callable[[], Any] = lambda: None
     clients: dict[str, Any] = field(default_factory=dict)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -252,7 +258,7 @@ def sluiceway_backend(data_dir: Path) -> Iterator[Backend]:
     with ExitStack() as stack:
         stack.callback(engine.close)
         url = stack.enter_context(gateway(engine))
-        yield Backend("sluiceway", lambda service: aws_client(engine, url, service))
+        yield Backend("sluiceway", lambda service: aws_client(engine, url, service), engine.drain)
 
 
 @dataclass(frozen=True)
