@@ -250,10 +250,11 @@ class MotoBackend(Backend):
 
 
 @contextmanager
-def sluiceway_backend(data_dir: Path) -> Iterator[Backend]:
-    """A runtime of an app that declares nothing, on a real port, in moto's account."""
-    app = App("conformance")
-    settings = Settings(data_dir=data_dir, account_id=ACCOUNT_ID, region=REGION)
+def sluiceway_backend(data_dir: Path, app: App | None = None, **options: Any) -> Iterator[Backend]:
+    """A runtime of `app` (by default one that declares nothing) on a real port, in moto's
+    account."""
+    app = app or App("conformance")
+    settings = Settings(data_dir=data_dir, account_id=ACCOUNT_ID, region=REGION, **options)
     engine = LocalEngine(app, settings, clock=VirtualClock(), env={}).open()
     with ExitStack() as stack:
         stack.callback(engine.close)
@@ -347,6 +348,8 @@ def run(suite: Suite, name: str, moto: Backend, sluiceway: Backend) -> tuple[Any
 
 
 @contextmanager
-def backends(data_dir: Path) -> Iterator[tuple[Backend, Backend]]:
-    with sluiceway_backend(data_dir) as runtime:
+def backends(
+    data_dir: Path, app: App | None = None, **options: Any
+) -> Iterator[tuple[Backend, Backend]]:
+    with sluiceway_backend(data_dir, app, **options) as runtime:
         yield MotoBackend(), runtime
