@@ -63,10 +63,11 @@ def render() -> str:
     differences: list[tuple[str, h.Divergence]] = []
     quirks: list[h.Quirk] = []
     total_cases = 0
+    moto = h.MotoBackend()  # its clients made once; each case counted apart
     for suite in _suites():
         quirks += suite.quirks
         for name in suite.cases:
-            moto = h.MotoBackend()
+            moto.calls.clear()
             found = h.observe(suite, name, moto)
             total_cases += 1
             calls.update(moto.calls)
