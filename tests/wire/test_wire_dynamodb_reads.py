@@ -209,7 +209,9 @@ def test_an_index_follows_updates_and_deletes(ddb: Any) -> None:
         ExpressionAttributeValues={":k": s("click")},
     )
     ddb.delete_item(TableName="events", Key={"customer": s("c-1"), "at": n(1)})
-    ddb.update_item(TableName="events", Key={"customer": s("c-1"), "at": n(3)}, UpdateExpression="REMOVE kind")
+    ddb.update_item(
+        TableName="events", Key={"customer": s("c-1"), "at": n(3)}, UpdateExpression="REMOVE kind"
+    )
     answer = ddb.query(
         TableName="events",
         IndexName="by-kind",

@@ -8,59 +8,19 @@ the request touches, and runs the write in the store's writer or the read on a r
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from sluiceway.core.wire import Call, Operations, WireError
-from sluiceway.dynamodb import batch, items, reads, transactions, wire_tables
+from sluiceway.dynamodb import dataplane, wire_tables
+from sluiceway.dynamodb.binary import to_bytes, to_stored
 from sluiceway.dynamodb.errors import ConditionFailed, TransactionCanceled
-from sluiceway.dynamodb.requests import Prepared, Tables
+from sluiceway.dynamodb.requests import Prepared
 from sluiceway.dynamodb.wire_tables import TableEngine
 
 operations: Operations[TableEngine] = Operations(
     "dynamodb", denied_code="AccessDeniedException", denied_status=400
 )
-
-Prepare = Callable[[Tables, Mapping[str, Any]], Prepared]
-DATA_PLANE: dict[str, Prepare] = {
-    "PutItem": items.put_item,
-    "GetItem": items.get_item,
-    "UpdateItem": items.update_item,
-    "DeleteItem": items.delete_item,
-    "Query": reads.query,
-    "Scan": reads.scan,
-    "BatchGetItem": batch.batch_get_item,
-    "BatchWriteItem": batch.batch_write_item,
-    "TransactWriteItems": transactions.transact_write_items,
-    "TransactGetItems": transactions.transact_get_items,
-}
-
-
-def to_stored(value: Any) -> Any:
-    """A request as DynamoDB's JSON has it: every binary value as base64 text."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {key: to_stored(v) for key, v in value.items()}
-    if isinstance(value, list):
-        return [to_stored(v) for v in value]
-    return value
-
-
-def to_wire(value: Any) -> Any:
-    """An answer with binary AttributeValues as bytes again, for the protocol layer."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            ((kind, data),) = value.items()
-            if kind == "B" and isinstance(data, str):
-                return {"B": base64.b64decode(data)}
-            if kind == "BS" and isinstance(data, list) and all(isinstance(v, str) for v in data):
-                return {"BS": [base64.b64decode(v) for v in data]}
-        return {key: to_wire(v) for key, v in value.items()}
-    if isinstance(value, list):
-        return [to_wire(v) for v in value]
-    return value
 
 
 def run(engine: TableEngine, call: Call, prepared: Prepared) -> dict[str, Any]:
@@ -74,26 +34,26 @@ def run(engine: TableEngine, call: Call, prepared: Prepared) -> dict[str, Any]:
             assert prepared.read is not None
             answer = prepared.read(engine.store.reader())
     except ConditionFailed as error:
-        fields = {} if error.item is None else {"Item": to_wire(error.item)}
+        fields = {} if error.item is None else {"Item": to_bytes(error.item)}
         raise WireError("ConditionalCheckFailedException", str(error), fields=fields) from None
     except TransactionCanceled as error:
         raise WireError(
             "TransactionCanceledException",
             str(error),
-            fields={"CancellationReasons": to_wire(error.reasons)},
+            fields={"CancellationReasons": to_bytes(error.reasons)},
         ) from None
-    result: dict[str, Any] = to_wire(answer)
+    result: dict[str, Any] = to_bytes(answer)
     return result
 
 
-def _data_plane(prepare: Prepare) -> Callable[[TableEngine, Call, dict[str, Any]], dict[str, Any]]:
+def _data_plane(name: str) -> Callable[[TableEngine, Call, dict[str, Any]], dict[str, Any]]:
     def handle(engine: TableEngine, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-        return run(engine, call, prepare(engine.registry.tables, to_stored(params)))
+        return run(engine, call, dataplane.prepare(name, engine.registry.tables, to_stored(params)))
 
     return handle
 
 
-for _name, _prepare in DATA_PLANE.items():
-    operations(_name)(_data_plane(_prepare))
+for _name in dataplane.OPERATIONS:
+    operations(_name)(_data_plane(_name))
 for _name, _handler in wire_tables.HANDLERS.items():
     operations(_name)(_handler)
