@@ -1,7 +1,7 @@
 """docs/conformance.md's "Conformance suite" section is generated from the suite itself: every
 case is run on moto, its calls counted by service and operation, and its recorded differences
 from AWS listed. The test fails when the section is stale; rewrite it with
-``python tests/conformance/test_conformance_suite_doc.py``."""
+``PYTHONPATH=tests .venv/bin/python tests/conformance/test_conformance_suite_doc.py``."""
 
 from __future__ import annotations
 
@@ -126,7 +126,9 @@ def _split(text: str) -> tuple[str, str, str]:
 
 def test_the_docs_list_every_case_by_service_and_operation() -> None:
     _, section, _ = _split(DOC.read_text())
-    assert section == render(), "stale: run python tests/conformance/test_conformance_suite_doc.py"
+    assert section == render(), (
+        "stale: run PYTHONPATH=tests python tests/conformance/test_conformance_suite_doc.py"
+    )
 
 
 def _write() -> None:
