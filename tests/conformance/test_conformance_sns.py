@@ -452,7 +452,7 @@ def publish_batch_refuses_repeated_ids_and_too_many_entries(c: Clients) -> list[
     ]
 
 
-@case()
+@case(gap="FIFO topics (CreateTopic refuses a .fifo name with InvalidParameter)")
 def a_fifo_topic_publish_needs_a_group(c: Clients) -> list[Any]:
     topic = _topic(c, FifoTopic="true", ContentBasedDeduplication="true")
     return [
