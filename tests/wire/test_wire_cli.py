@@ -13,7 +13,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from conftest import ServeFactory
-from sluiceway import App
+from sluiceway import App, GlobalIndex
 from sluiceway.cli import main
 from support import SmtpServer, Wire
 
@@ -24,6 +24,11 @@ def _app() -> App:
     app = App("cli")
     app.queue("orders")
     app.topic("notices").subscribe("email", "ops@example.com")
+    app.table(
+        "orders",
+        partition_key="orderID",
+        global_indexes=[GlobalIndex("by-customer", partition_key="customerID")],
+    )
     return app
 
 
@@ -62,6 +67,20 @@ def aws(variables: dict[str, str], *args: str) -> Any:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def aws_fails(variables: dict[str, str], *args: str) -> str:
+    """Run the AWS CLI expecting it to fail; its error output."""
+    home = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [AWS, *args, "--output", "json"],
+        env={**home, **variables, "AWS_CONFIG_FILE": "/dev/null"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0, done.stdout
+    return done.stderr
 
 
 def test_env_prints_the_admin_s_exports(serve: ServeFactory) -> None:
@@ -108,3 +127,32 @@ def test_the_aws_cli_publishes_and_the_email_arrives(serve: ServeFactory, smtp: 
     wire.engine.drain()
     (mail,) = smtp.mailbox.wait_for(1)
     assert "from the CLI" in str(mail.get_content())
+
+
+def test_the_aws_cli_puts_updates_with_a_condition_and_queries_an_index(
+    serve: ServeFactory,
+) -> None:
+    wire = serve(_app())
+    variables = sluiceway_env(wire)
+    item = '{"orderID": {"S": "o-1"}, "customerID": {"S": "c-7"}, "status": {"S": "new"}}'
+    aws(variables, "dynamodb", "put-item", "--table-name", "orders", "--item", item)
+    update = [
+        "dynamodb", "update-item", "--table-name", "orders",
+        "--key", '{"orderID": {"S": "o-1"}}',
+        "--update-expression", "SET #s = :shipped",
+        "--condition-expression", "#s = :new",
+        "--expression-attribute-names", '{"#s": "status"}',
+        "--expression-attribute-values", '{":shipped": {"S": "shipped"}, ":new": {"S": "new"}}',
+        "--return-values", "ALL_NEW",
+    ]  # fmt: skip
+    updated = aws(variables, *update)
+    assert updated["Attributes"]["status"] == {"S": "shipped"}
+    refused = aws_fails(variables, *update)
+    assert "ConditionalCheckFailedException" in refused
+    found = aws(
+        variables, "dynamodb", "query", "--table-name", "orders", "--index-name", "by-customer",
+        "--key-condition-expression", "customerID = :c",
+        "--expression-attribute-values", '{":c": {"S": "c-7"}}',
+    )  # fmt: skip
+    assert found["Count"] == 1
+    assert found["Items"][0]["status"] == {"S": "shipped"}
