@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from conftest import ServeFactory
 from sluiceway import App
+from sluiceway.core.wire import sigv4
 from support import raw_exchange
 
 
@@ -180,3 +181,40 @@ def test_a_signed_form_without_an_action_is_refused(serve: ServeFactory) -> None
     answer = httpx.post(f"{wire.url}/", content=request.body, headers=dict(request.headers.items()))
     assert answer.status_code == 400
     assert "<Code>MissingAction</Code>" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "extra"),
+    [
+        ("/", "", {}),
+        (
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af/invocations",
+            "",
+            {},
+        ),
+        ("/topics/a%2Fb/c", "qos=1&retain=false", {}),
+        ("/000000000000/orders", "Action=SendMessage&b=%20x&a=1", {"X-Extra": "  two   words "}),
+    ],
+)
+def test_the_runtime_computes_the_signature_botocore_computes(
+    path: str, query: str, extra: dict[str, str]
+) -> None:
+    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    url = f"http://127.0.0.1:9000{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method="POST", url=url, data=b'{"a": 1}', headers=dict(extra))
+    SigV4Auth(credentials, "lambda", "eu-west-1").add_auth(request)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = "127.0.0.1:9000"
+    found = sigv4.parse_authorization(headers["authorization"])
+    assert found is not None
+    assert "x-extra" in found.signed_headers or not extra
+    ours = sigv4.signature_of(
+        found,
+        credentials.secret_key,
+        method="POST",
+        url=url,
+        headers=headers,
+        body=b'{"a": 1}',
+        stamp=headers["x-amz-date"],
+    )
+    assert ours == found.signature
