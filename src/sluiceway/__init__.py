@@ -25,12 +25,15 @@ from sluiceway.core.errors import (
 from sluiceway.core.specs import ParameterRef, Permission
 from sluiceway.dynamodb.handle import Table
 from sluiceway.dynamodb.keys import SortKey, SortKeyCondition
+from sluiceway.dynamodb.spec import GlobalIndex, LocalIndex
 from sluiceway.sns.handle import Sms, Topic
 from sluiceway.sqs.handle import Queue
 
 __all__ = [
     # declaring an app
     "App",
+    "GlobalIndex",
+    "LocalIndex",
     "ParameterRef",
     "Permission",
     "Queue",

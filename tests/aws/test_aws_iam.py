@@ -168,12 +168,13 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
                     # Texting a number: SNS has no resource for one.
                     assert (statement["Sid"], actions) == ("Sms", ["sns:Publish"])
                 elif "Fn::Sub" in resource:
-                    # The one resource ending in "*": a table's streams, for ListStreams.
+                    # The resources ending in "*": a table's streams, for ListStreams, and
+                    # its secondary indexes, for Query and Scan.
                     table, tail = resource["Fn::Sub"].removeprefix("${").split(".Arn}")
-                    assert (table in tables, tail, actions) == (
-                        True,
-                        "/stream/*",
-                        ["dynamodb:ListStreams"],
+                    assert table in tables
+                    assert (tail, actions) in (
+                        ("/stream/*", ["dynamodb:ListStreams"]),
+                        ("/index/*", ["dynamodb:Query", "dynamodb:Scan"]),
                     )
                 else:
                     assert set(resource) <= {"Fn::GetAtt", "Ref"}, resource

@@ -6,7 +6,7 @@ run` binds the app to the local engine; the Lambda shim binds it to boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sluiceway.apigateway.spec import RouteSpec
@@ -24,8 +24,8 @@ from sluiceway.core.attrvalue import KeyType
 from sluiceway.core.errors import DeclarationError, NotBound, ValidationError
 from sluiceway.core.specs import Endpoint, ParameterRef
 from sluiceway.dynamodb.handle import Table
-from sluiceway.dynamodb.spec import STREAM_VIEW_TYPES, TableSpec
-from sluiceway.dynamodb.validation import key_spec
+from sluiceway.dynamodb.spec import STREAM_VIEW_TYPES, GlobalIndex, LocalIndex, TableSpec
+from sluiceway.dynamodb.validation import index_specs, key_spec
 from sluiceway.iot.handle import Iot
 from sluiceway.iot.spec import IotSpec
 from sluiceway.pipes.spec import PipeSpec
@@ -197,10 +197,14 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         sort_key: str | tuple[str, KeyType] | None = None,
         stream: str | None = None,
         ttl_attribute: str | None = None,
+        global_indexes: Sequence[GlobalIndex] = (),
+        local_indexes: Sequence[LocalIndex] = (),
     ) -> Table:
         """Declare a DynamoDB table. Keys are strings unless given as ``("id", "N")``.
         `ttl_attribute` names a number attribute holding an epoch-seconds expiry: expired
-        items are deleted (with a REMOVE stream record marked as a TTL delete)."""
+        items are deleted (with a REMOVE stream record marked as a TTL delete).
+        `global_indexes` and `local_indexes` declare secondary indexes (`GlobalIndex`,
+        `LocalIndex`), queried with ``table.query(IndexName=..., ...)``."""
         naming.check_table_name(name)
         self._unique(self._tables, name, "table")
         where = f"table {name!r}"
@@ -228,8 +232,15 @@ class App(FunctionDeclarations, IntegrationDeclarations):
             raise DeclarationError(
                 where, "ttl_attribute cannot be a key attribute", "use a separate attribute"
             )
+        global_specs, local_specs = index_specs(where, (pk, sk), global_indexes, local_indexes)
         spec = TableSpec(
-            name=name, partition_key=pk, sort_key=sk, stream=stream, ttl_attribute=ttl_attribute
+            name=name,
+            partition_key=pk,
+            sort_key=sk,
+            stream=stream,
+            ttl_attribute=ttl_attribute,
+            global_indexes=global_specs,
+            local_indexes=local_specs,
         )
         handle = Table(self, spec)
         self._tables[name] = handle

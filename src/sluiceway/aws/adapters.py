@@ -23,9 +23,18 @@ from typing import Any
 from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
 from sluiceway.aws.errors import ShimError
+from sluiceway.aws.table_requests import (
+    METHOD_OF_ACTION,
+    OPERATION_METHODS,
+    rename_tables,
+    table_actions,
+    table_names,
+)
 from sluiceway.core import attrvalue
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound, ValidationError
 from sluiceway.core.permissions import ACTION_OF_METHOD, Grant, allows, denied
+from sluiceway.dynamodb import binary
+from sluiceway.dynamodb.errors import ConditionFailed, TransactionCanceled
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.sns import phones
@@ -264,6 +273,25 @@ class Boto3Backend:
         request = {"TableName": self._table(table), "ConsistentRead": True}
         return self._pages("scan", request, limit)
 
+    def table_request(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The handle's boto3-style call, made with boto3: declared table names become the
+        deployed ones (and back in the answer), binary values bytes (and back)."""
+        physical = {name: self._table_by_name(name) for name in table_names(request)}
+        for name, action in table_actions(operation, request):
+            self._authorize(METHOD_OF_ACTION[action], name)
+        renamed = rename_tables(request, physical)
+        method = OPERATION_METHODS[operation]
+        answer = self._call("dynamodb", method, **binary.to_bytes(renamed))
+        answer.pop("ResponseMetadata", None)
+        if request.get("ReturnConsumedCapacity", "NONE") == "NONE":
+            answer.pop("ConsumedCapacity", None)  # moto gives it unasked; AWS does not
+        declared = {value: key for key, value in physical.items()}
+        found: dict[str, Any] = binary.to_stored(rename_tables(answer, declared))
+        return found
+
+    def _table_by_name(self, name: str) -> str:
+        return self._physical(self.names.table_names, "table", name)
+
     def _pages(
         self, operation: str, request: dict[str, Any], limit: int | None
     ) -> list[dict[str, Any]]:
@@ -421,7 +449,12 @@ def _translate(error: Any) -> Exception | None:
     code = str(details.get("Code", ""))
     message = str(details.get("Message", "")) or str(error)
     if code == "ConditionalCheckFailedException":
+        item = error.response.get("Item")
+        if item is not None:
+            return ConditionFailed(binary.to_stored(item))
         return ConditionalCheckFailed(message)
+    if code == "TransactionCanceledException":
+        return TransactionCanceled(binary.to_stored(error.response.get("CancellationReasons", [])))
     if code in _VALIDATION_CODES or code.endswith("ValidationException"):
         return ValidationError(message, code=code)
     if code in _NOT_FOUND_CODES or code.endswith("NotFound"):

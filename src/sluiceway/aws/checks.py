@@ -20,7 +20,7 @@ from sluiceway.awslambda.spec import (
 )
 from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
 from sluiceway.core.specs import Destination, ParameterRef
-from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
 from sluiceway.iot.spec import IotSpec
 from sluiceway.pipes.spec import PipeSpec, PipeTarget
 from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
@@ -50,8 +50,19 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
             "content_based_deduplication",
         }
     ),
-    TableSpec: frozenset({"name", "partition_key", "sort_key", "stream", "ttl_attribute"}),
+    TableSpec: frozenset(
+        {
+            "name",
+            "partition_key",
+            "sort_key",
+            "stream",
+            "ttl_attribute",
+            "global_indexes",
+            "local_indexes",
+        }
+    ),
     KeySpec: frozenset({"name", "type"}),
+    IndexSpec: frozenset({"name", "partition_key", "sort_key", "projection", "non_key_attributes"}),
     TopicSpec: frozenset({"name"}),
     SubscriptionSpec: frozenset({"topic", "protocol", "endpoint", "filter_policy"}),
     FilterPolicy: frozenset({"policy", "scope"}),

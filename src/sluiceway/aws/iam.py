@@ -40,6 +40,7 @@ from sluiceway.sns.iam import TOPIC_PUBLISH_ACTIONS
 BASIC_EXECUTION_POLICY = sub(
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 )
+INDEX_ACTIONS = frozenset({"dynamodb:Query", "dynamodb:Scan"})
 # ListStreams names a table, not a stream: IAM evaluates it against the table's streams
 # (``table/<name>/stream/*``), as AWS's own stream policies write it. The other stream
 # actions get the exact stream ARN.
@@ -210,6 +211,15 @@ def statements(grants: Iterable[Grant], iot: IotSpec | None = None) -> list[dict
         main = grant.actions - STREAM_LISTING_ACTIONS if grant.kind == "stream" else grant.actions
         if main:
             out.append(_allow(sid, main, arn(grant.kind, grant.name)))
+        if grant.kind == "table" and grant.actions & INDEX_ACTIONS:
+            # A query or scan of a secondary index is authorized against the index's ARN.
+            out.append(
+                _allow(
+                    f"{sid}Indexes",
+                    grant.actions & INDEX_ACTIONS,
+                    sub(f"${{{names.resource_id(grant.name)}.Arn}}/index/*"),
+                )
+            )
         if grant.kind == "stream" and grant.actions & STREAM_LISTING_ACTIONS:
             out.append(
                 _allow(

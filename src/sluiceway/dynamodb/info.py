@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sluiceway.dynamodb.spec import TableSpec
 
@@ -21,3 +23,10 @@ class TableInfo:
     @property
     def channel(self) -> str:
         return f"stream:{self.id}"
+
+
+class Tables(Protocol):
+    """The stored tables by name (the engine's `Registry`)."""
+
+    @property
+    def tables(self) -> Mapping[str, TableInfo]: ...

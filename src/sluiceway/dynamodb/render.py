@@ -1,6 +1,6 @@
 """DynamoDB on AWS: a table as an ``AWS::DynamoDB::Table`` (on demand, encrypted, with
-point-in-time recovery), with its stream and time to live when declared, its name as an
-output."""
+point-in-time recovery), with its secondary indexes, stream and time to live when declared,
+its name as an output."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sluiceway.aws import names
 from sluiceway.aws.checks import check_rendered, describe
 from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import ref
+from sluiceway.dynamodb import indexes
 from sluiceway.dynamodb.spec import TableSpec
 
 
@@ -18,20 +19,30 @@ def render_table(spec: TableSpec) -> Fragment:
     for key in (spec.partition_key, spec.sort_key):
         if key is not None:
             check_rendered(key, describe(spec))
+    for index in spec.indexes:
+        check_rendered(index, describe(spec))
     logical = names.resource_id(spec.name)
-    keys = [(spec.partition_key, "HASH")]
-    if spec.sort_key is not None:
-        keys.append((spec.sort_key, "RANGE"))
     properties: dict[str, Any] = {
         "TableName": spec.name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": key.name, "AttributeType": key.type} for key, _ in keys
-        ],
-        "KeySchema": [{"AttributeName": key.name, "KeyType": role} for key, role in keys],
+        "AttributeDefinitions": indexes.attribute_definitions(spec),
+        "KeySchema": indexes.key_schema(spec.partition_key, spec.sort_key),
         "SSESpecification": {"SSEEnabled": True},
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
+    for option, declared in (
+        ("GlobalSecondaryIndexes", spec.global_indexes),
+        ("LocalSecondaryIndexes", spec.local_indexes),
+    ):
+        if declared:
+            properties[option] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": indexes.key_schema(index.partition_key, index.sort_key),
+                    "Projection": indexes.projection(index),
+                }
+                for index in declared
+            ]
     if spec.stream is not None:
         properties["StreamSpecification"] = {"StreamViewType": spec.stream}
     if spec.ttl_attribute is not None:

@@ -13,13 +13,13 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from sluiceway.core import attrvalue, events, ids, traces
+from sluiceway.core import attrvalue, events
 from sluiceway.core.attrvalue import Item
 from sluiceway.core.errors import ConditionalCheckFailed, ValidationError
 from sluiceway.core.store import Tx
+from sluiceway.dynamodb import changes
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import KeySpec
@@ -31,10 +31,6 @@ _SEQUENCE_BASE = 10**20
 
 def sequence_number(seq: int) -> str:
     return str(_SEQUENCE_BASE + seq)
-
-
-def _dumps(item: Mapping[str, Any]) -> str:
-    return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
 
 
 # -- keys ---------------------------------------------------------------------------------
@@ -80,8 +76,7 @@ def key_item(table: TableInfo, key: Mapping[str, Any]) -> Item:
     return attrvalue.serialize_item(key, where="key")
 
 
-def keys_of(table: TableInfo, item: Item) -> Item:
-    return {name: item[name] for name in table.spec.key_names}
+keys_of = changes.keys_of
 
 
 def check_item(table: TableInfo, item: Item) -> None:
@@ -101,45 +96,14 @@ def put(
 ) -> None:
     """PutItem (optionally with ``attribute_not_exists(<partition key>)``); the stream
     record joins `trace_id`."""
-    pk, sk = encode_key(table, item)
-    row = tx.execute(
-        "SELECT item FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, pk, sk)
-    ).fetchone()
-    if row is not None and if_not_exists:
+    key = encode_key(table, item)
+    old = changes.load(tx, table, key)
+    if old is not None and if_not_exists:
         raise ConditionalCheckFailed(
             f"table '{table.name}': an item with this key already exists "
             f"(condition attribute_not_exists({table.spec.partition_key.name}))"
         )
-    text = _dumps(item)
-    old = None if row is None else json.loads(row[0])
-    if old == item:
-        return  # a write that changes nothing leaves no stream record
-    tx.execute(
-        "INSERT OR REPLACE INTO items (table_id, pk, sk, item, expires_at) VALUES (?, ?, ?, ?, ?)",
-        (table.id, pk, sk, text, _expiry(table, item)),
-    )
-    _record(
-        tx,
-        table,
-        "INSERT" if old is None else "MODIFY",
-        keys_of(table, item),
-        item,
-        old,
-        trace_id=trace_id,
-    )
-
-
-def _expiry(table: TableInfo, item: Item) -> int | None:
-    """The item's TTL in epoch ms: its TTL attribute, if a number (DynamoDB ignores other
-    types there, and so do we)."""
-    name = table.spec.ttl_attribute
-    value = item.get(name) if name else None
-    if not isinstance(value, dict) or "N" not in value:
-        return None
-    try:
-        return int(Decimal(value["N"]) * 1000)
-    except (ArithmeticError, ValueError):
-        return None
+    changes.write(tx, table, key, old, item, trace_id=trace_id)
 
 
 def expire(tx: Tx, table: TableInfo, limit: int = 1000) -> int:
@@ -151,9 +115,8 @@ def expire(tx: Tx, table: TableInfo, limit: int = 1000) -> int:
         (table.id, tx.now_ms, limit),
     ).fetchall()
     for pk, sk, text in rows:
-        tx.execute("DELETE FROM items WHERE table_id = ? AND pk = ? AND sk = ?", (table.id, pk, sk))
         old: Item = json.loads(text)
-        _record(tx, table, "REMOVE", keys_of(table, old), None, old, events.TTL_IDENTITY)
+        changes.write(tx, table, (pk, sk), old, None, user_identity=events.TTL_IDENTITY)
     return len(rows)
 
 
@@ -165,57 +128,11 @@ def delete(
     user_identity: Mapping[str, str] | None = None,
     trace_id: str | None = None,
 ) -> Item | None:
-    pk, sk = encode_key(table, key)
-    row = tx.execute(
-        "DELETE FROM items WHERE table_id = ? AND pk = ? AND sk = ? RETURNING item",
-        (table.id, pk, sk),
-    ).fetchone()
-    if row is None:
-        return None
-    old: Item = json.loads(row[0])
-    _record(tx, table, "REMOVE", keys_of(table, old), None, old, user_identity, trace_id)
+    at = encode_key(table, key)
+    old = changes.load(tx, table, at)
+    if old is not None:
+        changes.write(tx, table, at, old, None, user_identity=user_identity, trace_id=trace_id)
     return old
-
-
-def _record(
-    tx: Tx,
-    table: TableInfo,
-    event_name: str,
-    keys: Item,
-    new: Item | None,
-    old: Item | None,
-    user_identity: Mapping[str, str] | None = None,
-    trace_id: str | None = None,
-) -> None:
-    traces.hop(tx, trace_id, "item", table.name, {"eventName": event_name, "keys": keys})
-    view = table.spec.stream
-    if view is None:
-        return
-    new_image = new if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None
-    old_image = old if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None
-    size = attrvalue.item_size(keys)
-    size += attrvalue.item_size(new_image) if new_image else 0
-    size += attrvalue.item_size(old_image) if old_image else 0
-    key_text = json.dumps(keys, separators=(",", ":"), sort_keys=True)
-    tx.execute(
-        "INSERT INTO stream_records (table_id, event_id, event_name, created_at, keys, "
-        "new_image, old_image, size_bytes, user_identity, key_hash, trace_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            table.id,
-            ids.uuid4_hex(),
-            event_name,
-            tx.now_ms,
-            _dumps(keys),
-            None if new_image is None else _dumps(new_image),
-            None if old_image is None else _dumps(old_image),
-            size,
-            None if user_identity is None else _dumps(user_identity),
-            zlib.crc32(key_text.encode()),
-            trace_id,
-        ),
-    )
-    tx.touch(table.channel)
 
 
 def trim_stream(tx: Tx, table: TableInfo) -> int:

@@ -16,7 +16,7 @@ from sluiceway.core.errors import AccessDenied, NotBound
 from sluiceway.core.faults import crash_point
 from sluiceway.core.permissions import ACTION_OF_METHOD, allows, denied
 from sluiceway.core.store import Op, Store
-from sluiceway.dynamodb import tables
+from sluiceway.dynamodb import dataplane, tables
 from sluiceway.dynamodb.keys import SortKeyCondition
 from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.local.registry import Registry
@@ -26,6 +26,7 @@ from sluiceway.sqs import messages, queues
 from sluiceway.sqs.spec import QueueSpec
 
 T = TypeVar("T")
+_METHOD_OF_ACTION = {action: method for method, (_, action, _) in ACTION_OF_METHOD.items()}
 
 
 class LocalBackend:
@@ -177,6 +178,19 @@ class LocalBackend:
         items = self._table_read(lambda cx: list(tables.scan(cx, info, limit=limit)))
         return [attrvalue.deserialize_item(i) for i in items]
 
+    def table_request(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A boto3-style call of the table handle: prepared by the same engine code as the
+        wire API's request, checked against the function's grants table by table."""
+        prepared = dataplane.prepare(
+            operation, self.registry.tables, request, trace_id=current_trace()
+        )
+        for info, action in prepared.access:
+            self._authorize(_METHOD_OF_ACTION[action], info.name)
+        if prepared.write is not None:
+            return self._table_write(prepared.write)
+        assert prepared.read is not None
+        return self._table_read(prepared.read)
+
     # -- SNS and IoT -----------------------------------------------------------------------
 
     def publish(
@@ -250,6 +264,9 @@ class HandleCalls:
 
     def scan(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         return self._calls().scan(*args, **kwargs)
+
+    def table_request(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._calls().table_request(*args, **kwargs)
 
     def publish(self, *args: Any, **kwargs: Any) -> dict[str, str]:
         return self._calls().publish(*args, **kwargs)

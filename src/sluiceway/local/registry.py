@@ -25,8 +25,9 @@ from sluiceway.core.errors import DeclarationError, NotFound
 from sluiceway.core.naming import Region
 from sluiceway.core.specs import ParameterRef
 from sluiceway.core.store import Store, Tx
+from sluiceway.dynamodb import indexes
 from sluiceway.dynamodb.info import TableInfo
-from sluiceway.dynamodb.spec import KeySpec, TableSpec
+from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
 from sluiceway.sns.info import TopicInfo
 from sluiceway.sns.validation import check_endpoint
 from sluiceway.sqs.info import QueueInfo
@@ -136,6 +137,19 @@ def _table_spec(config: dict[str, Any]) -> TableSpec:
         sort_key=KeySpec(**sort_key) if sort_key else None,
         stream=config.get("stream"),
         ttl_attribute=config.get("ttl_attribute"),
+        global_indexes=tuple(_index_spec(i) for i in config.get("global_indexes", ())),
+        local_indexes=tuple(_index_spec(i) for i in config.get("local_indexes", ())),
+    )
+
+
+def _index_spec(config: dict[str, Any]) -> IndexSpec:
+    sort_key = config.get("sort_key")
+    return IndexSpec(
+        name=config["name"],
+        partition_key=KeySpec(**config["partition_key"]),
+        sort_key=KeySpec(**sort_key) if sort_key else None,
+        projection=config.get("projection", "ALL"),
+        non_key_attributes=tuple(config.get("non_key_attributes", ())),
     )
 
 
@@ -253,7 +267,7 @@ def _sync(
 def _sync_table(tx: Tx, table: TableSpec) -> None:
     config = json.dumps(dataclasses.asdict(table))
     row = tx.execute(
-        "SELECT config, stream_label FROM tables WHERE name = ?", (table.name,)
+        "SELECT config, stream_label, id FROM tables WHERE name = ?", (table.name,)
     ).fetchone()
     label = _stream_label(tx.now) if table.stream else None
     if row is None:
@@ -275,6 +289,9 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
     tx.execute(
         "UPDATE tables SET config = ?, stream_label = ? WHERE name = ?", (config, keep, table.name)
     )
+    if stored.indexes != table.indexes:
+        # An index declared (or changed) on a table with items: written from them at once.
+        indexes.rebuild(tx, row[2], table)
 
 
 def _user_pool(data: Mapping[str, Any]) -> UserPoolSpec:
