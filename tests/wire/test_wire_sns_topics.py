@@ -192,7 +192,8 @@ def test_subscribe_refuses_endpoints_and_protocols_it_cannot_deliver(
         ("email", "not-an-address"),
         ("sms", "12345"),
         ("lambda", "arn:aws:lambda:us-east-1:000000000000:function:nope"),
-        ("sqs", "arn:aws:sqs:us-east-1:000000000000:q"),
+        ("sqs", "arn:aws:sqs:us-east-1:000000000000:q"),  # no such queue
+        ("https", "https://example.com/hook"),  # no delivery for it
         ("carrier-pigeon", "x"),
     ):
         with pytest.raises(ClientError) as raised:

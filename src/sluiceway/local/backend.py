@@ -22,6 +22,7 @@ from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.local.registry import Registry
 from sluiceway.sns import phones, topics
 from sluiceway.sns.spec import TopicSpec
+from sluiceway.sns.sqs_fanout import Fanout
 from sluiceway.sqs import messages, queues
 from sluiceway.sqs.spec import QueueSpec
 
@@ -30,9 +31,10 @@ _METHOD_OF_ACTION = {action: method for method, (_, action, _) in ACTION_OF_METH
 
 
 class LocalBackend:
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(self, store: Store, registry: Registry, fanout: Fanout) -> None:
         self.store = store
         self.registry = registry
+        self.fanout = fanout  # the engine: what publishing to SQS subscriptions needs
         self.strict = False  # set while the runtime's workers run (see _authorize)
 
     # -- every call: who makes it, and when its write commits -----------------------------
@@ -208,7 +210,7 @@ class LocalBackend:
             message, subject=subject, attributes=message_attributes, structure=message_structure
         )
         publication = dataclasses.replace(publication, trace_id=current_trace())
-        self._effect(lambda tx: topics.publish(tx, info, publication))
+        self._effect(lambda tx: topics.publish(tx, info, publication, self.fanout))
         return {"MessageId": publication.message_id}
 
     def publish_iot(self, topic: str, payload: bytes, qos: int) -> None:

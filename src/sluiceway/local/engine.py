@@ -146,7 +146,7 @@ class LocalEngine(HandleCalls):
                 self.parameters,
                 auto_confirm=self.settings.auto_confirm,
             )
-            self.backend = LocalBackend(self.store, self.registry)
+            self.backend = LocalBackend(self.store, self.registry, self)
             self.invoker.backend = self  # for calls from execution environments
             self.housekeeping = Housekeeping(self.store, self.registry, self.clock, self._owner)
             self.store.write(_recover)
@@ -172,6 +172,7 @@ class LocalEngine(HandleCalls):
                 self.clock,
                 self.region,
                 {f.name: f for f in self.graph.functions},
+                self,
             )
             self.mappings = [m for m in map(sources.mapping, self.graph.functions) if m is not None]
             self.mappings += [sources.pipe(pipe) for pipe in self.graph.pipes]

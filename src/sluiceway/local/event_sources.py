@@ -28,6 +28,7 @@ from sluiceway.local.registry import Registry
 from sluiceway.pipes.consumer import PipeConsumer
 from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns import topics
+from sluiceway.sns.sqs_fanout import Fanout
 from sluiceway.sqs import messages, queues
 
 SourceMapping = QueueMapping | StreamMapping
@@ -44,8 +45,10 @@ class EventSources:
         clock: Clock,
         region: naming.Region,
         functions: dict[str, FunctionSpec],
+        fanout: Fanout,
     ) -> None:
         self.registry = registry
+        self.fanout = fanout  # the engine: what publishing to SQS subscriptions needs
         self.invoker = invoker
         self.store = store
         self.clock = clock
@@ -134,6 +137,6 @@ class EventSources:
                 return lambda tx: queues.send(tx, queue, message)
             topic = registry.topic(destination.name)
             publication = topics.prepare(text, subject=None, attributes=None, structure=None)
-            return lambda tx: topics.publish(tx, topic, publication)
+            return lambda tx: topics.publish(tx, topic, publication, self.fanout)
 
         return deliver

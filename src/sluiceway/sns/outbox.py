@@ -12,7 +12,7 @@ from typing import Any
 from sluiceway.core import traces
 from sluiceway.core.store import Tx
 from sluiceway.core.work import backoff_ms
-from sluiceway.sns.topics import text_for
+from sluiceway.sns.texts import text_for
 
 # Protocols delivered strictly in publish order: one worker, and the oldest waiting delivery
 # goes first even when a newer one is due (it waits behind the head of the line).
@@ -149,18 +149,20 @@ def release_in_flight(tx: Tx) -> int:
 
 
 def retry_now(tx: Tx, delivery_ids: Sequence[int] | None = None) -> int:
-    """Make failed or waiting deliveries due now (`sluiceway deliveries --retry`)."""
+    """Make failed or waiting deliveries due now (`sluiceway deliveries --retry`). SQS
+    deliveries are made in the publish's transaction and have no worker to retry them (one
+    failed because its queue is gone or too small for the message, and would again)."""
     if delivery_ids:
         marks = ",".join("?" * len(delivery_ids))
         sql = (
             "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
-            f"WHERE id IN ({marks}) AND status IN ('pending', 'failed')"
+            f"WHERE id IN ({marks}) AND status IN ('pending', 'failed') AND protocol != 'sqs'"
         )
         count = tx.execute(sql, (tx.now_ms, *delivery_ids)).rowcount
     else:
         count = tx.execute(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
-            "WHERE status IN ('pending', 'failed')",
+            "WHERE status IN ('pending', 'failed') AND protocol != 'sqs'",
             (tx.now_ms,),
         ).rowcount
     tx.touch("deliveries")

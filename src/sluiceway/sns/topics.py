@@ -5,12 +5,15 @@ transaction, so a publish that returned is never lost. Delivery workers claim du
 attempt them, and record the outcome; a transient failure (server unreachable) reschedules
 with backoff and never drops the delivery. A subscription still waiting for confirmation
 gets a visible ``unconfirmed`` row instead of a delivery, as SNS does not deliver to it.
-The outbox's other side, claiming and recording attempts, is `outbox.py`.
+A subscribed SQS queue is in the same database: its message is written in the publish's
+transaction (`sqs_fanout.py`), and its row records the outcome. The outbox's other side,
+claiming and recording attempts, is `outbox.py`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -21,8 +24,13 @@ from sluiceway.core import ids, traces
 from sluiceway.core.errors import ValidationError
 from sluiceway.core.store import Tx
 from sluiceway.patterns import Context, Pattern, compile_pattern, sns_attributes_view
+from sluiceway.sns import sqs_fanout
 from sluiceway.sns.info import TopicInfo
 from sluiceway.sns.opt_outs import OPTED_OUT
+from sluiceway.sns.sqs_fanout import Fanout
+from sluiceway.sns.texts import text_for
+
+log = logging.getLogger("sluiceway.deliveries")
 
 MAX_MESSAGE_BYTES = 262_144
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,99}")
@@ -125,31 +133,24 @@ def _is_array(text: str) -> bool:
         return False
 
 
-def text_for(protocol: str, message: str, structure: str | None) -> str:
-    """The text a protocol receives: with MessageStructure=json, its own key or 'default'."""
-    if structure != "json":
-        return message
-    data = json.loads(message)
-    chosen = data.get(protocol)
-    return chosen if isinstance(chosen, str) else str(data["default"])
-
-
 # -- ops ----------------------------------------------------------------------------------
 
 
-def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
+def publish(tx: Tx, topic: TopicInfo, publication: Publication, fanout: Fanout) -> None:
     """Publish: the notification and, per subscription, a delivery: ``pending`` (to be
     sent), ``unconfirmed`` (SNS does not deliver to it), ``filtered`` (its filter policy did
-    not match; the reason is kept) or ``opted-out`` (an SMS number that replied STOP)."""
+    not match; the reason is kept) or ``opted-out`` (an SMS number that replied STOP). An
+    ``sqs`` subscription's queue gets its message here, in this transaction (`sqs_fanout`):
+    its delivery is ``delivered`` or ``failed`` at once."""
     notification_id = _notification(tx, topic.id, publication)
     subscriptions = tx.execute(
         "SELECT s.id, s.protocol, s.endpoint, s.status, s.filter_policy, s.filter_scope, "
-        "o.phone IS NOT NULL FROM subscriptions s "
+        "o.phone IS NOT NULL, s.arn, s.token, s.attributes FROM subscriptions s "
         "LEFT JOIN sms_opt_outs o ON s.protocol = 'sms' AND o.phone = s.endpoint "
         "WHERE s.topic_id = ? AND s.status IN ('confirmed', 'pending')",
         (topic.id,),
     ).fetchall()
-    for sid, protocol, endpoint, status, policy, scope, opted_out in subscriptions:
+    for sid, protocol, endpoint, status, policy, scope, opted_out, *sqs in subscriptions:
         note = None
         if status != "confirmed":
             state, note = "unconfirmed", "subscription is pending confirmation"
@@ -157,6 +158,14 @@ def publish(tx: Tx, topic: TopicInfo, publication: Publication) -> None:
             state, note = "filtered", f"filter policy ({scope}): {miss}"
         elif opted_out:
             state, note = "opted-out", OPTED_OUT
+        elif protocol == "sqs":
+            arn, token, attributes = sqs
+            raw = json.loads(attributes or "{}").get("RawMessageDelivery") == "true"
+            subscriber = sqs_fanout.Subscriber(arn, token, endpoint, raw)
+            note = sqs_fanout.deliver(tx, fanout, topic, publication, subscriber)
+            state = "delivered" if note is None else "failed"
+            if note is not None:
+                log.warning("sqs delivery to %s failed: %s", endpoint, note)
         else:
             state = "pending"
         _delivery(tx, notification_id, sid, protocol, endpoint, state, note)
@@ -223,11 +232,23 @@ def _delivery(
     status: str,
     note: str | None,
 ) -> None:
+    attempted = status in ("delivered", "failed")  # an sqs delivery, made in the publish
     tx.execute(
         "INSERT INTO deliveries (notification_id, subscription_id, kind, protocol, endpoint, "
-        "status, next_attempt_at, created_at, last_error) "
-        "VALUES (?, ?, 'notification', ?, ?, ?, ?, ?, ?)",
-        (notification_id, subscription_id, protocol, endpoint, status, tx.now_ms, tx.now_ms, note),
+        "status, attempts, next_attempt_at, created_at, delivered_at, last_error) "
+        "VALUES (?, ?, 'notification', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            notification_id,
+            subscription_id,
+            protocol,
+            endpoint,
+            status,
+            1 if attempted else 0,
+            tx.now_ms,
+            tx.now_ms,
+            tx.now_ms if status == "delivered" else None,
+            note,
+        ),
     )
 
 

@@ -12,7 +12,9 @@ from sluiceway.core.errors import NotFound
 from sluiceway.core.naming import Region
 from sluiceway.core.store import Store
 from sluiceway.core.wire import Call, Operations, WireError
+from sluiceway.sns.email import Links
 from sluiceway.sns.info import TopicInfo
+from sluiceway.sns.signing import Signer
 
 PAGE = 100  # ListTopics and ListSubscriptions answer 100 at a time
 
@@ -38,7 +40,8 @@ class AutoConfirm(Protocol):
 
 
 class SnsEngine(Protocol):
-    """What SNS's operations need of the engine."""
+    """What SNS's operations need of the engine (publishing to SQS subscriptions also needs
+    its signing key and links: it is an `sqs_fanout.Fanout`)."""
 
     store: Store
     region: Region
@@ -51,6 +54,12 @@ class SnsEngine(Protocol):
 
     @property
     def settings(self) -> AutoConfirm: ...
+
+    @property
+    def signer(self) -> Signer: ...
+
+    @property
+    def links(self) -> Links: ...
 
     def refresh_registry(self) -> None: ...
 

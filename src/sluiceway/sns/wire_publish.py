@@ -18,6 +18,7 @@ from sluiceway.core.store import Tx
 from sluiceway.core.wire import Call, WireError
 from sluiceway.sns import phones, topics
 from sluiceway.sns.info import TopicInfo
+from sluiceway.sns.sqs_fanout import Fanout
 from sluiceway.sns.topics import Publication
 from sluiceway.sns.wire_common import SnsEngine, invalid, operation, topic_of
 
@@ -88,7 +89,7 @@ def publish(engine: SnsEngine, call: Call, params: dict[str, Any]) -> dict[str, 
     topic = topic_of(engine, call, arn, "TopicArn" if params.get("TopicArn") else "TargetArn")
     call.authorize("topic", topic.name, "sns:Publish", topic.arn)
     publication = _prepare(params)
-    engine.store.write(lambda tx: topics.publish(tx, topic, publication))
+    engine.store.write(lambda tx: topics.publish(tx, topic, publication, engine))
     return {"MessageId": publication.message_id}
 
 
@@ -139,13 +140,13 @@ def publish_batch(engine: SnsEngine, call: Call, params: dict[str, Any]) -> dict
         publications.append(publication)
         successful.append({"Id": entry["Id"], "MessageId": publication.message_id})
     if publications:
-        engine.store.write(lambda tx: _publish_all(tx, topic, publications))
+        engine.store.write(lambda tx: _publish_all(tx, topic, publications, engine))
     return {"Successful": successful, "Failed": failed}
 
 
-def _publish_all(tx: Tx, topic: TopicInfo, publications: list[Publication]) -> None:
+def _publish_all(tx: Tx, topic: TopicInfo, publications: list[Publication], fanout: Fanout) -> None:
     for publication in publications:
-        topics.publish(tx, topic, publication)
+        topics.publish(tx, topic, publication, fanout)
 
 
 def _check_batch(entries: list[Mapping[str, Any]]) -> None:

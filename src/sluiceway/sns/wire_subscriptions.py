@@ -1,11 +1,12 @@
 """SNS's subscription operations: Subscribe, Unsubscribe, ConfirmSubscription, the listings
 and the subscription attributes.
 
-The engine delivers email, SMS and Lambda (a function of the app); the other protocols SNS
-knows are refused with a clear InvalidParameter rather than accepted and never delivered.
-Email waits for its owner's confirmation (the confirmation email goes through the outbox, as
-for a declared subscription) unless the runtime auto-confirms; SMS and Lambda are confirmed
-at once, as SNS confirms them.
+The engine delivers email, SMS, Lambda (a function of the app) and SQS (a queue of this
+runtime, by its ARN); the other protocols SNS knows are refused with a clear
+InvalidParameter rather than accepted and never delivered. Email waits for its owner's
+confirmation (the confirmation email goes through the outbox, as for a declared
+subscription) unless the runtime auto-confirms; SMS, Lambda and SQS are confirmed at once,
+as SNS confirms them (an SQS queue of the same account needs no confirmation message).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sluiceway.core import naming
 from sluiceway.core.errors import NotFound
 from sluiceway.core.validation import E164
 from sluiceway.core.wire import Call
-from sluiceway.sns import subscriptions
+from sluiceway.sns import sqs_fanout, subscriptions
 from sluiceway.sns.subscriptions import SubscriptionRow
 from sluiceway.sns.validation import EMAIL
 from sluiceway.sns.wire_common import (
@@ -28,9 +29,11 @@ from sluiceway.sns.wire_common import (
     topic_of,
 )
 
-DELIVERED = ("email", "sms", "lambda")
+DELIVERED = ("email", "sms", "lambda", "sqs")
 # What SNS knows but the engine has no delivery for.
-UNDELIVERED = ("http", "https", "email-json", "sqs", "application", "firehose")
+UNDELIVERED = ("http", "https", "email-json", "application", "firehose")
+# Confirmed at once, without a confirmation message.
+CONFIRMED_AT_ONCE = ("lambda", "sms", "sqs")
 PENDING_ARN = "pending confirmation"
 
 
@@ -59,6 +62,17 @@ def _endpoint(engine: SnsEngine, call: Call, protocol: str, endpoint: Any) -> st
                 "(sluiceway delivers to the app's own functions)"
             )
         return name
+    if protocol == "sqs":
+        queue = sqs_fanout.queue_of(engine.store.reader(), call.region, endpoint)
+        if queue is None:
+            # SNS refuses an ARN that names no queue; sluiceway also refuses one that names
+            # no queue of this runtime (it would deliver to nothing).
+            raise invalid("SQS endpoint ARN")
+        if queue.spec.fifo:
+            raise invalid(
+                "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to "
+                "standard SNS topics"
+            )
     return endpoint
 
 
@@ -75,7 +89,7 @@ def subscribe(engine: SnsEngine, call: Call, params: dict[str, Any]) -> dict[str
     protocol = params["Protocol"]
     endpoint = _endpoint(engine, call, protocol, params.get("Endpoint"))
     attributes = dict(params.get("Attributes") or {})
-    confirm_now = engine.settings.auto_confirm or protocol in ("lambda", "sms")
+    confirm_now = engine.settings.auto_confirm or protocol in CONFIRMED_AT_ONCE
     made = engine.store.write(
         lambda tx: subscriptions.subscribe(
             tx, topic, protocol, endpoint, attributes, confirm_now=confirm_now
