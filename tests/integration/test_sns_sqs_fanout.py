@@ -79,7 +79,7 @@ def test_a_handler_s_publish_reaches_each_queue_s_function_as_envelope_or_raw(
     assert raw["body"] == "order o-1"
     assert raw["messageAttributes"]["kind"]["stringValue"] == "order"
     assert raw["messageAttributes"]["kind"]["dataType"] == "String"
-    # The refunds queue's policy dropped the order: nothing waits there.
+    # The refunds subscription's filter policy dropped the order: nothing waits there.
     assert visible(engine)["refunds"] == 0
 
 
@@ -104,7 +104,8 @@ def test_a_declared_subscription_is_stored_as_subscribe_stores_one(
     rows = (
         engine.store.reader()
         .execute(
-            "SELECT endpoint, status, attributes, filter_policy FROM subscriptions ORDER BY endpoint"
+            "SELECT endpoint, status, attributes, filter_policy FROM subscriptions "
+            "ORDER BY endpoint"
         )
         .fetchall()
     )
