@@ -205,3 +205,146 @@ def test_a_function_that_texts_may_publish_to_any_number_and_to_nothing_else() -
         "SLUICEWAY_FUNCTION": "texter",
         "SLUICEWAY_QUEUE_Jobs": {"Ref": "Jobs"},
     }
+
+
+# -- a topic fanned out to queues -----------------------------------------------------------
+
+
+def fanout() -> tuple[App, Topic]:
+    """Two topics on one queue (raw, one with a policy), and one of them on a second queue."""
+    app = App("fanout")
+    orders, refunds = app.topic("orders"), app.topic("refunds")
+    ledger, audit = app.queue("ledger"), app.queue("audit")
+    orders.subscribe("sqs", ledger, raw_message_delivery=True, filter_policy=ORDERS_ONLY)
+    refunds.subscribe("sqs", ledger, raw_message_delivery=True)
+    orders.subscribe("sqs", audit)
+    return app, orders
+
+
+def fanout_app() -> App:
+    return fanout()[0]
+
+
+ORDERS_ONLY = {"kind": ["order"]}
+FANNED: list[dict[str, Any]] = [
+    {
+        "Message": "order o-1",
+        "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "order"}},
+    },
+    {"Message": "no attributes"},
+]
+
+
+def test_an_sqs_subscription_sends_to_the_queue_s_arn_which_lets_its_topics_send() -> None:
+    rendered = resources(fanout_app())
+    assert subscriptions(fanout_app()) == {
+        "OrdersSqsLedger": {
+            "TopicArn": {"Ref": "Orders"},
+            "Protocol": "sqs",
+            "Endpoint": {"Fn::GetAtt": ["Ledger", "Arn"]},
+            "FilterPolicy": ORDERS_ONLY,
+            "FilterPolicyScope": "MessageAttributes",
+            "RawMessageDelivery": True,
+        },
+        "RefundsSqsLedger": {
+            "TopicArn": {"Ref": "Refunds"},
+            "Protocol": "sqs",
+            "Endpoint": {"Fn::GetAtt": ["Ledger", "Arn"]},
+            "RawMessageDelivery": True,
+        },
+        "OrdersSqsAudit": {
+            "TopicArn": {"Ref": "Orders"},
+            "Protocol": "sqs",
+            "Endpoint": {"Fn::GetAtt": ["Audit", "Arn"]},
+        },
+    }
+    policies = {k: r for k, r in rendered.items() if r["Type"] == "AWS::SQS::QueuePolicy"}
+    assert set(policies) == {"LedgerPolicy", "AuditPolicy"}  # one per queue
+    ledger = policies["LedgerPolicy"]["Properties"]
+    assert ledger["Queues"] == [{"Ref": "Ledger"}]
+    assert ledger["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "TopicsSend",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["Ledger", "Arn"]},
+            "Condition": {"ArnEquals": {"aws:SourceArn": [{"Ref": "Orders"}, {"Ref": "Refunds"}]}},
+        }
+    ]
+    (audit,) = policies["AuditPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert audit["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "Orders"}}}
+
+
+def test_sqs_subscriptions_and_queue_policies_pass_cfn_lint_and_the_sam_translator() -> None:
+    template = template_for(fanout_app().graph, Code("m:app"))
+    assert findings(_yaml.dump(template)) == []
+    transformed = sam_transform(template)["Resources"]
+    assert transformed["LedgerPolicy"]["Type"] == "AWS::SQS::QueuePolicy"
+
+
+def _attributes(properties: dict[str, Any]) -> dict[str, str]:
+    """A rendered subscription's properties as Subscribe's attributes."""
+    attributes = {}
+    if "FilterPolicy" in properties:
+        attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+        attributes["FilterPolicyScope"] = properties["FilterPolicyScope"]
+    if properties.get("RawMessageDelivery"):
+        attributes["RawMessageDelivery"] = "true"
+    return attributes
+
+
+def _message(body: str) -> str:
+    """What was published: an envelope's Message, or a raw body."""
+    return str(json.loads(body)["Message"]) if body.startswith("{") else body
+
+
+def test_a_rendered_sqs_subscription_delivers_on_sns_what_it_delivers_locally(
+    make_engine: EngineFactory, sns: Any
+) -> None:
+    app, orders = fanout()
+    engine = make_engine(app)
+    for publish in FANNED:
+        orders.publish(publish["Message"], message_attributes=publish.get("MessageAttributes"))
+    local = (
+        engine.store.reader()
+        .execute("SELECT q.name, m.body FROM messages m JOIN queues q ON q.id = m.queue_id")
+        .fetchall()
+    )
+
+    # The rendered subscriptions and queue policies, made through the APIs (moto's
+    # CloudFormation makes neither).
+    stack = Stack.deploy(sam_transform(template_for(app.graph, Code("m:app"))))
+    sqs = boto3.client("sqs")
+    for properties in stack.of_type("AWS::SNS::Subscription").values():
+        resolved = stack.resolve_all(properties)
+        sns.subscribe(
+            TopicArn=resolved["TopicArn"],
+            Protocol=resolved["Protocol"],
+            Endpoint=resolved["Endpoint"],
+            Attributes=_attributes(resolved),
+        )
+    for properties in stack.of_type("AWS::SQS::QueuePolicy").values():
+        resolved = stack.resolve_all(properties)
+        for url in resolved["Queues"]:
+            policy = json.dumps(resolved["PolicyDocument"])
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    for publish in FANNED:
+        sns.publish(TopicArn=stack.physical["Orders"], **publish)
+    on_sns = [
+        (name, m["Body"])
+        for name in ("ledger", "audit")
+        for m in sqs.receive_message(
+            QueueUrl=stack.physical[name.capitalize()], MaxNumberOfMessages=10
+        ).get("Messages", [])
+    ]
+
+    assert sorted((n, _message(b)) for n, b in local) == [
+        ("audit", "no attributes"),
+        ("audit", "order o-1"),
+        ("ledger", "order o-1"),  # the policy let the order through, not the other
+    ]
+    assert sorted((n, _message(b)) for n, b in on_sns) == sorted((n, _message(b)) for n, b in local)
+    # Raw on both: the ledger's body is the message itself.
+    assert [b for n, b in local if n == "ledger"] == ["order o-1"]
+    assert [b for n, b in on_sns if n == "ledger"] == ["order o-1"]

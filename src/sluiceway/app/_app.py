@@ -258,18 +258,34 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         self,
         topic: Topic,
         protocol: str,
-        endpoint: Endpoint,
+        endpoint: Endpoint | Queue,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
+        raw_message_delivery: bool = False,
     ) -> None:
-        shown = endpoint if isinstance(endpoint, str) else f"<{endpoint.name}>"
+        if isinstance(endpoint, Queue):
+            shown = f"queue '{endpoint.name}'"
+        else:
+            shown = endpoint if isinstance(endpoint, str) else f"<{endpoint.name}>"
         where = f"subscription {protocol}:{shown} on topic '{topic.name}'"
         self._own(topic, Topic, where, "topic")
         if protocol not in PROTOCOLS:
             raise DeclarationError(
                 where, f"unsupported protocol {protocol!r}", "use one of " + ", ".join(PROTOCOLS)
             )
-        if isinstance(endpoint, ParameterRef):
+        if raw_message_delivery and protocol != "sqs":
+            raise DeclarationError(
+                where,
+                f"raw_message_delivery is for sqs subscriptions, not {protocol}",
+                "leave it out",
+            )
+        if protocol == "sqs":
+            endpoint = self._subscribed_queue(where, topic, endpoint).name
+        elif isinstance(endpoint, Queue):
+            raise DeclarationError(
+                where, f"a queue is not a {protocol} endpoint", "subscribe it with protocol 'sqs'"
+            )
+        elif isinstance(endpoint, ParameterRef):
             if self._parameters.get(endpoint.name) is not endpoint:
                 raise DeclarationError(
                     where,
@@ -281,13 +297,32 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         else:
             check_endpoint(where, protocol, endpoint, self._queues)
         policy = sns_validation.filter_policy(where, filter_policy, filter_policy_scope)
-        spec = SubscriptionSpec(topic.name, protocol, endpoint, policy)
+        spec = SubscriptionSpec(topic.name, protocol, endpoint, policy, raw_message_delivery)
         if any(
             (s.topic, s.protocol, s.endpoint) == (topic.name, protocol, endpoint)
             for s in self._subscriptions
         ):
             raise DeclarationError(where, "declared twice", "subscribe each endpoint once")
         self._subscriptions.append(spec)
+
+    def _subscribed_queue(self, where: str, topic: Topic, endpoint: Any) -> Queue:
+        """The queue of an ``sqs`` subscription: a standard queue of this app, by its handle
+        (its ARN differs per deployment, so a name or ARN is no endpoint to declare)."""
+        if not isinstance(endpoint, Queue):
+            raise DeclarationError(
+                where,
+                f"the endpoint of an sqs subscription is a queue of the app, not {endpoint!r}",
+                "pass the queue's handle: topic.subscribe('sqs', app.queue(...))",
+            )
+        queue: Queue = self._own(endpoint, Queue, where, "endpoint")
+        if queue.spec.fifo:
+            reason = (
+                "sluiceway does not deliver a FIFO topic to FIFO queues yet"
+                if topic.name.endswith(".fifo")
+                else "SNS does not subscribe a FIFO queue to a standard topic"
+            )
+            raise DeclarationError(where, reason, "subscribe a standard queue")
+        return queue
 
     # -- functions ------------------------------------------------------------------------
 

@@ -64,7 +64,9 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     KeySpec: frozenset({"name", "type"}),
     IndexSpec: frozenset({"name", "partition_key", "sort_key", "projection", "non_key_attributes"}),
     TopicSpec: frozenset({"name"}),
-    SubscriptionSpec: frozenset({"topic", "protocol", "endpoint", "filter_policy"}),
+    SubscriptionSpec: frozenset(
+        {"topic", "protocol", "endpoint", "filter_policy", "raw_message_delivery"}
+    ),
     FilterPolicy: frozenset({"policy", "scope"}),
     RouteSpec: frozenset({"method", "path", "target", "forward_headers", "auth"}),
     AuthSpec: frozenset({"pool", "scopes"}),

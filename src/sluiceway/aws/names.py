@@ -59,13 +59,21 @@ def event_id(source: QueueSource | StreamSource) -> str:
 
 def subscription_id(subscription: SubscriptionSpec) -> str:
     """Stable across declaration order: named after the parameter that holds the endpoint,
-    or after a short digest of a literal endpoint (which keeps addresses out of IDs)."""
+    the queue an sqs one sends to, or a short digest of a literal endpoint (which keeps
+    addresses out of IDs)."""
     endpoint = subscription.endpoint
     if isinstance(endpoint, ParameterRef):
         tail = endpoint.name
+    elif subscription.protocol == "sqs":  # a queue of the app, by its name
+        tail = endpoint
     else:
         tail = hashlib.sha256(endpoint.encode()).hexdigest()[:8]
     return logical_id(f"{subscription.topic}-{subscription.protocol}-{tail}")
+
+
+def queue_policy_id(queue: str) -> str:
+    """A queue's resource policy: which topics may send to it."""
+    return logical_id(f"{queue}-policy")
 
 
 def topic_subscription_id(function: FunctionSpec) -> str:

@@ -159,7 +159,7 @@ def render_spec(spec: Renderable, target: Target) -> Fragment:
         case TopicSpec():
             return sns.render_topic(spec)
         case SubscriptionSpec():
-            return sns.render_subscription(spec)
+            return sns.render_subscription(spec, target.graph)
         case RouteSpec():
             return api.render_route(spec, target)
         case FunctionSpec():

@@ -294,6 +294,17 @@ def _sync_table(tx: Tx, table: TableSpec) -> None:
         indexes.rebuild(tx, row[2], table)
 
 
+def _raw_delivery(stored: str | None, raw: bool) -> str | None:
+    """A declared subscription's attributes: those stored (SetSubscriptionAttributes may have
+    set some) with RawMessageDelivery as declared, kept as SNS's API keeps it."""
+    attributes = json.loads(stored or "{}")
+    if raw:
+        attributes["RawMessageDelivery"] = "true"
+    else:
+        attributes.pop("RawMessageDelivery", None)
+    return json.dumps(attributes) if attributes else None
+
+
 def _user_pool(data: Mapping[str, Any]) -> UserPoolSpec:
     servers = tuple(
         ResourceServerSpec(s["identifier"], s["name"], tuple(tuple(pair) for pair in s["scopes"]))
@@ -316,33 +327,46 @@ def _sync_subscriptions(
     topic_ids = dict(tx.execute("SELECT name, id FROM topics").fetchall())
     declared: set[tuple[int, str, str]] = set()
     pending: list[NewSubscription] = []
+    # An sqs subscription's endpoint is its queue's ARN, as Subscribe stores it (publishing
+    # finds the queue by it); RawMessageDelivery is kept among its attributes, as there.
     wanted = [
-        (sub.topic, sub.protocol, endpoint_value(sub.endpoint, parameters), sub.filter_policy)
+        (
+            sub.topic,
+            sub.protocol,
+            naming.queue_arn(region, endpoint_value(sub.endpoint, parameters))
+            if sub.protocol == "sqs"
+            else endpoint_value(sub.endpoint, parameters),
+            sub.filter_policy,
+            sub.raw_message_delivery,
+        )
         for sub in graph.subscriptions
     ]
     # A function on a topic is a "lambda" subscription named after the function.
     wanted += [
-        (f.source.topic, "lambda", f.name, f.source.filter_policy)
+        (f.source.topic, "lambda", f.name, f.source.filter_policy, False)
         for f in graph.functions
         if isinstance(f.source, TopicSource)
     ]
-    for topic, protocol, endpoint, policy in wanted:
+    for topic, protocol, endpoint, policy, raw in wanted:
         topic_id = topic_ids[topic]
         declared.add((topic_id, protocol, endpoint))
         row = tx.execute(
-            "SELECT id, status, arn FROM subscriptions "
+            "SELECT id, status, arn, attributes FROM subscriptions "
             "WHERE topic_id = ? AND protocol = ? AND endpoint = ?",
             (topic_id, protocol, endpoint),
         ).fetchone()
+        attributes = _raw_delivery(None if row is None else row[3], raw)
         # SNS confirms same-account SQS and Lambda subscriptions at once, and SMS ones (the
         # number's owner opts out by replying STOP); email and http wait for the owner.
         confirm_now = auto_confirm or protocol in ("sqs", "lambda", "sms")
         if row is not None:
             tx.execute(
-                "UPDATE subscriptions SET filter_policy = ?, filter_scope = ? WHERE id = ?",
+                "UPDATE subscriptions SET filter_policy = ?, filter_scope = ?, attributes = ? "
+                "WHERE id = ?",
                 (
                     None if policy is None else policy.policy,
                     None if policy is None else policy.scope,
+                    attributes,
                     row[0],
                 ),
             )
@@ -360,8 +384,8 @@ def _sync_subscriptions(
         if row is None:
             sid = tx.execute(
                 "INSERT INTO subscriptions (topic_id, protocol, endpoint, arn, status, token, "
-                "created_at, confirmed_at, filter_policy, filter_scope) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, confirmed_at, filter_policy, filter_scope, attributes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     topic_id,
                     protocol,
@@ -373,6 +397,7 @@ def _sync_subscriptions(
                     confirmed_at,
                     None if policy is None else policy.policy,
                     None if policy is None else policy.scope,
+                    attributes,
                 ),
             ).lastrowid
         else:

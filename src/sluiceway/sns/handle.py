@@ -11,6 +11,7 @@ from sluiceway.core.permissions import permission
 from sluiceway.core.specs import Endpoint, Permission
 from sluiceway.sns.iam import TOPIC_PUBLISH_ACTIONS
 from sluiceway.sns.spec import TopicSpec
+from sluiceway.sqs.handle import Queue
 
 
 class TopicBackend(Protocol):
@@ -39,9 +40,10 @@ class TopicDeclarer(Declarer, Protocol):
         self,
         topic: Topic,
         protocol: str,
-        endpoint: Endpoint,
+        endpoint: Endpoint | Queue,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
+        raw_message_delivery: bool = False,
     ) -> None: ...
 
 
@@ -50,6 +52,7 @@ class Topic(Handle):
 
     >>> topic = app.topic("POC-Topic")                           # doctest: +SKIP
     >>> topic.subscribe("email", "ops@example.com")              # doctest: +SKIP
+    >>> topic.subscribe("sqs", app.queue("audit"))               # doctest: +SKIP
     >>> topic.publish("New order o-1", subject="New order")      # doctest: +SKIP
     {'MessageId': '...'}
     """
@@ -74,19 +77,26 @@ class Topic(Handle):
     def subscribe(
         self,
         protocol: str,
-        endpoint: Endpoint,
+        endpoint: Endpoint | Queue,
         *,
+        raw_message_delivery: bool = False,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
     ) -> None:
         """Declare a subscription; `endpoint` may be an `app.parameter(...)`.
 
-        ``protocol`` is ``"email"`` or ``"sms"`` (an E.164 number, ``"+919876543210"``).
+        ``protocol`` is ``"email"``, ``"sms"`` (an E.164 number, ``"+919876543210"``) or
+        ``"sqs"`` (a standard queue of this app, its handle: SNS fans the topic out to it;
+        on AWS the queue's policy lets the topic send to it). A queue gets SNS's JSON
+        envelope, or with ``raw_message_delivery=True`` the message itself, its message
+        attributes as the SQS message's.
         A `filter_policy` (SNS's JSON policy) lets through only the messages it matches: on
         their message attributes (``filter_policy_scope="MessageAttributes"``, the default)
         or on their JSON body (``"MessageBody"``)."""
         declarer: TopicDeclarer = self._app
-        declarer._subscribe(self, protocol, endpoint, filter_policy, filter_policy_scope)
+        declarer._subscribe(
+            self, protocol, endpoint, filter_policy, filter_policy_scope, raw_message_delivery
+        )
 
     def publish(
         self,

@@ -1,22 +1,30 @@
 """SNS on AWS: a topic as an ``AWS::SNS::Topic`` (its ARN an output), and a subscription of
-an endpoint SNS takes as declared (an address, a URL, a phone number for SMS) with its filter
-policy."""
+an endpoint SNS takes as declared (an address, a URL, a phone number for SMS) or of a queue
+of the app (its ARN), with its filter policy.
+
+A subscribed queue also gets an ``AWS::SQS::QueuePolicy`` letting its topics send to it:
+SNS delivers only where the queue's policy allows ``sqs:SendMessage`` to
+``sns.amazonaws.com`` for the topic's ARN. A queue has one policy, so it is rendered once,
+with the queue's first subscription, for every topic subscribing it."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from sluiceway.app.graph import AppGraph
 from sluiceway.aws import names
 from sluiceway.aws.checks import check_rendered, describe
 from sluiceway.aws.errors import RenderError
 from sluiceway.aws.fragment import Fragment
-from sluiceway.core.cfn import ref
+from sluiceway.core.cfn import POLICY_VERSION, get_att, ref
 from sluiceway.core.specs import ParameterRef
 from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
 
 # Subscription protocols whose endpoint SNS takes as declared (an address, a URL, a number).
 RENDERED_PROTOCOLS = frozenset({"email", "email-json", "http", "https", "sms"})
+# Subscriptions to a queue of the app, by its ARN.
+QUEUE_PROTOCOL = "sqs"
 
 
 def render_topic(spec: TopicSpec) -> Fragment:
@@ -36,29 +44,70 @@ def render_topic(spec: TopicSpec) -> Fragment:
     )
 
 
-def render_subscription(spec: SubscriptionSpec) -> Fragment:
+def render_subscription(spec: SubscriptionSpec, graph: AppGraph) -> Fragment:
     check_rendered(spec, describe(spec))
-    if spec.protocol not in RENDERED_PROTOCOLS:
+    if spec.protocol not in RENDERED_PROTOCOLS | {QUEUE_PROTOCOL}:
         raise RenderError(
             f"{describe(spec)}: the {spec.protocol} protocol is not rendered for AWS yet"
         )
     if spec.filter_policy is not None:
         check_rendered(spec.filter_policy, describe(spec))
     endpoint = spec.endpoint
-    rendered = ref(names.parameter_id(endpoint)) if isinstance(endpoint, ParameterRef) else endpoint
-    return Fragment(
-        resources={
-            names.subscription_id(spec): {
-                "Type": "AWS::SNS::Subscription",
-                "Properties": {
-                    "TopicArn": ref(names.resource_id(spec.topic)),
-                    "Protocol": spec.protocol,
-                    "Endpoint": rendered,
-                    **filter_policy(spec.filter_policy),
-                },
-            }
-        }
-    )
+    rendered: Any
+    if isinstance(endpoint, ParameterRef):
+        rendered = ref(names.parameter_id(endpoint))
+    elif spec.protocol == QUEUE_PROTOCOL:
+        rendered = get_att(names.resource_id(endpoint), "Arn")
+    else:
+        rendered = endpoint
+    properties: dict[str, Any] = {
+        "TopicArn": ref(names.resource_id(spec.topic)),
+        "Protocol": spec.protocol,
+        "Endpoint": rendered,
+        **filter_policy(spec.filter_policy),
+    }
+    if spec.raw_message_delivery:
+        properties["RawMessageDelivery"] = True
+    resources = {
+        names.subscription_id(spec): {"Type": "AWS::SNS::Subscription", "Properties": properties}
+    }
+    if spec.protocol == QUEUE_PROTOCOL and isinstance(endpoint, str):
+        topics = [
+            s.topic
+            for s in graph.subscriptions
+            if (s.protocol, s.endpoint) == (QUEUE_PROTOCOL, endpoint)
+        ]
+        if topics[0] == spec.topic:
+            resources[names.queue_policy_id(endpoint)] = queue_policy(endpoint, topics)
+    return Fragment(resources=resources)
+
+
+def queue_policy(queue: str, topics: list[str]) -> dict[str, Any]:
+    """The policy letting SNS send `queue` what `topics` publish, and nothing else."""
+    sources = [ref(names.resource_id(topic)) for topic in topics]
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref(names.resource_id(queue))],
+            "PolicyDocument": {
+                "Version": POLICY_VERSION,
+                "Statement": [
+                    {
+                        "Sid": "TopicsSend",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sns.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": get_att(names.resource_id(queue), "Arn"),
+                        "Condition": {
+                            "ArnEquals": {
+                                "aws:SourceArn": sources[0] if len(sources) == 1 else sources
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+    }
 
 
 def filter_policy(policy: FilterPolicy | None) -> dict[str, Any]:

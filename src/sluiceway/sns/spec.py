@@ -8,7 +8,7 @@ from typing import Literal
 from sluiceway.core.specs import Endpoint
 
 # Subscription protocols the local engine delivers (more arrive with their delivery code).
-PROTOCOLS: tuple[str, ...] = ("email", "sms")
+PROTOCOLS: tuple[str, ...] = ("email", "sms", "sqs")
 
 
 FilterPolicyScope = Literal["MessageAttributes", "MessageBody"]
@@ -32,7 +32,12 @@ class FilterPolicy:
 
 @dataclass(frozen=True)
 class SubscriptionSpec:
+    """A declared subscription. An ``sqs`` one's endpoint is the name of a queue of the app
+    (its ARN locally and on AWS); `raw_message_delivery` (only for ``sqs``) sends the message
+    itself instead of SNS's JSON envelope."""
+
     topic: str
     protocol: str
     endpoint: Endpoint
     filter_policy: FilterPolicy | None = None
+    raw_message_delivery: bool = False
