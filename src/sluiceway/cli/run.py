@@ -112,7 +112,7 @@ def run(
     from sluiceway.app.loader import load_app
     from sluiceway.core import logs
     from sluiceway.core.settings import Settings
-    from sluiceway.local.runtime import serve
+    from sluiceway.local.runtime import point_thread_handlers_here, serve
 
     values: dict[str, str] = {}
     for param in params:
@@ -144,6 +144,7 @@ def run(
         if front_door is not None or "SLUICEWAY_FRONT_DOOR" not in os.environ:
             settings = settings.replace(front_door=front_door or "process")
         logs.configure(settings.log_format)
+        settings = point_thread_handlers_here(settings)
         serve(load_app(app), settings)
     except (SluicewayError, ValueError) as error:
         raise click.ClickException(str(error)) from None

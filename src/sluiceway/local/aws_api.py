@@ -49,7 +49,8 @@ TABLES: tuple[Operations[Any], ...] = (
 
 
 class AwsApi:
-    def __init__(self, engine: Any, keyring: Keyring, *, threads: int = 32) -> None:
+    # `threads` run the operations: a ReceiveMessage long poll holds one for up to 20 s.
+    def __init__(self, engine: Any, keyring: Keyring, *, threads: int = 64) -> None:
         self.engine = engine
         self.keyring = keyring
         self.operations: dict[str, Operations[Any]] = {t.service: t for t in TABLES}

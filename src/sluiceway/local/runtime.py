@@ -216,6 +216,35 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
         restore_output()
 
 
+def point_thread_handlers_here(settings: Settings) -> Settings:
+    """With ``--isolation thread`` handlers share this process's environment, and a handler
+    module makes its SDK clients when it is imported: before the app is loaded, point every
+    SDK of this process at the runtime about to listen (so that no handler's call reaches AWS
+    with whatever credentials the shell holds), as its admin. Returns the settings with the
+    port fixed (a free one for ``--port 0``), since the endpoint must be known first. Only
+    process isolation gives each function credentials of its own, checked against ``uses=``."""
+    if settings.isolation != "thread":
+        return settings
+    from sluiceway.core.wire.credentials import Keyring
+
+    port = settings.port
+    if port == 0:
+        with socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET) as probe:
+            probe.bind((settings.host, 0))
+            port = probe.getsockname()[1]
+    scheme = "https" if settings.tls_cert else "http"
+    os.environ["AWS_ENDPOINT_URL"] = f"{scheme}://{_local_host(settings.host)}:{port}"
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(Keyring.load(Path(settings.data_dir) / "keys").admin.variables())
+    os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)
+    log.warning(
+        "isolation=thread: boto3 calls from handlers go to this runtime as its admin (uses= "
+        "is checked for handle calls only); run with --isolation process to check them too"
+    )
+    return settings.replace(port=port)
+
+
 def _local_host(host: str) -> str:
     """How this machine's own processes reach a runtime listening on `host`."""
     if host in ("", "0.0.0.0", "*"):
