@@ -575,7 +575,8 @@ def _wire_table(wire: dict[str, Any]) -> list[str]:
         "",
         "The same boto3 client code against sluiceway's AWS APIs and against moto in server "
         "mode, and the same work through sluiceway's handles in-process; calls per second "
-        "from four client threads (medians), ratios are medians of per-trial ratios.",
+        "from two client processes of four threads (medians); ratios are medians of per-trial "
+        "ratios.",
         "",
         "| call | sluiceway wire | moto | handles | wire / moto (target >= 10x) | wire / handles |",
         "| --- | --- | --- | --- | --- | --- |",
