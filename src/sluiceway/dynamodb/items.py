@@ -175,27 +175,26 @@ def _attributes(answer: Answer, item: Item | None) -> Answer:
 
 
 def put_item(tables: Tables, request: Mapping[str, Any], trace_id: str | None = None) -> Prepared:
-    plan = plan_put(tables, request)
-    returning = return_values(request, ("NONE", "ALL_OLD"))
-
-    def write(tx: Tx) -> Answer:
-        old, _ = plan.apply(tx, trace_id=trace_id)
-        return _attributes({}, old if returning == "ALL_OLD" else None)
-
-    return Prepared(((plan.table, "dynamodb:PutItem"),), write=write)
+    return _replacing(plan_put(tables, request), request, "dynamodb:PutItem", trace_id)
 
 
 def delete_item(
     tables: Tables, request: Mapping[str, Any], trace_id: str | None = None
 ) -> Prepared:
-    plan = plan_delete(tables, request)
+    return _replacing(plan_delete(tables, request), request, "dynamodb:DeleteItem", trace_id)
+
+
+def _replacing(
+    plan: Any, request: Mapping[str, Any], action: str, trace_id: str | None
+) -> Prepared:
+    """PutItem and DeleteItem: the write, answering the old item with ReturnValues=ALL_OLD."""
     returning = return_values(request, ("NONE", "ALL_OLD"))
 
     def write(tx: Tx) -> Answer:
         old, _ = plan.apply(tx, trace_id=trace_id)
         return _attributes({}, old if returning == "ALL_OLD" else None)
 
-    return Prepared(((plan.table, "dynamodb:DeleteItem"),), write=write)
+    return Prepared(((plan.table, action),), write=write)
 
 
 def update_item(

@@ -78,13 +78,10 @@ class RuntimeApp:
 
 
 def _is_aws(scope: Scope) -> bool:
-    names = {name.lower() for name, _ in scope["headers"]}
-    if b"x-amz-target" in names:
-        return True
-    if b"authorization" not in names:
-        return False
-    return protocols.is_aws({"authorization": _header(scope, b"authorization")})
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    return next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name), "")
+    """`protocols.is_aws` on the two headers it reads, found in one pass."""
+    seen: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        lowered = name.lower()
+        if lowered in (b"x-amz-target", b"authorization"):
+            seen[lowered.decode()] = value.decode("latin-1")
+    return protocols.is_aws(seen)
