@@ -124,9 +124,11 @@ def _render(source: str, body: str, request: MappingRequest, name: str) -> str:
 
 
 def _reason(error: Any) -> str:
-    """airspeed's TemplateExecutionError told without its file name: the expression and why."""
+    """airspeed's TemplateExecutionError told without its file name: the innermost expression
+    that failed (its first 120 characters) and why."""
+    expression = error.element.my_text().strip()[:120]
     cause = error.__cause__
-    return f"{error.element.my_text().strip()!r}: {type(cause).__name__}: {cause}"
+    return f"{expression!r}: {type(cause).__name__}: {cause}"
 
 
 def _namespace(body: str, request: MappingRequest) -> dict[str, Any]:
@@ -172,17 +174,14 @@ class VelocityInput:
         except ValueError:
             return MISSING
 
-    def _select(self, path: str) -> Any:
-        return MISSING if self._document is MISSING else select(self._document, path)
-
     def json(self, path: str = "$") -> str:
         """The JSON text at `path` (`""` where the body has nothing there)."""
-        value = self._select(path)
+        value = select(self._document, path)
         return compact_json("" if value is MISSING else value)
 
     def path(self, path: str = "$") -> Any:
         """The value at `path`: a map or list a template can walk, a string, number or None."""
-        value = self._select(path)
+        value = select(self._document, path)
         return None if value is MISSING else to_vtl(value)
 
     def params(self, name: str | None = None) -> Any:

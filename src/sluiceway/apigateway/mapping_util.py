@@ -104,12 +104,11 @@ def _steps(path: str) -> Iterator[str | int]:
 
 
 def select(document: Any, path: str) -> Any:
-    """The value at `path` in the JSON `document`, or MISSING."""
+    """The value at `path` in the JSON `document` (which may be MISSING), or MISSING. A path
+    outside the subset is a ValueError, whatever the document."""
     value = document
-    for step in _steps(path):
+    for step in tuple(_steps(path)):
         value = _child(value, step)
-        if value is MISSING:
-            break
     return value
 
 
