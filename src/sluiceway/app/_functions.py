@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sluiceway.apigateway.validation import HTTP_METHODS
 from sluiceway.app._declarations import Declarations
 from sluiceway.awslambda.spec import (
+    PAYLOAD_FORMAT_VERSIONS,
     STARTING_POSITIONS,
     DirectSource,
     EventSource,
@@ -100,6 +101,7 @@ class FunctionDeclarations(Declarations):
         path: str,
         *,
         auth: AuthSpec | None = None,
+        payload_format_version: str = "1.0",
         uses: Sequence[Permission] = (),
         name: str | None = None,
         timeout: int = 3,
@@ -110,7 +112,12 @@ class FunctionDeclarations(Declarations):
         """Serve `method` `path` with the decorated function (API Gateway's Lambda proxy
         integration). The function gets the API Gateway proxy event and returns
         ``{"statusCode": 200, "headers": {...}, "body": "..."}``. `path` may hold
-        ``{name}`` segments (``event["pathParameters"]``) and a last greedy ``{name+}``."""
+        ``{name}`` segments (``event["pathParameters"]``) and a last greedy ``{name+}``.
+
+        ``payload_format_version="2.0"`` serves it as an HTTP API route instead (API
+        Gateway v2, SAM's ``Type: HttpApi``): the function gets the 2.0 event (``rawPath``,
+        ``cookies``, ``requestContext.http``...) and may also return a bare value, answered
+        as 200 ``application/json`` (`sluiceway.apigateway.proxy.answer_v2`)."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
@@ -131,9 +138,21 @@ class FunctionDeclarations(Declarations):
                     f"timeout={timeout}s is longer than API Gateway waits (29 s)",
                     "keep HTTP handlers under 29 seconds; hand long work to a queue",
                 )
+            version = next(
+                (v for v in PAYLOAD_FORMAT_VERSIONS if v == payload_format_version), None
+            )
+            if version is None:
+                raise DeclarationError(
+                    where,
+                    f"payload_format_version={payload_format_version!r} is not a payload "
+                    "format API Gateway has",
+                    "use payload_format_version='1.0' (a REST API's proxy event) or '2.0' "
+                    "(an HTTP API's)",
+                )
             guard = self._auth(where, auth)
             self._claim_route(where, verb, path)
-            self._add_function(handler, fname, HttpSource(verb, path, guard), uses, runtime, where)
+            source = HttpSource(verb, path, guard, version)
+            self._add_function(handler, fname, source, uses, runtime, where)
             return handler
 
         return record

@@ -74,7 +74,7 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     TableTarget: frozenset({"table", "model", "overwrite"}),
     Destination: frozenset({"kind", "name"}),
     TopicSource: frozenset({"topic", "filter_policy"}),
-    HttpSource: frozenset({"method", "path", "auth"}),
+    HttpSource: frozenset({"method", "path", "auth", "payload_format_version"}),
     DirectSource: frozenset(),
     FunctionSpec: frozenset(
         {

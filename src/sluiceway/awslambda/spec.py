@@ -14,6 +14,11 @@ StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
 
 STARTING_POSITIONS: tuple[StartingPosition, ...] = ("TRIM_HORIZON", "LATEST")
 
+# API Gateway's Lambda proxy payload formats: 1.0 (a REST API's, an HTTP API may use it too)
+# and 2.0 (an HTTP API's own).
+PayloadFormatVersion = Literal["1.0", "2.0"]
+PAYLOAD_FORMAT_VERSIONS: tuple[PayloadFormatVersion, ...] = ("1.0", "2.0")
+
 
 @dataclass(frozen=True)
 class QueueSource:
@@ -52,11 +57,14 @@ class TopicSource:
 @dataclass(frozen=True)
 class HttpSource:
     """A function behind an HTTP route (API Gateway's Lambda proxy integration). `path` may
-    hold ``{name}`` segments and a final greedy ``{name+}``."""
+    hold ``{name}`` segments and a final greedy ``{name+}``. `payload_format_version` "1.0"
+    is a REST API's route (the proxy event, ``Type: Api``); "2.0" an HTTP API's (API Gateway
+    v2's event and answer rules, ``Type: HttpApi``)."""
 
     method: str
     path: str
     auth: AuthSpec | None = None
+    payload_format_version: PayloadFormatVersion = "1.0"
 
 
 @dataclass(frozen=True)
