@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 # -- SQS ----------------------------------------------------------------------------------
 
@@ -262,6 +263,17 @@ def sns_lambda_record(
 # -- API Gateway ----------------------------------------------------------------------------
 
 
+def proxy_body(body: bytes) -> tuple[str | None, bool]:
+    """A request body as a proxy event carries it, with its ``isBase64Encoded``: None when
+    empty, the text when it is UTF-8, otherwise base64."""
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode(), True
+
+
 def apigw_proxy_event(
     *,
     method: str,
@@ -289,15 +301,7 @@ def apigw_proxy_event(
     for name, value in headers:
         single_headers[name] = value
         multi_headers.setdefault(name, []).append(value)
-    text: str | None
-    encoded = False
-    if not body:
-        text = None
-    else:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode(), True
+    text, encoded = proxy_body(body)
     user_agent = next((v for n, v in headers if n.lower() == "user-agent"), None)
     moment = datetime.fromtimestamp(request_time_ms / 1000, UTC)
     return {
@@ -339,3 +343,80 @@ def apigw_proxy_event(
             "protocol": "HTTP/1.1",
         },
     }
+
+
+def apigw_http_event(
+    *,
+    method: str,
+    path: str,
+    route_key: str,
+    path_parameters: Mapping[str, str],
+    raw_query_string: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    request_id: str,
+    request_time_ms: int,
+    account_id: str,
+    domain_name: str,
+    api_id: str = "sluiceway",
+    stage: str = "$default",
+    protocol: str = "HTTP/1.1",
+) -> dict[str, Any]:
+    """The HTTP API (API Gateway v2) Lambda event, payload format 2.0, in the key order of
+    AWS's example ("Create AWS Lambda proxy integrations for HTTP APIs"): header names in
+    lower case, a repeated header or query parameter's values joined with ","; the Cookie
+    headers' cookies (split at ";") in ``cookies`` instead of ``headers``. ``route_key`` is
+    ``"POST /orders/{id}"`` or ``"$default"``. As AWS does, it omits ``cookies``,
+    ``queryStringParameters``, ``pathParameters`` and ``body`` when there are none (and
+    ``stageVariables``, which a local API never has)."""
+    cookies: list[str] = []
+    single_headers: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+        elif key in single_headers:
+            single_headers[key] += "," + value
+        else:
+            single_headers[key] = value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query_string, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    text, encoded = proxy_body(body)
+    moment = datetime.fromtimestamp(request_time_ms / 1000, UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query_string,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = single_headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": account_id,
+        "apiId": api_id,
+        "domainName": domain_name,
+        "domainPrefix": domain_name.split(".", 1)[0],
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": protocol,
+            "sourceIp": source_ip,
+            "userAgent": single_headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": stage,
+        "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": request_time_ms,
+    }
+    if text is not None:
+        event["body"] = text
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    event["isBase64Encoded"] = encoded
+    return event
