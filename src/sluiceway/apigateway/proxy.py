@@ -1,15 +1,20 @@
 """API Gateway's Lambda proxy integration: routing requests to functions and mapping their
-answers to HTTP, with API Gateway's rules.
+answers to HTTP, with API Gateway's rules (a REST API's, payload format 1.0, in `answer`; an
+HTTP API's, payload format 2.0, in `answer_v2`).
 
 Routing prefers the most specific template, as API Gateway does: literal segments beat
 ``{param}`` segments, which beat a greedy ``{param+}``. A function answers
 ``{"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}``; anything
 else is a malformed proxy response and the client gets 502, as from API Gateway.
+
+An HTTP API's function (format 2.0) may also return ``cookies``; and any JSON value without
+a ``statusCode`` is the body of a 200 ``application/json`` answer.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +24,27 @@ from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 _ANSWER_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+_ANSWER_KEYS_V2 = _ANSWER_KEYS | {"cookies"}
+JSON_TYPE = (b"content-type", b"application/json")
+
+# What an HTTP API (format 2.0) answers when the function fails. AWS's guide gives no text
+# for these; they are what HTTP APIs answer (their own capitalisation, unlike a REST API's
+# 502 {"message": "Internal server error"}): a function error or a malformed answer 500
+# {"message":"Internal Server Error"}; the integration's timeout 503
+# {"message":"Service Unavailable"} (a REST API: 504 "Endpoint request timed out").
+HTTP_API_ERROR = (500, {"message": "Internal Server Error"})
+HTTP_API_TIMEOUT = (503, {"message": "Service Unavailable"})
+# A REST API's (format 1.0): 502 for a function error or a malformed answer, 504 on timeout.
+REST_API_ERROR = (502, {"message": "Internal server error"})
+REST_API_TIMEOUT = (504, {"message": "Endpoint request timed out"})
+
+
+def failure(v2: bool, *, timed_out: bool) -> tuple[int, dict[str, str]]:
+    """What API Gateway answers when the function failed, timed out or answered malformed:
+    an HTTP API's (`v2`) or a REST API's status and body."""
+    if v2:
+        return HTTP_API_TIMEOUT if timed_out else HTTP_API_ERROR
+    return REST_API_TIMEOUT if timed_out else REST_API_ERROR
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,12 @@ class FunctionRoute:
     pattern: re.Pattern[str]
     function: FunctionSpec
     rank: tuple[int, int, int]
+
+    @property
+    def v2(self) -> bool:
+        """Whether this is an HTTP API's route (payload format 2.0), not a REST API's."""
+        source = self.function.source
+        return isinstance(source, HttpSource) and source.payload_format_version == "2.0"
 
     def matches(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in (method, "ANY"):
@@ -81,7 +113,39 @@ def answer(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     refuse it."""
     if not isinstance(result, dict):
         raise MalformedAnswer(f"the function returned {type(result).__name__}, not an object")
-    unknown = set(result) - _ANSWER_KEYS
+    return _mapped(result, _ANSWER_KEYS)
+
+
+def answer_v2(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An HTTP API's answer (payload format 2.0) as (status, headers, body).
+
+    AWS's guide ("Lambda function response for format 2.0"): if the function "returns valid
+    JSON and doesn't return a statusCode", API Gateway assumes ``isBase64Encoded`` false,
+    ``statusCode`` 200, ``content-type`` application/json, and "body is the function's
+    response"; its examples answer ``"Hello from Lambda!"`` with the body
+    ``Hello from Lambda!`` (a string is the body itself, not its JSON) and
+    ``{"message": "Hello from Lambda!"}`` with that object's JSON. A dict with a
+    ``statusCode`` is mapped as format 1.0's, and each of its ``cookies`` becomes a
+    ``set-cookie`` header. `MalformedAnswer` if API Gateway would refuse it."""
+    if isinstance(result, dict) and "statusCode" in result:
+        status, headers, payload = _mapped(result, _ANSWER_KEYS_V2)
+        cookies = result.get("cookies") or []
+        if not isinstance(cookies, list):
+            raise MalformedAnswer("cookies is not a list")
+        return status, [*headers, *(_header("set-cookie", c) for c in cookies)], payload
+    if isinstance(result, str):
+        return 200, [JSON_TYPE], result.encode()
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise MalformedAnswer(f"the function's answer is not JSON: {error}") from None
+    return 200, [JSON_TYPE], text.encode()
+
+
+def _mapped(
+    result: dict[str, Any], allowed: set[str]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    unknown = set(result) - allowed
     if unknown:
         raise MalformedAnswer(f"unexpected keys {sorted(unknown)}")
     status = result.get("statusCode")
