@@ -275,42 +275,32 @@ class Integrations:
             time.perf_counter(),
         )
         try:
-            client = scope.get("client") or ("127.0.0.1", 0)
-            event = events.apigw_proxy_event(
-                method=scope["method"],
-                path=scope["path"],
-                resource=route.resource,
-                path_parameters=params,
-                query=parse_qsl(
-                    scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-                ),
-                headers=[
-                    (title_case(k.decode("latin-1")), v.decode("latin-1"))
-                    for k, v in scope["headers"]
-                ],
-                body=body,
-                source_ip=client[0],
-                request_id=request_id,
-                request_time_ms=int(self.engine.clock.now() * 1000),
-                account_id=self.engine.region.account_id,
+            event = proxy_event(
+                route,
+                params,
+                scope,
+                body,
+                request_id,
+                int(self.engine.clock.now() * 1000),
+                self.engine.region.account_id,
             )
             loop = asyncio.get_running_loop()
             outcome = await loop.run_in_executor(
                 None, self.engine.invoke_http, route.function, event, trace_id
             )
+            v2 = route.v2
             if not outcome.ok:
-                if isinstance(outcome.error, TaskTimedOut):
-                    await answer_json(send, 504, {"message": "Endpoint request timed out"}, trace)
-                else:
-                    await answer_json(send, 502, {"message": "Internal server error"}, trace)
+                timed_out = isinstance(outcome.error, TaskTimedOut)
+                await answer_json(send, *proxy.failure(v2, timed_out=timed_out), trace)
                 return
             try:
-                status, answer_headers, payload = proxy.answer(outcome.result)
+                mapped = proxy.answer_v2 if v2 else proxy.answer
+                status, answer_headers, payload = mapped(outcome.result)
             except proxy.MalformedAnswer as error:
                 log.warning(
                     "function %s: malformed Lambda proxy response: %s", route.function.name, error
                 )
-                await answer_json(send, 502, {"message": "Internal server error"}, trace)
+                await answer_json(send, *proxy.failure(v2, timed_out=False), trace)
                 return
             kept = [
                 (k, v)
@@ -356,3 +346,48 @@ class Integrations:
             )
             return False
         return True
+
+
+def proxy_event(
+    route: proxy.FunctionRoute,
+    params: dict[str, str],
+    scope: Scope,
+    body: bytes,
+    request_id: str,
+    now_ms: int,
+    account_id: str,
+) -> dict[str, Any]:
+    """The request as the route's function gets it: a REST API's proxy event (payload
+    format 1.0), or an HTTP API's (2.0) when the route's source says so."""
+    client = scope.get("client") or ("127.0.0.1", 0)
+    query = scope.get("query_string", b"").decode("latin-1")
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    if route.v2:
+        return events.apigw_http_event(
+            method=scope["method"],
+            path=scope["path"],
+            route_key=f"{route.method} {route.resource}",
+            path_parameters=params,
+            raw_query_string=query,
+            headers=headers,
+            body=body,
+            source_ip=client[0],
+            request_id=request_id,
+            request_time_ms=now_ms,
+            account_id=account_id,
+            domain_name=next((v for k, v in headers if k == "host"), "localhost"),
+            protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        )
+    return events.apigw_proxy_event(
+        method=scope["method"],
+        path=scope["path"],
+        resource=route.resource,
+        path_parameters=params,
+        query=parse_qsl(query, keep_blank_values=True),
+        headers=[(title_case(k), v) for k, v in headers],
+        body=body,
+        source_ip=client[0],
+        request_id=request_id,
+        request_time_ms=now_ms,
+        account_id=account_id,
+    )
