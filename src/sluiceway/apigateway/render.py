@@ -20,6 +20,10 @@ firewall blocks without a response of its own in the same shape (`waf`).
 A table route is API Gateway's DynamoDB UpdateItem integration, its body validated against
 the route's model and mapped to an item property by property, answered with the stored key
 (`table_routes` says which models can be, and what the deployed API answers differently).
+
+A function's payload format 2.0 route is no part of the REST API: it is a SAM ``HttpApi``
+event on the app's HTTP API (API Gateway v2, `render_http_api`), beside the REST API when the
+app has both.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from sluiceway.aws.fragment import Fragment, Target
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import AuthSpec
-from sluiceway.core.cfn import get_att, sub
+from sluiceway.core.cfn import get_att, ref, sub
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"
@@ -344,8 +348,20 @@ def _refusal(status: int, code: str) -> dict[str, Any]:
 
 
 def has_api(graph: AppGraph) -> bool:
-    """Whether the app has a REST API: a route, or a function behind HTTP."""
-    return bool(graph.routes) or any(isinstance(f.source, HttpSource) for f in graph.functions)
+    """Whether the app has a REST API: a route, or a function behind HTTP with payload
+    format 1.0."""
+    return bool(graph.routes) or any(
+        isinstance(f.source, HttpSource) and f.source.payload_format_version == "1.0"
+        for f in graph.functions
+    )
+
+
+def has_http_api(graph: AppGraph) -> bool:
+    """Whether the app has an HTTP API: a function behind HTTP with payload format 2.0."""
+    return any(
+        isinstance(f.source, HttpSource) and f.source.payload_format_version == "2.0"
+        for f in graph.functions
+    )
 
 
 def render_route(spec: RouteSpec, target: Target) -> Fragment:
@@ -401,4 +417,57 @@ def render_api(
             }
         },
         derived=(f"{logical}{stage}Stage",),
+    )
+
+
+# -- the HTTP API (API Gateway v2): payload format 2.0 routes -------------------------------
+
+
+def http_api_event(function: FunctionSpec, source: HttpSource, app_name: str) -> dict[str, Any]:
+    """A 2.0 route as its function's SAM event (``Type: HttpApi``) on the app's HTTP API;
+    SAM makes the route, its Lambda integration and the permission to invoke the function.
+    A route with ``auth=`` is refused: an HTTP API's Cognito authorizer is a JWT authorizer,
+    which this render does not write yet."""
+    if source.auth is not None:
+        raise RenderError(
+            f"function '{function.name}' (on_http {source.method} {source.path}): auth= on a "
+            "payload_format_version='2.0' route does not render yet (an HTTP API's JWT "
+            "authorizer); drop auth= or use payload_format_version='1.0'"
+        )
+    return {
+        "Type": "HttpApi",
+        "Properties": {
+            "ApiId": ref(names.http_api_id(app_name)),
+            "Method": source.method,
+            "Path": source.path,
+            "PayloadFormatVersion": "2.0",
+        },
+    }
+
+
+def http_api_url(app_name: str, path: str = "") -> dict[str, str]:
+    """The URL of the HTTP API's ``$default`` stage (no stage in the path), or of one path."""
+    logical = names.http_api_id(app_name)
+    return sub(f"https://${{{logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}{path}")
+
+
+def render_http_api(graph: AppGraph) -> Fragment:
+    """The HTTP API holding the app's 2.0 routes (SAM writes their routes from the functions'
+    ``HttpApi`` events), on its ``$default`` stage, as the local 2.0 event says; beside the
+    REST API when the app has both."""
+    logical = names.http_api_id(graph.name)
+    return Fragment(
+        resources={
+            logical: {
+                "Type": "AWS::Serverless::HttpApi",
+                "Properties": {"Name": f"{graph.name}-http"},
+            }
+        },
+        outputs={
+            names.output_id(logical, "url"): {
+                "Description": f"Base URL of the {graph.name} HTTP API",
+                "Value": http_api_url(graph.name),
+            }
+        },
+        derived=(f"{logical}ApiGatewayDefaultStage",),
     )

@@ -90,6 +90,16 @@ def api_id(app_name: str) -> str:
     return logical_id(f"{app_name}-api")
 
 
+def http_api_id(app_name: str) -> str:
+    """The app's HTTP API (API Gateway v2), holding its payload format 2.0 routes."""
+    return logical_id(f"{app_name}-http-api")
+
+
+HTTP_API_EVENT = "HttpApi"
+"""The key of a 2.0 route in its function's SAM ``Events`` (SAM names the invoke permission
+it makes ``<function id>HttpApiPermission``)."""
+
+
 def route_id(route: RouteSpec) -> str:
     return logical_id(f"route-{route.method.lower()}-{route.path}")
 

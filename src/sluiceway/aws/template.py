@@ -6,7 +6,8 @@ package (``sqs.render``, ``dynamodb.render``, ``sns.render``, ``awslambda.render
 fails mypy, and at run time an unknown object is an ``AssertionError``, never dropped. Each
 render function returns a `Fragment` (resources, outputs, and API paths for routes);
 `template_for` merges them (the graph's specs, then its pipes), refuses two things that would
-share a logical ID, and adds the REST API when the app has routes.
+share a logical ID, and adds the REST API when the app has routes, the HTTP API when it has
+payload format 2.0 routes.
 
 The graph's user pools (`cognito`), its IoT declaration (`iot_topics`) and its firewall
 (``wafv2.render``) render after them; the firewall needs the REST API, so an app with a
@@ -90,6 +91,12 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
         fragment = api.render_api(graph, paths, schemas, stage)
         for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
             _claim(claims, logical, f"the REST API of app '{graph.name}'")
+        resources.update(fragment.resources)
+        outputs = {**fragment.outputs, **outputs}
+    if api.has_http_api(graph):
+        fragment = api.render_http_api(graph)
+        for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
+            _claim(claims, logical, f"the HTTP API of app '{graph.name}'")
         resources.update(fragment.resources)
         outputs = {**fragment.outputs, **outputs}
     template: dict[str, Any] = {

@@ -1,7 +1,8 @@
 """Lambda on AWS: a function as an ``AWS::Serverless::Function`` running the shim, with its
 role, its environment, and its trigger: an event source mapping (SAM's ``Events``) for a
 queue or a stream, a subscription and an invoke permission for a topic, an API path and an
-invoke permission for HTTP."""
+invoke permission for HTTP (payload format 1.0), an ``HttpApi`` event for an HTTP API's route
+(2.0)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,15 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
             fragment.resources[names.invoke_permission_id(spec)] = invoke_permission(
                 logical, "sns.amazonaws.com", topic
             )
+        case HttpSource() if source.payload_format_version == "2.0":
+            properties["Events"] = {
+                names.HTTP_API_EVENT: api.http_api_event(spec, source, target.graph.name)
+            }
+            fragment.derived = (f"{logical}{names.HTTP_API_EVENT}Permission",)
+            fragment.outputs[names.output_id(spec.name, "url")] = {
+                "Description": f"{source.method} {source.path}, answered by {spec.name}",
+                "Value": api.http_api_url(target.graph.name, source.path),
+            }
         case HttpSource():
             api_logical = names.api_id(target.graph.name)
             fragment.paths = {
