@@ -273,5 +273,11 @@ def render_firewall(spec: WebACL, target: Target) -> Fragment:
             "protect (on AWS a web ACL is associated with the API's stage); declare a route "
             "or drop the firewall"
         )
+    if api.has_http_api(target.graph):
+        raise RenderError(
+            f"app '{target.graph.name}' declares a firewall and payload_format_version='2.0' "
+            "routes: AWS WAF cannot be associated with an HTTP API, so on AWS those routes "
+            "would be unprotected; serve them with payload_format_version='1.0' (the REST API)"
+        )
     resources, outputs = render_web_acl(spec, target.graph.name, target.stage)
     return Fragment(resources=resources, outputs=outputs)
