@@ -27,11 +27,12 @@ _ANSWER_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64E
 _ANSWER_KEYS_V2 = _ANSWER_KEYS | {"cookies"}
 JSON_TYPE = (b"content-type", b"application/json")
 
-# What an HTTP API (format 2.0) answers when the function fails. AWS's guide gives no text
-# for these; they are what HTTP APIs answer (their own capitalisation, unlike a REST API's
-# 502 {"message": "Internal server error"}): a function error or a malformed answer 500
-# {"message":"Internal Server Error"}; the integration's timeout 503
-# {"message":"Service Unavailable"} (a REST API: 504 "Endpoint request timed out").
+# What an HTTP API (format 2.0) answers when the function fails. AWS's developer guide gives
+# no body text for these. The 503 {"message":"Service Unavailable"} on the integration's
+# timeout is what a deployed HTTP API answered in cortexlabs/cortex#1225; the 500
+# {"message":"Internal Server Error"} (a function error or a malformed answer; HTTP APIs'
+# capitalisation, unlike a REST API's 502 {"message": "Internal server error"}) is from
+# deployed HTTP APIs as reported, not from AWS's guide: check it against a real one.
 HTTP_API_ERROR = (500, {"message": "Internal Server Error"})
 HTTP_API_TIMEOUT = (503, {"message": "Service Unavailable"})
 # A REST API's (format 1.0): 502 for a function error or a malformed answer, 504 on timeout.
