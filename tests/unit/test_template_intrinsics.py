@@ -216,7 +216,9 @@ def test_join_wrong_shapes() -> None:
     error = _error({"Fn::Join": "a,b"})
     assert error.problem == "Fn::Join expects [delimiter, [value, ...]], got the str 'a,b'"
     assert error.fix == "write it as [delimiter, [value, ...]]"
-    assert _error({"Fn::Join": [",", "a"]}).problem.startswith("Fn::Join expects")
+    assert _error({"Fn::Join": [",", {"Ref": "Name"}]}, Name="a").problem == (
+        "what Fn::Join joins is the str 'a', not a list"
+    )
     assert _error({"Fn::Join": [",", [["nested"]]]}).problem == (
         "a value Fn::Join joins is a list of 1, not a string"
     )
@@ -250,7 +252,10 @@ def test_select_out_of_range() -> None:
 
 
 def test_select_wrong_shapes() -> None:
-    assert _error({"Fn::Select": [0, "abc"]}).problem.startswith(
+    assert _error({"Fn::Select": [0, "abc"]}).problem == (
+        "what Fn::Select selects from is the str 'abc', not a list"
+    )
+    assert _error({"Fn::Select": [0]}).problem.startswith(
         "Fn::Select expects [index, [value, ...]]"
     )
     assert _error({"Fn::Select": ["one", ["a"]]}).problem == (
@@ -262,7 +267,9 @@ def test_select_wrong_shapes() -> None:
 def test_length() -> None:
     assert _resolve({"Fn::Length": ["a", "b", "c"]}) == 3
     assert _resolve({"Fn::Length": {"Ref": "Ids"}}, Ids=["a"]) == 1
-    assert _error({"Fn::Length": "abc"}).problem == "Fn::Length expects a list, got the str 'abc'"
+    assert _error({"Fn::Length": "abc"}).problem == (
+        "what Fn::Length measures is the str 'abc', not a list"
+    )
 
 
 # -- Fn::Base64, Fn::ToJsonString, Fn::GetAZs, Fn::Cidr -----------------------------------
@@ -329,7 +336,7 @@ def test_cidr_errors() -> None:
     assert error.problem == "Fn::Cidr's cidrBits 9 does not fit in 10.0.0.0/24"
     assert error.fix == "use cidrBits from 0 to 8 (host bits)"
     error = _error({"Fn::Cidr": ["10.0.0.0/24", 3, 7]})
-    assert error.problem == "Fn::Cidr asks 10.0.0.0/24 for 3 blocks of /25"
+    assert error.problem == "Fn::Cidr asks 10.0.0.0/24 for 3 /25 blocks"
     assert error.fix.startswith("ask for at most 2")
     assert _error({"Fn::Cidr": ["10.0.0.0/24", 3]}).problem.startswith(
         "Fn::Cidr expects [ipBlock, count, cidrBits]"
@@ -600,6 +607,7 @@ def test_an_unknown_function_is_named() -> None:
     error = _error({"Fn::Joint": [",", ["a"]]})
     assert error.problem == "uses Fn::Joint, which sluiceway does not resolve"
     assert error.fix.startswith("did you mean Fn::Join? use one of Fn::Base64, Fn::Cidr")
+    assert error.fix.endswith("Fn::Sub, Fn::ToJsonString or Ref")
     assert _error({"Fn::Transform": {"Name": "AWS::Include"}}).problem == (
         "uses Fn::Transform, which sluiceway does not resolve"
     )
@@ -608,6 +616,14 @@ def test_an_unknown_function_is_named() -> None:
 def test_a_condition_function_outside_conditions() -> None:
     error = _error({"Fn::Equals": ["a", "a"]})
     assert error.problem == "uses the condition function Fn::Equals outside Conditions"
+
+
+def test_sections_that_are_not_mappings_are_refused() -> None:
+    for section in ("Resources", "Conditions", "Mappings"):
+        with pytest.raises(TemplateError) as caught:
+            Resolver({section: ["x"]}, {}, PSEUDO, lambda _: None, lambda _a, _b: None)
+        assert caught.value.where == section
+        assert caught.value.problem == "is a list of 1, not a mapping"
 
 
 def test_a_mapping_with_other_keys_beside_fn_is_plain_data() -> None:

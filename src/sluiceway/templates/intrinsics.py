@@ -31,7 +31,6 @@ __all__ = ["Pseudo", "Resolver"]
 _NO_VALUE: Final = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _INTEGER = re.compile(r"-?\d+")
-_CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not")
 
 
 @dataclass(frozen=True)
@@ -93,14 +92,25 @@ def _text(value: Any, where: str, what: str) -> str:
     )
 
 
+def _list(value: Any, where: str, what: str) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    raise TemplateError(where, f"{what} is {_shape(value)}, not a list", "give it a list")
+
+
+def _section(template: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = template.get(name) or {}
+    if isinstance(section, Mapping):
+        return section
+    raise TemplateError(name, f"is {_shape(section)}, not a mapping", f"declare {name} by name")
+
+
 def _integer(value: Any, where: str, what: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
-    raise TemplateError(
-        where, f"{what} is {_shape(value)}, not an integer", f"make {what} a whole number"
-    )
+    raise TemplateError(where, f"{what} is {_shape(value)}, not an integer", "make it a number")
 
 
 def _near(name: str, candidates: list[str]) -> str:
@@ -158,9 +168,9 @@ class Resolver:
         self._pseudo_values = pseudo.values()
         self._ref_resource = ref
         self._get_att_resource = get_att
-        self._resources: Mapping[str, Any] = template.get("Resources") or {}
-        self._declared_conditions: Mapping[str, Any] = template.get("Conditions") or {}
-        self._mappings: Mapping[str, Any] = template.get("Mappings") or {}
+        self._resources = _section(template, "Resources")
+        self._declared_conditions = _section(template, "Conditions")
+        self._mappings = _section(template, "Mappings")
         self._conditions: dict[str, bool] = {}
         self._evaluating: list[str] = []
         self._in_condition = 0
@@ -246,10 +256,10 @@ class Resolver:
             raise TemplateError(
                 where,
                 "uses Fn::ImportValue, but no other stack exists locally to export it",
-                "replace it with a parameter (Ref) and pass the exported value with "
-                "--parameter-overrides",
+                "replace it with a parameter (Ref) and pass the exported value in "
+                "--parameter-overrides Name=value",
             )
-        if name in _CONDITION_FUNCTIONS:
+        if name in ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"):
             raise TemplateError(
                 where,
                 f"uses the condition function {name} outside Conditions",
@@ -260,7 +270,7 @@ class Resolver:
         raise TemplateError(
             where,
             f"uses {name}, which sluiceway does not resolve",
-            f"{hint}use one of {', '.join(sorted(self._functions))}, Ref or Fn::ImportValue",
+            f"{hint}use one of {', '.join(sorted(self._functions))} or Ref",
         )
 
     def _ref(self, name: Any, where: str, via: str) -> Any:
@@ -343,9 +353,7 @@ class Resolver:
         form = "[delimiter, [value, ...]]"
         delimiter, values = _arguments("Fn::Join", arg, 2, form, where)
         delimiter = _text(self._resolve(delimiter, where), where, "Fn::Join's delimiter")
-        values = self._resolve(values, where)
-        if not isinstance(values, list):
-            raise _expected(where, "Fn::Join", form, [delimiter, values])
+        values = _list(self._resolve(values, where), where, "what Fn::Join joins")
         return delimiter.join(_text(value, where, "a value Fn::Join joins") for value in values)
 
     def _split(self, arg: Any, where: str) -> list[str]:
@@ -370,9 +378,7 @@ class Resolver:
         form = "[index, [value, ...]]"
         index, values = _arguments("Fn::Select", arg, 2, form, where)
         position = _integer(self._resolve(index, where), where, "Fn::Select's index")
-        values = self._resolve(values, where)
-        if not isinstance(values, list):
-            raise _expected(where, "Fn::Select", form, [position, values])
+        values = _list(self._resolve(values, where), where, "what Fn::Select selects from")
         if not 0 <= position < len(values):
             problem = f"Fn::Select's index {position} is out of range for {_shape(values)}"
             indexes = f"from 0 to {len(values) - 1}" if values else "into a non-empty list"
@@ -380,10 +386,7 @@ class Resolver:
         return values[position]
 
     def _length(self, arg: Any, where: str) -> int:
-        values = self._resolve(arg, where)
-        if not isinstance(values, list):
-            raise _expected(where, "Fn::Length", "a list", values)
-        return len(values)
+        return len(_list(self._resolve(arg, where), where, "what Fn::Length measures"))
 
     def _get_azs(self, arg: Any, where: str) -> list[str]:
         region = self._resolve(arg, where)
@@ -410,9 +413,7 @@ class Resolver:
             problem = f"Fn::Cidr's cidrBits {bits} does not fit in {network}"
             raise TemplateError(where, problem, f"use cidrBits from 0 to {room} (host bits)")
         if count > 2 ** (room - bits):
-            problem = (
-                f"Fn::Cidr asks {network} for {count} blocks of /{network.max_prefixlen - bits}"
-            )
+            problem = f"Fn::Cidr asks {network} for {count} /{network.max_prefixlen - bits} blocks"
             fix = f"ask for at most {2 ** (room - bits)}, or for smaller blocks (fewer cidrBits)"
             raise TemplateError(where, problem, fix)
         subnets = network.subnets(new_prefix=network.max_prefixlen - bits)
