@@ -12,7 +12,7 @@ import contextlib
 import logging
 from urllib.parse import urlsplit
 
-from sluiceway.apigateway import proxy
+from sluiceway.apigateway import proxy, service_integration
 from sluiceway.apigateway.asgi import (
     ClientGone,
     Receive,
@@ -26,6 +26,7 @@ from sluiceway.apigateway.asgi import (
 from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.apigateway.integrations import GatewayEngine, Integrations, SendBatcher
+from sluiceway.apigateway.service_integration import ServiceIntegrations
 from sluiceway.cognito.token_endpoint import MAX_TOKEN_REQUEST_BYTES
 from sluiceway.core import attrvalue
 from sluiceway.core.settings import Settings
@@ -37,7 +38,7 @@ from sluiceway.wafv2.request import WebRequest
 log = logging.getLogger("sluiceway.gateway")
 
 
-class Gateway(Integrations):
+class Gateway(Integrations, ServiceIntegrations):
     """The ASGI application of the app's API (the runtime's `RuntimeApp` serves it)."""
 
     def __init__(self, engine: GatewayEngine) -> None:
@@ -58,6 +59,8 @@ class Gateway(Integrations):
         for method, path in [*self.routes, *self.table_routes]:
             self.methods.setdefault(path, []).append(method)
         self.router = proxy.Router(engine.graph.functions)
+        self.service_routes = service_integration.compile_routes(engine.graph.service_routes)
+        self.account_id = engine.region.account_id
         self.requests = 0
         self.sends = SendBatcher(engine.store)
         acl = engine.graph.firewall
@@ -92,8 +95,12 @@ class Gateway(Integrations):
                 await self._oauth(scope, receive, send)
             elif (found := self.router.find(scope["method"], path)) is not None:
                 await self._proxy(found[0], found[1], scope, receive, send)
-            elif path in self.methods or self.router.allowed(path):
-                allow = ", ".join(sorted({*self.methods.get(path, ()), *self.router.allowed(path)}))
+            elif (
+                mapped := service_integration.find(self.service_routes, scope["method"], path)
+            ) is not None:
+                await self._service(mapped[0], mapped[1], scope, receive, send, self._authorized)
+            elif path in self.methods or self._allowed(path):
+                allow = ", ".join(sorted({*self.methods.get(path, ()), *self._allowed(path)}))
                 await answer_json(
                     send,
                     405,
@@ -116,6 +123,14 @@ class Gateway(Integrations):
             log.exception("%s %s failed", scope["method"], path)
             with contextlib.suppress(Exception):  # the answer may have started already
                 await answer_json(send, 500, {"message": "internal error", "code": "InternalError"})
+
+    @property
+    def aws_call(self) -> service_integration.AwsCall | None:  # type: ignore[override]
+        return self.engine.aws_integration
+
+    def _allowed(self, path: str) -> list[str]:
+        mapped = [r.spec.method for r in self.service_routes if r.pattern.fullmatch(path)]
+        return sorted({*self.router.allowed(path), *mapped})
 
     async def _screen(
         self, firewall: Firewall, scope: Scope, receive: Receive, send: Send

@@ -26,6 +26,8 @@ from sluiceway.apigateway.asgi import (
 )
 from sluiceway.apigateway.info import RouteInfo, RouteRegistry
 from sluiceway.apigateway.ingest import Rejection
+from sluiceway.apigateway.service_integration import AwsCall
+from sluiceway.apigateway.spec import ServiceRouteSpec
 from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito.errors import AuthError
@@ -52,6 +54,8 @@ class GatewayGraph(Protocol):
     @property
     def functions(self) -> tuple[FunctionSpec, ...]: ...
     @property
+    def service_routes(self) -> tuple[ServiceRouteSpec, ...]: ...
+    @property
     def firewall(self) -> WebACL | None: ...
 
 
@@ -72,6 +76,8 @@ class GatewayEngine(Protocol):
     def identity(self) -> Identity | None: ...
     @property
     def region(self) -> naming.Region: ...
+    @property
+    def aws_integration(self) -> AwsCall | None: ...
 
     def invoke_http(
         self, function: FunctionSpec, event: dict[str, Any], trace_id: str | None = None

@@ -72,9 +72,16 @@ class FunctionRoute:
 def compile_route(function: FunctionSpec) -> FunctionRoute:
     source = function.source
     assert isinstance(source, HttpSource)
+    pattern, rank = compile_path(source.path)
+    return FunctionRoute(source.method, source.path, pattern, function, rank)
+
+
+def compile_path(path: str) -> tuple[re.Pattern[str], tuple[int, int, int]]:
+    """A route template's pattern (``{name}`` segments and a final greedy ``{name+}``) and
+    its rank: more literal segments first, a greedy one last."""
     parts = []
     literal = params = greedy = 0
-    for segment in [] if source.path == "/" else source.path[1:].split("/"):
+    for segment in [] if path == "/" else path[1:].split("/"):
         if segment.startswith("{") and segment.endswith("+}"):
             parts.append(f"(?P<{segment[1:-2]}>.+)")
             greedy += 1
@@ -84,8 +91,7 @@ def compile_route(function: FunctionSpec) -> FunctionRoute:
         else:
             parts.append(re.escape(segment))
             literal += 1
-    pattern = re.compile("/" + "/".join(parts))
-    return FunctionRoute(source.method, source.path, pattern, function, (-literal, greedy, params))
+    return re.compile("/" + "/".join(parts)), (-literal, greedy, params)
 
 
 class Router:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sluiceway.apigateway.spec import RouteSpec
+from sluiceway.apigateway.spec import RouteSpec, ServiceRouteSpec
 from sluiceway.app._functions import FunctionDeclarations
 from sluiceway.app._integrations import IntegrationDeclarations
 from sluiceway.app.backend import Backend
@@ -58,6 +58,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         self._topics: dict[str, Topic] = {}
         self._subscriptions: list[SubscriptionSpec] = []
         self._routes: list[RouteSpec] = []
+        self._service_routes: list[ServiceRouteSpec] = []
         self._shapes: dict[tuple[str, str], str] = {}  # (method, path shape) -> what took it
         self._functions: dict[str, FunctionSpec] = {}
         self._pipes: dict[str, PipeSpec] = {}
@@ -98,6 +99,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
             topics=tuple(t.spec for t in self._topics.values()),
             subscriptions=tuple(self._subscriptions),
             routes=tuple(self._routes),
+            service_routes=tuple(self._service_routes),
             functions=tuple(self._functions.values()),
             parameters=tuple(self._parameters.values()),
             pipes=tuple(self._pipes.values()),

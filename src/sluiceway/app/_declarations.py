@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sluiceway.apigateway.spec import RouteSpec
+from sluiceway.apigateway.spec import RouteSpec, ServiceRouteSpec
 from sluiceway.apigateway.validation import HTTP_METHODS, route_shape
 from sluiceway.awslambda.spec import (
     FunctionSpec,
@@ -31,6 +31,7 @@ class Declarations:
     _topics: dict[str, Topic]
     _subscriptions: list[SubscriptionSpec]
     _routes: list[RouteSpec]
+    _service_routes: list[ServiceRouteSpec]
     _shapes: dict[tuple[str, str], str]  # (method, path shape) -> what took it
     _functions: dict[str, FunctionSpec]
     _pipes: dict[str, PipeSpec]

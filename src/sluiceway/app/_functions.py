@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sluiceway.apigateway.validation import HTTP_METHODS
 from sluiceway.app._declarations import Declarations
+from sluiceway.awslambda.code import CodeHandler
 from sluiceway.awslambda.spec import (
     PAYLOAD_FORMAT_VERSIONS,
     STARTING_POSITIONS,
@@ -28,6 +29,7 @@ from sluiceway.awslambda.validation import (
 from sluiceway.cognito.spec import AuthSpec
 from sluiceway.core import naming, validation
 from sluiceway.core.errors import DeclarationError
+from sluiceway.core.policies import RolePolicy
 from sluiceway.core.specs import Permission
 from sluiceway.dynamodb.handle import Table
 from sluiceway.sns import validation as sns_validation
@@ -41,7 +43,7 @@ class FunctionDeclarations(Declarations):
     def function(
         self,
         *,
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
@@ -70,7 +72,7 @@ class FunctionDeclarations(Declarations):
         *,
         filter_policy: Mapping[str, Any] | str | None = None,
         filter_policy_scope: str = "MessageAttributes",
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
@@ -102,7 +104,7 @@ class FunctionDeclarations(Declarations):
         *,
         auth: AuthSpec | None = None,
         payload_format_version: str = "1.0",
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
@@ -166,7 +168,7 @@ class FunctionDeclarations(Declarations):
         report_batch_item_failures: bool = True,
         filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         maximum_concurrency: int | None = None,
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
@@ -243,7 +245,7 @@ class FunctionDeclarations(Declarations):
         on_failure: Queue | Topic | None = None,
         parallelization_factor: int = 1,
         tumbling_window_in_seconds: int = 0,
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,
@@ -356,12 +358,19 @@ class FunctionDeclarations(Declarations):
         handler: Callable[..., Any],
         name: str,
         source: EventSource,
-        uses: Sequence[Permission],
+        uses: Sequence[Permission | RolePolicy],
         runtime: FunctionRuntime,
         where: str,
     ) -> None:
         check_handler(where, handler)
+        roles = [p for p in uses if isinstance(p, RolePolicy)]
+        if len(roles) > 1:
+            raise DeclarationError(
+                where, "uses= holds two execution roles", "give a function one role"
+            )
         for permission in uses:
+            if isinstance(permission, RolePolicy):
+                continue
             if not isinstance(permission, Permission):
                 raise DeclarationError(
                     where,
@@ -387,9 +396,11 @@ class FunctionDeclarations(Declarations):
             name,
             handler,
             source,
-            tuple(uses),
+            tuple(p for p in uses if isinstance(p, Permission)),
             runtime.timeout,
             runtime.memory_size,
             runtime.environment,
             runtime.reserved_concurrency,
+            handler.code if isinstance(handler, CodeHandler) else None,
+            roles[0] if roles else None,
         )

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sluiceway.apigateway.models import compile_model
-from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
+from sluiceway.apigateway.spec import QueueTarget, RouteSpec, ServiceRouteSpec, TableTarget
 from sluiceway.apigateway.validation import HEADER, PATH
 from sluiceway.app._declarations import Declarations
 from sluiceway.awslambda.spec import (
@@ -26,6 +26,7 @@ from sluiceway.sns.handle import Topic
 from sluiceway.sqs.handle import Queue
 
 _METHODS = ("POST", "PUT", "PATCH")  # what a route into a queue or a table answers
+SERVICE_INTEGRATIONS = ("sqs", "sns", "dynamodb")  # the AWS integrations a route may have
 
 
 class IntegrationDeclarations(Declarations):
@@ -106,6 +107,24 @@ class IntegrationDeclarations(Declarations):
         self._claim_route(where, method, path)
         spec = RouteSpec(method, path, QueueTarget(queue.name), headers, guard)
         self._routes.append(spec)
+        return spec
+
+    def service_route(self, spec: ServiceRouteSpec) -> ServiceRouteSpec:
+        """Declare an API Gateway method with an AWS service integration and its mapping
+        templates, as a template's ``Integration: {Type: AWS}`` declares it (the template
+        import builds `spec`; a Python app says the same with `route`)."""
+        where = f"route {spec.method} {spec.path}"
+        if spec.service not in SERVICE_INTEGRATIONS:
+            raise DeclarationError(
+                where,
+                f"an AWS integration with {spec.service!r} is not emulated",
+                "integrate with " + ", ".join(SERVICE_INTEGRATIONS) + " or a Lambda function",
+            )
+        if spec.action is None and spec.uri_path is None:
+            raise DeclarationError(where, "the integration names no action or path", "set its Uri")
+        self._auth(where, spec.auth)
+        self._claim_route(where, spec.method, spec.path)
+        self._service_routes.append(spec)
         return spec
 
     def pipe(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeAlias, TypeVar
 
-from sluiceway.apigateway.spec import RouteSpec
+from sluiceway.apigateway.spec import RouteSpec, ServiceRouteSpec
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.cognito.spec import UserPoolSpec
 from sluiceway.core.specs import ParameterRef
@@ -35,6 +35,7 @@ class AppGraph:
     topics: tuple[TopicSpec, ...] = ()
     subscriptions: tuple[SubscriptionSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
+    service_routes: tuple[ServiceRouteSpec, ...] = ()
     functions: tuple[FunctionSpec, ...] = ()
     parameters: tuple[ParameterRef, ...] = ()
     pipes: tuple[PipeSpec, ...] = ()

@@ -66,7 +66,7 @@ def list_streams(engine: StreamEngine, call: Call, params: dict[str, Any]) -> di
         t
         for t in _streamed(engine)
         if (name is None or t.name == name)
-        and call.caller.allows("stream", t.name, "dynamodb:ListStreams")
+        and call.caller.allows("stream", t.name, "dynamodb:ListStreams", t.stream_arn or "")
     ]
     if name is not None and name not in engine.registry.tables:
         raise WireError(

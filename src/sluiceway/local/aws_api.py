@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sluiceway.apigateway.asgi import Receive, Scope, Send
+from sluiceway.apigateway.service_integration import AwsRequest
 from sluiceway.awslambda import wire as lambda_wire
 from sluiceway.awslambda.permissions import grants_for
 from sluiceway.core import ids
@@ -55,6 +56,7 @@ class AwsApi:
         self.keyring = keyring
         self.operations: dict[str, Operations[Any]] = {t.service: t for t in TABLES}
         self._grants = {f.name: grants_for(f) for f in engine.graph.functions}
+        self._roles = {f.name: f.role for f in engine.graph.functions if f.role is not None}
         for name in self._grants:
             keyring.add(name)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="sluiceway-aws")
@@ -65,23 +67,77 @@ class AwsApi:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = ids.uuid4()
         headers = _headers(scope)
-        service, table, protocol = "sqs", None, None
+        service = "sqs"
         try:
             service = protocols.service_of(headers)
-            protocol = protocols.protocol_of(service, headers)
-            table = self.operations[service]
             body = await _body(receive, headers)
             caller = self._authenticate(scope, headers, body)
-            if "x-amz-target" not in headers and service in ("sqs", "sns"):
-                protocol = "query"  # so that an unknown Action is answered in XML too
-            request = protocols.parse_request(
+        except WireError as error:
+            protocol = (
+                protocols.protocol_of(service, headers) if service in self.operations else None
+            )
+            status, extra, payload = self._error(
+                service, self.operations.get(service), error, request_id, protocol
+            )
+        else:
+            status, extra, payload = await self.answer(
                 service,
                 scope["method"],
                 scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
                 scope.get("query_string", b"").decode("latin-1"),
                 headers,
                 body,
-                table.query_names,
+                caller,
+                _endpoint(scope, headers),
+                request_id,
+            )
+        headers_out = [(b"content-length", str(len(payload)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers_out})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def integrate(self, request: AwsRequest) -> tuple[int, bytes]:
+        """An API Gateway service integration's call: as its role (Credentials), or with
+        every right when it names none (the gateway's own, as before IAM existed)."""
+        caller = (
+            Caller(ADMIN, "")
+            if request.role is None
+            else Caller(request.role.role, "", (), request.role)
+        )
+        endpoint = self.engine.aws_endpoint or "http://localhost"
+        status, _, payload = await self.answer(
+            request.service,
+            request.method,
+            request.path,
+            request.query,
+            dict(request.headers),
+            request.body,
+            caller,
+            endpoint,
+            ids.uuid4(),
+        )
+        return status, payload
+
+    async def answer(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        caller: Caller,
+        endpoint: str,
+        request_id: str,
+    ) -> serialize.Answer:
+        """One authenticated request, parsed, run and serialized (or its error)."""
+        table, protocol = None, None
+        try:
+            protocol = protocols.protocol_of(service, headers)
+            table = self.operations[service]
+            if "x-amz-target" not in headers and service in ("sqs", "sns"):
+                protocol = "query"  # so that an unknown Action is answered in XML too
+            request = protocols.parse_request(
+                service, method, path, query, headers, body, table.query_names
             )
             name = request.operation.name
             handler = table.handlers.get(name)
@@ -97,7 +153,7 @@ class AwsApi:
                 name,
                 caller,
                 self.engine.region,
-                _endpoint(scope, headers),
+                endpoint,
                 request_id,
                 table.denied_code,
                 table.denied_status,
@@ -118,9 +174,7 @@ class AwsApi:
             log.exception("%s request failed", service)
             wire = WireError("InternalFailure", "internal error", status=500, sender=False)
             status, extra, payload = self._error(service, table, wire, request_id, protocol)
-        headers_out = [(b"content-length", str(len(payload)).encode()), *extra]
-        await send({"type": "http.response.start", "status": status, "headers": headers_out})
-        await send({"type": "http.response.body", "body": payload})
+        return status, extra, payload
 
     def _error(
         self,
@@ -171,7 +225,12 @@ class AwsApi:
         principal = credentials.principal
         if principal == ADMIN:
             return Caller(ADMIN, credentials.access_key)
-        return Caller(principal, credentials.access_key, self._grants.get(principal, ()))
+        return Caller(
+            principal,
+            credentials.access_key,
+            self._grants.get(principal, ()),
+            self._roles.get(principal),
+        )
 
 
 def _headers(scope: Scope) -> dict[str, str]:

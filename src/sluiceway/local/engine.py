@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.apigateway import inbox
+from sluiceway.apigateway.service_integration import AwsCall
 from sluiceway.app import App
 from sluiceway.awslambda.invoke import Invoker, Outcome
 from sluiceway.awslambda.mappings import commit_deferred
@@ -118,6 +119,8 @@ class LocalEngine(HandleCalls):
         self._keyring: Keyring | None = None
         # The runtime's AWS endpoint as its functions reach it (set once it listens).
         self.aws_endpoint: str | None = None
+        # API Gateway's AWS service integrations call the AWS API through this (RuntimeApp).
+        self.aws_integration: AwsCall | None = None
         self._lock = DataDirLock(Path(self.settings.data_dir))
         self._workers: list[Worker] = []
         self._stop = threading.Event()

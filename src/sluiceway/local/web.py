@@ -31,6 +31,7 @@ class RuntimeApp:
         # The web console (the runtime's own, like /_sluiceway/; not behind the app's ACL).
         self.console = Console(engine) if engine.settings.console else None
         self.aws = AwsApi(engine, engine.keyring)
+        engine.aws_integration = self.aws.integrate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from sluiceway.core.naming import Region
 from sluiceway.core.permissions import Grant, ResourceKind, allows
+from sluiceway.core.policies import RolePolicy
 from sluiceway.core.wire.errors import WireError
 
 E = TypeVar("E")
@@ -29,12 +30,15 @@ class Caller:
     principal: str
     access_key: str
     grants: tuple[Grant, ...] | None = None  # None: the admin, allowed everything
+    role: RolePolicy | None = None  # a template's function: its role decides, not `grants`
 
     @property
     def is_admin(self) -> bool:
-        return self.grants is None
+        return self.grants is None and self.role is None
 
-    def allows(self, kind: ResourceKind, name: str, action: str) -> bool:
+    def allows(self, kind: ResourceKind, name: str, action: str, arn: str) -> bool:
+        if self.role is not None:
+            return self.role.allows(action, arn)
         return self.grants is None or allows(self.grants, kind, name, action)
 
 
@@ -51,15 +55,20 @@ class Call:
 
     def authorize(self, kind: ResourceKind, name: str, action: str, arn: str) -> None:
         """Raise AWS's access denied unless the caller may do `action` on the resource."""
-        if self.caller.allows(kind, name, action):
+        if self.caller.allows(kind, name, action, arn):
             return
+        fix = (
+            f"allow {action} on {arn} in the policies of role '{self.caller.role.role}'"
+            if self.caller.role is not None
+            else "add the resource's permission to uses=[...] of function "
+            f"'{self.caller.principal}'"
+        )
         raise WireError(
             self.denied_code,
             f"User: arn:aws:sts::{self.region.account_id}:assumed-role/{self.caller.principal}/"
             f"{self.caller.principal} is not authorized to perform: {action} on resource: "
             f"{arn} because no identity-based policy allows the {action} action "
-            f"(sluiceway: add the resource's permission to uses=[...] of function "
-            f"'{self.caller.principal}')",
+            f"(sluiceway: {fix})",
             status=self.denied_status,
         )
 

@@ -89,6 +89,15 @@ def parse_request(
         if not action:
             raise WireError("MissingAction", "The request must contain the parameter Action.")
         op = _operation(service, action, code="InvalidAction")
+        # SQS's query API also takes the queue as the URL's path (POST /<account>/<name>),
+        # as API Gateway's ``sqs:path/<account>/<name>`` integrations send it.
+        if (
+            service == "sqs"
+            and "QueueUrl" not in form
+            and raw_path.count("/") == 2
+            and "QueueUrl" in op.input_shape.members
+        ):
+            form["QueueUrl"] = raw_path
         return Request(service, op, parse.from_query(op, form, query_names), "query")
     return _rest(service, method, raw_path, query_string, headers, body)
 
