@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from sluiceway.awslambda.code import CodeSource
 from sluiceway.cognito.spec import AuthSpec
+from sluiceway.core.policies import RolePolicy
 from sluiceway.core.specs import Destination, Handler, Permission
 from sluiceway.sns.spec import FilterPolicy
 
@@ -88,6 +90,10 @@ class FunctionSpec:
     environment: tuple[tuple[str, str], ...] = ()
     # Lambda's ReservedConcurrentExecutions: the most environments it runs at once.
     reserved_concurrency: int | None = None
+    # A template's function: its code folder and Handler (imported only in its environments).
+    code: CodeSource | None = None
+    # A template's function: its execution role, which stands for `uses=`.
+    role: RolePolicy | None = None
 
     @property
     def variables(self) -> dict[str, str]:
@@ -95,8 +101,12 @@ class FunctionSpec:
 
     @property
     def module(self) -> str:
+        if self.code is not None:
+            return self.code.module
         return str(getattr(self.handler, "__module__", ""))
 
     @property
     def qualname(self) -> str:
+        if self.code is not None:
+            return self.code.function
         return str(getattr(self.handler, "__qualname__", ""))

@@ -101,10 +101,15 @@ def config_for(
     its own temporary directory, and how to find the handler. `aws` is what an SDK needs to
     reach the runtime's AWS APIs as the function (endpoint, credentials): Lambda's role
     credentials, which the user cannot override (``AWS_ENDPOINT_URL`` they can)."""
-    module = sys.modules.get(function.module)
-    task_root = (
-        str(Path(module.__file__).parent) if module is not None and module.__file__ else os.getcwd()
-    )
+    if function.code is not None:
+        task_root = function.code.root
+    else:
+        module = sys.modules.get(function.module)
+        task_root = (
+            str(Path(module.__file__).parent)
+            if module is not None and module.__file__
+            else os.getcwd()
+        )
     day = datetime.now(UTC).strftime("%Y/%m/%d")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     variables = {
@@ -134,12 +139,13 @@ def config_for(
     }
     return EnvironmentConfig(
         app=app,
-        cwd=os.getcwd(),
-        sys_path=tuple(sys.path),
+        cwd=os.getcwd() if function.code is None else function.code.root,
+        sys_path=tuple(sys.path) if function.code is None else (*function.code.path, *sys.path),
         function=function.name,
         function_arn=naming.function_arn(region, function.name),
         module=function.module,
         qualname=function.qualname,
+        code=function.code is not None,
         variables=tuple(variables.items()),
         tmp=str(tmp),
         memory_size=function.memory_size,

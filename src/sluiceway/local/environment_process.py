@@ -76,6 +76,7 @@ class EnvironmentConfig:
     function_arn: str
     module: str  # where the handler is: Lambda's _HANDLER is module.qualname
     qualname: str
+    code: bool  # a template's function: import `module` from sys_path[0], not the app
     variables: tuple[tuple[str, str], ...]  # the whole environment, Lambda's and the user's
     tmp: str
     memory_size: int
@@ -232,6 +233,11 @@ def _prepare(config: EnvironmentConfig) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.chdir(config.cwd)
     sys.path[:] = list(config.sys_path)
+    local = os.environ.get("AWS_ENDPOINT_URL")
+    if local:
+        from sluiceway.local.aws_redirect import redirect_aws_endpoints
+
+        redirect_aws_endpoints(local)
 
 
 def _stack(error: BaseException) -> list[str]:
@@ -244,6 +250,8 @@ def _init(config: EnvironmentConfig, channel: _Channel) -> Callable[[Any, Any], 
     from sluiceway.app.loader import load_app
 
     module_name, qualname = config.module, config.qualname
+    if config.code:
+        return _init_code(config)
     try:
         app = load_app(config.app)
     except MemoryError as error:
@@ -283,6 +291,33 @@ def _init(config: EnvironmentConfig, channel: _Channel) -> Callable[[Any, Any], 
             f"declares no function '{config.function}' when imported in its environment",
         )
     return declared.handler
+
+
+def _init_code(config: EnvironmentConfig) -> Callable[[Any, Any], Any]:
+    """A template's function: its module imported from its code folder (the path is set up
+    already), as Lambda's runtime imports ``Handler``, with Lambda's init error types."""
+    from sluiceway.awslambda.code import CodeSource
+
+    code = CodeSource(config.sys_path[0], f"{config.module}.{config.qualname}")
+    try:
+        return code.load()
+    except MemoryError as error:
+        raise _InitError("Runtime.OutOfMemory", OUT_OF_MEMORY) from error
+    except SyntaxError as error:
+        raise _InitError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{code.module}': {error}"
+        ) from error
+    except AttributeError as error:
+        raise _InitError("Runtime.HandlerNotFound", str(error)) from error
+    except ImportError as error:
+        raise _InitError(
+            "Runtime.ImportModuleError", f"Unable to import module '{code.module}': {error}"
+        ) from error
+    except Exception as error:
+        raise _InitError(
+            "Runtime.ImportModuleError",
+            f"Unable to import module '{code.module}': {type(error).__name__}: {error}",
+        ) from error
 
 
 class _InitError(Exception):

@@ -31,13 +31,14 @@ from sluiceway.apigateway.front_door import (
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app import App
 from sluiceway.awslambda.invoke import log_fields
-from sluiceway.awslambda.spec import QueueSource
+from sluiceway.awslambda.spec import HttpSource, QueueSource
 from sluiceway.core import logs, otel
 from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
 from sluiceway.core.redact import redact
 from sluiceway.core.settings import Settings
 from sluiceway.local import metrics
+from sluiceway.local.aws_redirect import redirect_aws_endpoints
 from sluiceway.local.console import with_token
 from sluiceway.local.engine import LocalEngine
 from sluiceway.local.web import RuntimeApp
@@ -164,8 +165,15 @@ def http_server(
     return _Server(config, ready, engine.bus.disconnect_all, make)
 
 
-def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | None = None) -> None:
-    """Run `app` until SIGINT/SIGTERM."""
+def serve(
+    app: App,
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] | None = None,
+    on_ready: Callable[[str], list[str]] | None = None,
+) -> None:
+    """Run `app` until SIGINT/SIGTERM. `on_ready` gets the URL once it serves and returns
+    lines to print after the banner (a template's Outputs)."""
     say = announce or (lambda line: print(line, flush=True))
     settings = with_token(settings)  # the console's, when bound beyond loopback
     engine = LocalEngine(app, settings)
@@ -206,6 +214,8 @@ def serve(app: App, settings: Settings, *, announce: Callable[[str], None] | Non
             )
             for line in _banner(engine, url):
                 say(line)
+            for line in on_ready(url) if on_ready is not None else ():
+                say(line)
 
         http_server(
             engine, settings.host, settings.port, ready, tls, front_door=door or False
@@ -238,6 +248,7 @@ def point_thread_handlers_here(settings: Settings) -> Settings:
         os.environ.pop(name, None)
     os.environ.update(Keyring.load(Path(settings.data_dir) / "keys").admin.variables())
     os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)
+    redirect_aws_endpoints(os.environ["AWS_ENDPOINT_URL"])
     log.warning(
         "isolation=thread: boto3 calls from handlers go to this runtime as its admin (uses= "
         "is checked for handle calls only); run with --isolation process to check them too"
@@ -278,6 +289,13 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
             f"table {target.table}" if isinstance(target, TableTarget) else f"queue {target.queue}"
         )
         lines.append(f"  {route.method} {url}{route.path} -> {into}")
+    for mapped in engine.graph.service_routes:
+        what = mapped.action or mapped.uri_path
+        lines.append(f"  {mapped.method} {url}{mapped.path} -> {mapped.service} {what}")
+    for function in engine.graph.functions:
+        if isinstance(function.source, HttpSource):
+            source_ = function.source
+            lines.append(f"  {source_.method} {url}{source_.path} -> function {function.name}")
     for pipe in engine.graph.pipes:
         source = pipe.source
         origin = (
