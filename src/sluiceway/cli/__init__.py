@@ -16,6 +16,7 @@ from sluiceway.cli import (
     identity,
     mappings,
     observe,
+    outputs,
     patterns,
     queues,
     run,
@@ -53,6 +54,7 @@ main.add_command(identity.keys)
 main.add_command(firewall.firewall)
 main.add_command(sms.sms)
 main.add_command(env.env)
+main.add_command(outputs.outputs)
 main.add_command(aws.render)
 main.add_command(aws.deploy)
 main.add_command(aws.destroy)

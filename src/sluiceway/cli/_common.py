@@ -101,3 +101,23 @@ def _json_argument(text: str, name: str, **options: Any) -> Any:
         return json.loads(raw, **options)
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
+
+
+class GreedyOption(click.Option):
+    """An option that takes every following word up to the next option, as ``sam deploy
+    --parameter-overrides A=1 B=2`` does (repeating the option works too)."""
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            process = option.process
+
+            def greedy(value: Any, state: Any, process: Any = process) -> None:
+                process(value, state)
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    process(state.rargs.pop(0), state)
+
+            option.process = greedy

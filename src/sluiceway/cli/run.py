@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from sluiceway.cli._common import data_dir_option
+from sluiceway.cli._common import GreedyOption, data_dir_option
 from sluiceway.core.errors import SluicewayError
+
+if TYPE_CHECKING:
+    from sluiceway.core.settings import Settings
 
 
 @click.command()
@@ -86,6 +90,24 @@ from sluiceway.core.errors import SluicewayError
     "queue routes' messages and hands every other request to the runtime. inline: the "
     "runtime serves HTTP itself (always so with TLS or a web ACL).",
 )
+@click.option(
+    "--parameter-overrides",
+    "overrides",
+    cls=GreedyOption,
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template's parameters, as `sam deploy` takes them (Key=Value, several per "
+    "option or the option repeated); they win over samconfig.toml's.",
+)
+@click.option(
+    "--config-env",
+    default="default",
+    show_default=True,
+    help="The samconfig.toml environment whose parameter_overrides a template gets.",
+)
+@click.option(
+    "--stack-name", help="A template's AWS::StackName [default: the template's folder name]."
+)
 def run(
     app: str,
     data_dir: Path | None,
@@ -107,12 +129,17 @@ def run(
     console_hosts: tuple[str, ...],
     isolation: str | None,
     front_door: str | None,
+    overrides: tuple[str, ...],
+    config_env: str,
+    stack_name: str | None,
 ) -> None:
-    """Run APP: a blueprint (orders), module:attr, or path/to/app.py."""
+    """Run APP: a blueprint (orders), module:attr, path/to/app.py, or a SAM or
+    CloudFormation template (path/to/template.yaml, .yml, .json, or a folder holding one)."""
     from sluiceway.app.loader import load_app
     from sluiceway.core import logs
     from sluiceway.core.settings import Settings
     from sluiceway.local.runtime import point_thread_handlers_here, serve
+    from sluiceway.templates.document import is_template
 
     values: dict[str, str] = {}
     for param in params:
@@ -145,6 +172,41 @@ def run(
             settings = settings.replace(front_door=front_door or "process")
         logs.configure(settings.log_format)
         settings = point_thread_handlers_here(settings)
-        serve(load_app(app), settings)
+        if is_template(app):
+            _serve_template(app, settings, overrides, config_env, stack_name)
+        elif overrides or stack_name:
+            raise click.UsageError("--parameter-overrides and --stack-name are for templates")
+        else:
+            serve(load_app(app), settings)
     except (SluicewayError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+
+
+def _serve_template(
+    target: str,
+    settings: Settings,
+    overrides: tuple[str, ...],
+    config_env: str,
+    stack_name: str | None,
+) -> None:
+    from sluiceway.local.runtime import serve
+    from sluiceway.templates.outputs import outputs_lines, save_outputs
+    from sluiceway.templates.parameters import parse_overrides
+    from sluiceway.templates.stack import load_stack
+
+    stack = load_stack(
+        target,
+        parse_overrides(overrides),
+        region=settings.region,
+        account_id=settings.account_id,
+        config_env=config_env,
+        stack_name=stack_name,
+    )
+    for note in stack.notes:
+        click.echo(f"sluiceway: {note}", err=True)
+
+    def on_ready(url: str) -> list[str]:
+        save_outputs(Path(settings.data_dir), stack, url)
+        return outputs_lines(stack.local_outputs(url))
+
+    serve(stack.app, settings, on_ready=on_ready)

@@ -1,0 +1,85 @@
+"""API Gateway HTTP APIs (``AWS::ApiGatewayV2::Api``, what SAM's ``AWS::Serverless::HttpApi``
+and ``Type: HttpApi`` events become): routes from the OpenAPI ``Body`` or from ``Route`` and
+``Integration`` resources, each Lambda integration its function's HTTP trigger with the
+payload format it names (2.0 unless it says 1.0). The ``$default`` stage is served at the root,
+as AWS serves it; another stage under ``/<StageName>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sluiceway.templates import convert
+from sluiceway.templates.build import Build
+
+HTTP_API = "AWS::ApiGatewayV2::Api"
+_VERBS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def http_api(build: Build, logical: str) -> None:
+    props = build.props(logical)
+    where = build.where(logical)
+    protocol = str(props.get("ProtocolType", "HTTP")).upper()
+    if protocol != "HTTP":
+        build.note(f"{where}: a {protocol} API is not emulated")
+        return
+    prefix = _prefix(build, logical)
+    body = props.get("Body")
+    if isinstance(body, dict):
+        for path, item in convert.mapping(f"{where} Body paths", body.get("paths")).items():
+            for verb, operation in convert.mapping(f"{where} Body {path}", item).items():
+                method = "ANY" if verb == "x-amazon-apigateway-any-method" else verb.upper()
+                if verb not in _VERBS and method != "ANY":
+                    continue
+                integration = convert.mapping(
+                    f"{where} {method} {path}",
+                    convert.mapping(where, operation).get("x-amazon-apigateway-integration"),
+                )
+                _route(build, f"{where} {method} {path}", method, prefix + path, integration)
+    for route in build.of_type("AWS::ApiGatewayV2::Route"):
+        route_props = build.props(route)
+        if build.origin(route_props.get("ApiId"), build.where(route, "ApiId"), HTTP_API) != logical:
+            continue
+        method, _, path = str(route_props.get("RouteKey", "")).partition(" ")
+        target = str(route_props.get("Target", "")).removeprefix("integrations/")
+        integration = _integration_resource(build, target, build.where(route, "Target"))
+        _route(build, build.where(route), method, prefix + path, integration)
+
+
+def _prefix(build: Build, api: str) -> str:
+    for stage in build.of_type("AWS::ApiGatewayV2::Stage"):
+        props = build.props(stage)
+        if build.origin(props.get("ApiId"), build.where(stage, "ApiId"), HTTP_API) == api:
+            name = str(props.get("StageName", "$default"))
+            return "" if name == "$default" else f"/{name}"
+    return ""
+
+
+def _integration_resource(build: Build, target: str, where: str) -> dict[str, Any]:
+    logical = build.origin(target, where, "AWS::ApiGatewayV2::Integration")
+    props = build.props(logical)
+    return {
+        "type": props.get("IntegrationType"),
+        "uri": props.get("IntegrationUri"),
+        "payloadFormatVersion": props.get("PayloadFormatVersion", "2.0"),
+    }
+
+
+def _route(build: Build, where: str, method: str, path: str, integration: dict[str, Any]) -> None:
+    kind = str(integration.get("type", "")).upper()
+    uri = str(integration.get("uri", ""))
+    if kind != "AWS_PROXY" or not (":lambda:" in uri or ":function:" in uri):
+        build.note(f"{where}: a {kind or 'missing'} integration is not emulated")
+        return
+    if path in ("$default", "") or method == "$default":
+        build.note(f"{where}: the $default route is not emulated; declare the routes")
+        return
+    function = build.function_of(uri.split("/functions/", 1)[-1], f"{where} integration uri")
+    version = str(integration.get("payloadFormatVersion", "2.0"))
+
+    def on_http(name: str, common: dict[str, Any], handler: Any) -> None:
+        common["timeout"] = min(common["timeout"], 29)
+        build.app.on_http(
+            method.upper(), path, payload_format_version=version, name=name, **common
+        )(handler)
+
+    build.trigger(function, f"HTTP API {method} {path}", on_http)

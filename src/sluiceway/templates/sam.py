@@ -1,0 +1,123 @@
+"""The SAM transform, by AWS's own translator (`aws-sam-translator`), offline.
+
+The translator wants deployable code locations (``s3://...``); as ``sam build`` and ``sam local``
+do, each local ``CodeUri`` (and a layer's ``ContentUri``, an API's ``DefinitionUri``) is swapped
+for a placeholder before the transform and kept aside, so the functions it yields still point
+at their folders. The managed-policy names a function lists resolve from the translator's
+bundled map; nothing calls AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluiceway.templates.document import read_definition
+from sluiceway.templates.errors import TemplateError
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+_PLACEHOLDER_BUCKET = "sluiceway-local-code"
+_LOCAL_URIS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::Api": "DefinitionUri",
+    "AWS::Serverless::HttpApi": "DefinitionUri",
+    "AWS::Lambda::Function": "Code",
+    "AWS::Lambda::LayerVersion": "Content",
+}
+
+
+@dataclass
+class Transformed:
+    """The template as plain CloudFormation, and each resource's local folder or file."""
+
+    template: dict[str, Any]
+    local_paths: dict[str, Path] = field(default_factory=dict)
+
+
+def transforms(template: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = template.get("Transform", ())
+    return (raw,) if isinstance(raw, str) else tuple(t for t in raw if isinstance(t, str))
+
+
+def transform(
+    template: Mapping[str, Any], folder: Path, parameters: Mapping[str, Any], region: str
+) -> Transformed:
+    """`template` as CloudFormation: SAM's resources expanded when it names the transform."""
+    document = copy.deepcopy(dict(template))
+    local = _set_aside_local_paths(document, folder)
+    names = transforms(document)
+    unknown = [t for t in names if t not in (SAM_TRANSFORM, "AWS::LanguageExtensions")]
+    if unknown:
+        raise TemplateError(
+            "template Transform",
+            f"{', '.join(unknown)} cannot run locally (a macro in another account)",
+            "remove it, or expand the template first (aws cloudformation package/deploy)",
+        )
+    if SAM_TRANSFORM in names:
+        document = _sam(document, parameters, region)
+    return Transformed(document, local)
+
+
+def _sam(document: dict[str, Any], parameters: Mapping[str, Any], region: str) -> dict[str, Any]:
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform as sam_transform
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    try:
+        transformed: dict[str, Any] = sam_transform(
+            document, dict(parameters), _NoManagedPolicies()
+        )
+        return transformed
+    except InvalidDocumentException as error:
+        problems = "; ".join(str(cause) for cause in error.causes)
+        raise TemplateError(
+            "template (SAM transform)", problems, "fix what the SAM translator names"
+        ) from None
+
+
+class _NoManagedPolicies:
+    """The translator's fallback for managed-policy names beyond its bundled map: none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _set_aside_local_paths(document: dict[str, Any], folder: Path) -> dict[str, Path]:
+    local: dict[str, Path] = {}
+    globals_ = document.get("Globals", {}).get("Function", {})
+    inherited = globals_.get("CodeUri") if isinstance(globals_, dict) else None
+    for logical, resource in document.get("Resources", {}).items():
+        if not isinstance(resource, dict):
+            continue
+        key = _LOCAL_URIS.get(str(resource.get("Type")))
+        properties = resource.setdefault("Properties", {})
+        if key is None or not isinstance(properties, dict):
+            continue
+        value = properties.get(key, inherited if key == "CodeUri" else None)
+        if key in ("Code", "Content"):
+            if isinstance(value, str) and not value.startswith("s3://"):
+                local[logical] = (folder / value).resolve()
+                properties[key] = {"S3Bucket": _PLACEHOLDER_BUCKET, "S3Key": logical}
+            continue
+        if key == "DefinitionUri" and isinstance(value, str) and not value.startswith("s3://"):
+            definition = (folder / value).resolve()
+            properties["DefinitionBody"] = read_definition(logical, definition)
+            del properties[key]
+            local[logical] = definition
+        elif isinstance(value, str) and not value.startswith("s3://"):
+            local[logical] = (folder / value).resolve()
+            properties[key] = f"s3://{_PLACEHOLDER_BUCKET}/{logical}"
+        elif (
+            value is None
+            and key == "CodeUri"
+            and "InlineCode" not in properties
+            and properties.get("PackageType") != "Image"
+        ):
+            local[logical] = folder.resolve()  # sam's default: the template's folder
+            properties[key] = f"s3://{_PLACEHOLDER_BUCKET}/{logical}"
+    return local
