@@ -307,8 +307,8 @@ def _week_days(text: str) -> WeekDays:
         return WeekDays(nth=(field.value(weekday), int(k)))
     if text == "L":
         return WeekDays(frozenset({7}))  # the last day of the week: Saturday
-    if text.endswith("L"):
-        if "," in text or "-" in text:
+    if "L" in text:  # no day's name holds an L
+        if "," in text or "-" in text or not text.endswith("L"):
             raise _Bad(f"day-of-week {text!r}: 'nL' stands alone in the field")
         return WeekDays(last_of=field.value(text[:-1]))
     return WeekDays(frozenset(field.values(text, steps=False)))
