@@ -683,3 +683,39 @@ def test_a_functions_environment_and_reserved_concurrency_render_and_pass_cfn_li
     assert properties["Environment"]["Variables"]["PAYMENT_API"] == "https://pay.example"
     assert properties["Environment"]["Variables"]["SLUICEWAY_FUNCTION"] == "work"
     assert findings(yaml.safe_dump(template)) == []
+
+
+# -- functions on a schedule ---------------------------------------------------------------
+
+
+def scheduled_app() -> App:
+    app = App("clock")
+
+    @app.on_schedule("cron(0 12 ? * MON-FRI *)", input='{"report": "daily"}')
+    def report(event: Any, context: Any) -> None: ...
+
+    @app.on_schedule("at(2026-12-07T10:00:00)")
+    def once(event: Any, context: Any) -> None: ...
+
+    return app
+
+
+def test_scheduled_functions_pass_cfn_lint_and_the_sam_translator() -> None:
+    template = template_for(scheduled_app().graph, Code("clock:app"))
+    assert findings(_yaml.dump(template)) == []
+    transformed = resources(sam_transform(template))
+    assert {k: r["Type"] for k, r in transformed.items() if k.startswith(("Report", "Once"))} == {
+        "ReportRole": "AWS::IAM::Role",
+        "Report": "AWS::Lambda::Function",
+        "ReportSchedule": "AWS::Events::Rule",
+        "ReportSchedulePermission": "AWS::Lambda::Permission",
+        "OnceRole": "AWS::IAM::Role",
+        "Once": "AWS::Lambda::Function",
+        "OnceSchedule": "AWS::Scheduler::Schedule",
+        "OnceScheduleRole": "AWS::IAM::Role",
+    }
+    rule = transformed["ReportSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == "cron(0 12 ? * MON-FRI *)"
+    assert rule["Targets"][0]["Input"] == '{"report": "daily"}'
+    schedule = transformed["OnceSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == "at(2026-12-07T10:00:00)"

@@ -1,5 +1,5 @@
 """Declaring functions: `app.function` and the event-source decorators (`on_queue`,
-`on_stream`, `on_topic`, `on_http`), as SAM's function Events."""
+`on_stream`, `on_topic`, `on_schedule`, `on_http`), as SAM's function Events."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sluiceway.awslambda.validation import (
     check_handler,
     environment_variables,
     filter_patterns,
+    schedule_source,
 )
 from sluiceway.cognito.spec import AuthSpec
 from sluiceway.core import naming, validation
@@ -93,6 +94,39 @@ class FunctionDeclarations(Declarations):
             )
             policy = sns_validation.filter_policy(where, filter_policy, filter_policy_scope)
             self._add_function(handler, fname, TopicSource(t.name, policy), uses, runtime, where)
+            return handler
+
+        return record
+
+    def on_schedule(
+        self,
+        expression: str,
+        *,
+        input: str | Mapping[str, Any] | None = None,
+        enabled: bool = True,
+        uses: Sequence[Permission] = (),
+        name: str | None = None,
+        timeout: int = 3,
+        memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
+    ) -> Callable[[F], F]:
+        """Invoke the decorated function on a schedule (an EventBridge schedule rule, SAM's
+        ``Schedule`` event): `expression` is ``rate(5 minutes)``, ``cron(0 12 ? * MON-FRI
+        *)`` or a one-time ``at(2026-12-07T10:00:00)``, in UTC. The function gets
+        EventBridge's "Scheduled Event", or `input` (JSON) when given, as an asynchronous
+        invocation: a failure is retried twice, 1 and 2 minutes later. A rate counts from
+        when the schedule was first run; times missed while the runtime was stopped are not
+        made up."""
+
+        def record(handler: F) -> F:
+            fname = self._function_name(handler, name)
+            where = f"function '{fname}' (on_schedule {expression})"
+            runtime = self._function_options(
+                where, timeout, memory_size, environment, reserved_concurrency
+            )
+            source = schedule_source(where, expression, input, enabled)
+            self._add_function(handler, fname, source, uses, runtime, where)
             return handler
 
         return record

@@ -15,6 +15,7 @@ from sluiceway.awslambda.spec import (
     FunctionSpec,
     HttpSource,
     QueueSource,
+    ScheduleSource,
     StreamSource,
     TopicSource,
 )
@@ -76,6 +77,7 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     TopicSource: frozenset({"topic", "filter_policy"}),
     HttpSource: frozenset({"method", "path", "auth", "payload_format_version"}),
     DirectSource: frozenset(),
+    ScheduleSource: frozenset({"expression", "input", "enabled"}),
     FunctionSpec: frozenset(
         {
             "name",

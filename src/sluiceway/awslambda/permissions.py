@@ -13,6 +13,7 @@ from sluiceway.awslambda.spec import (
     FunctionSpec,
     HttpSource,
     QueueSource,
+    ScheduleSource,
     StreamSource,
     TopicSource,
 )
@@ -24,8 +25,9 @@ from sluiceway.sqs.iam import QUEUE_CONSUME_ACTIONS
 
 def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
     """What a function's event source needs (granted implicitly, like AWS's roles): reading
-    its queue or stream, and sending to its on-failure destination. Topics, HTTP routes and
-    pipes invoke the function; that right belongs to the caller, not the function."""
+    its queue or stream, and sending to its on-failure destination. Topics, HTTP routes,
+    schedules and pipes invoke the function; that right belongs to the caller, not the
+    function."""
     source = function.source
     match source:
         case QueueSource():
@@ -39,7 +41,7 @@ def source_grants(function: FunctionSpec) -> tuple[Grant, ...]:
             elif source.on_failure is not None:
                 grants.append(Grant("topic", source.on_failure.name, TOPIC_PUBLISH_ACTIONS))
             return tuple(grants)
-        case TopicSource() | HttpSource() | DirectSource():
+        case TopicSource() | HttpSource() | DirectSource() | ScheduleSource():
             return ()
         case _:
             assert_never(source)

@@ -2,7 +2,8 @@
 role, its environment, and its trigger: an event source mapping (SAM's ``Events``) for a
 queue or a stream, a subscription and an invoke permission for a topic, an API path and an
 invoke permission for HTTP (payload format 1.0), an ``HttpApi`` event for an HTTP API's route
-(2.0)."""
+(2.0), a ``Schedule`` event (an EventBridge rule) for a schedule, or a ``ScheduleV2`` one
+(EventBridge Scheduler) for a one-time ``at(...)``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sluiceway.awslambda.spec import (
     FunctionSpec,
     HttpSource,
     QueueSource,
+    ScheduleSource,
     StreamSource,
     TopicSource,
 )
@@ -28,6 +30,7 @@ from sluiceway.sns import render as sns
 
 RUNTIME = "python3.12"
 SHIM_HANDLER = "sluiceway.aws.shim.handler"
+SCHEDULE_EVENT = "Schedule"  # the key of a function's schedule in its SAM Events
 
 
 def render_function(spec: FunctionSpec, target: Target) -> Fragment:
@@ -106,6 +109,9 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
                     f"/{target.stage}{source.path}"
                 ),
             }
+        case ScheduleSource():
+            properties["Events"] = {SCHEDULE_EVENT: schedule_event(source)}
+            fragment.derived = tuple(f"{logical}{SCHEDULE_EVENT}{d}" for d in _derived(source))
         case DirectSource():
             pass  # no trigger of its own: only what invokes it (a pipe) needs a permission
         case _:
@@ -189,6 +195,28 @@ def render_event(source: QueueSource | StreamSource) -> dict[str, Any]:
             return {"Type": "DynamoDB", "Properties": properties}
         case _:
             assert_never(source)
+
+
+def schedule_event(source: ScheduleSource) -> dict[str, Any]:
+    """A function's schedule, as a SAM event: an EventBridge rule (``Schedule``), or for a
+    one-time ``at(...)``, which only EventBridge Scheduler takes, a ``ScheduleV2``."""
+    extra: dict[str, Any] = {} if source.input is None else {"Input": source.input}
+    if source.expression.startswith("at("):
+        if not source.enabled:
+            extra["State"] = "DISABLED"
+        return {
+            "Type": "ScheduleV2",
+            "Properties": {"ScheduleExpression": source.expression, **extra},
+        }
+    if not source.enabled:
+        extra["Enabled"] = False
+    return {"Type": "Schedule", "Properties": {"Schedule": source.expression, **extra}}
+
+
+def _derived(source: ScheduleSource) -> tuple[str, ...]:
+    """What SAM makes of a schedule event, named after the function and the event: the rule
+    and its invoke permission, or the schedule and the role it assumes."""
+    return ("", "Role") if source.expression.startswith("at(") else ("", "Permission")
 
 
 def on_failure(destination: Destination) -> dict[str, Any]:

@@ -4,7 +4,8 @@ SNS hands the notification to Lambda as an asynchronous invocation, and Lambda r
 failing one twice (after about 1 and 2 minutes) before giving up; the delivery outbox keeps
 that schedule, and records the final failure where `sluiceway deliveries` shows it. The
 function's deferred effects commit with the delivery's outcome. Lambda's own asynchronous
-Invoke (``InvocationType=Event``) rides the same outbox, as deliveries of kind ``invoke``.
+Invoke (``InvocationType=Event``) and the fires of schedules (`awslambda.schedules`) ride
+the same outbox, as deliveries of kind ``invoke``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class LambdaCarrier:
         if function is None:
             raise DeliveryError(f"no function named '{job.endpoint}'", permanent=True)
         event: Any
-        if job.kind == "invoke":  # Lambda's asynchronous Invoke: the caller's event as sent
+        if job.kind == "invoke":  # an asynchronous Invoke, or a schedule's: the event as sent
             assert isinstance(job.message, str)
             event = json.loads(job.message)
         else:

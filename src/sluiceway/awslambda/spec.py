@@ -75,7 +75,21 @@ class DirectSource:
     enrichment or its target."""
 
 
-EventSource: TypeAlias = QueueSource | StreamSource | TopicSource | HttpSource | DirectSource
+@dataclass(frozen=True)
+class ScheduleSource:
+    """A function an EventBridge schedule invokes (SAM's ``Schedule`` event, or
+    ``ScheduleV2`` for a one-time ``at(...)``): `expression` is ``rate(...)``, ``cron(...)``
+    or ``at(...)`` (see `sluiceway.core.schedule`); `input`, when given, is the JSON text the
+    function gets in place of the Scheduled Event."""
+
+    expression: str
+    input: str | None = None
+    enabled: bool = True
+
+
+EventSource: TypeAlias = (
+    QueueSource | StreamSource | TopicSource | HttpSource | DirectSource | ScheduleSource
+)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ as Lambda checks them."""
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sluiceway.core.errors import DeclarationError
+from sluiceway.awslambda.spec import ScheduleSource
+from sluiceway.core.errors import DeclarationError, ValidationError
+from sluiceway.core.schedule import parse_schedule
 
 
 def check_handler(where: str, handler: Callable[..., Any]) -> None:
@@ -132,3 +135,54 @@ def filter_patterns(
             where, f"invalid filter: {error}", "fix the event pattern (see `sluiceway match`)"
         ) from None
     return tuple(p.source for p in compiled.patterns)
+
+
+INPUT_LIMIT = 8192  # characters: EventBridge's limit on a target's Input
+
+
+def schedule_source(
+    where: str, expression: str, input: str | Mapping[str, Any] | None, enabled: bool
+) -> ScheduleSource:
+    """An `on_schedule` declaration's source: an expression EventBridge accepts, and an
+    `input` that is JSON (a mapping is written as JSON)."""
+    try:
+        parse_schedule(expression)
+    except ValidationError as error:
+        raise DeclarationError(
+            where,
+            str(error),
+            "write e.g. 'rate(5 minutes)', 'cron(0 12 ? * MON-FRI *)' or "
+            "'at(2026-12-07T10:00:00)' (UTC)",
+        ) from None
+    if not isinstance(enabled, bool):
+        raise DeclarationError(where, f"enabled={enabled!r} is not a bool", "pass True or False")
+    return ScheduleSource(expression, _schedule_input(where, input), enabled)
+
+
+def _schedule_input(where: str, input: str | Mapping[str, Any] | None) -> str | None:
+    if input is None:
+        return None
+    if isinstance(input, Mapping):
+        try:
+            input = json.dumps(input)
+        except (TypeError, ValueError) as error:
+            raise DeclarationError(
+                where, f"input= cannot be written as JSON ({error})", "pass JSON-able values"
+            ) from None
+    if not isinstance(input, str):
+        raise DeclarationError(
+            where, f"input={input!r} is not JSON text", "pass a JSON string or a dict"
+        )
+    try:
+        json.loads(input)
+    except ValueError as error:
+        raise DeclarationError(
+            where, f"input= is not valid JSON ({error})", "pass a JSON string, e.g. '{}'"
+        ) from None
+    if len(input) > INPUT_LIMIT:
+        raise DeclarationError(
+            where,
+            f"input= is {len(input)} characters, more than EventBridge's {INPUT_LIMIT}",
+            "send less, or have the function read the rest from a table",
+        )
+    return input

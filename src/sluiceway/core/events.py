@@ -420,3 +420,24 @@ def apigw_http_event(
         event["pathParameters"] = dict(path_parameters)
     event["isBase64Encoded"] = encoded
     return event
+
+
+# -- EventBridge --------------------------------------------------------------------------
+
+
+def scheduled_event(
+    *, event_id: str, rule_arn: str, when: float, region: str, account: str
+) -> dict[str, Any]:
+    """What a schedule rule hands its function: EventBridge's "Scheduled Event", `time`
+    the slot it fired for (to the second, UTC)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }

@@ -122,6 +122,11 @@ def pipe_arn(where: Region, name: str) -> str:
     return f"arn:aws:pipes:{where.region}:{where.account_id}:pipe/{name}"
 
 
+def rule_arn(where: Region, name: str) -> str:
+    """An EventBridge rule's ARN (a scheduled function's rule)."""
+    return f"arn:aws:events:{where.region}:{where.account_id}:rule/{name}"
+
+
 def principal_id(principal: str) -> str:
     """An IAM-style unique id for a local principal, used as the SQS ``SenderId``
     ("AROA..." like an assumed role's id, then the session name)."""

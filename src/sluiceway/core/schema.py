@@ -7,7 +7,7 @@ the console and the template show is the same name. Times are epoch milliseconds
 of version v to v + 1, in one transaction, keeping its data.
 """
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -252,6 +252,15 @@ CREATE TABLE IF NOT EXISTS mapping_states (
     paused_at  INTEGER,
     updated_at INTEGER NOT NULL
 );
+-- scheduled functions (`app.on_schedule`): when each schedule was first run (a rate counts
+-- its periods from then) and the last time slot it fired, committed with the fire's
+-- delivery
+CREATE TABLE IF NOT EXISTS schedules (
+    function   TEXT PRIMARY KEY,
+    expression TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    fired_slot INTEGER
+);
 """
 
 MIGRATIONS: dict[int, str] = {
@@ -392,6 +401,18 @@ CREATE TABLE transaction_tokens (
     token      TEXT PRIMARY KEY,
     digest     TEXT NOT NULL,
     expires_at INTEGER NOT NULL
+);
+""",
+    # 8 -> 9: scheduled functions.
+    8: """
+-- scheduled functions (`app.on_schedule`): when each schedule was first run (a rate counts
+-- its periods from then) and the last time slot it fired, committed with the fire's
+-- delivery
+CREATE TABLE schedules (
+    function   TEXT PRIMARY KEY,
+    expression TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    fired_slot INTEGER
 );
 """,
 }

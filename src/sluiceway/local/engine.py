@@ -25,6 +25,7 @@ from sluiceway.app import App
 from sluiceway.awslambda.invoke import Invoker, Outcome
 from sluiceway.awslambda.mappings import commit_deferred
 from sluiceway.awslambda.queue_mapping import QueueMapping
+from sluiceway.awslambda.schedules import Scheduler
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.awslambda.stream_mapping import StreamMapping
 from sluiceway.cognito.identity import Identity
@@ -108,6 +109,7 @@ class LocalEngine(HandleCalls):
         self.backend: LocalBackend | None = None  # what the handles call, once open
         self.housekeeping: Housekeeping | None = None
         self.mappings: list[SourceMapping] = []
+        self.scheduler: Scheduler | None = None  # once open
         self.deliverers: list[DeliveryWorker] = []
         self.email: MailCarrier | None = None
         self.sms: SmsCarrier | None = None
@@ -182,6 +184,9 @@ class LocalEngine(HandleCalls):
             for mapping in self.mappings:
                 if isinstance(mapping, StreamMapping):
                     mapping.start()
+            self.scheduler = Scheduler(
+                self.graph.functions, store=self.store, clock=self.clock, region=self.region
+            )
             self.email = carriers.mail_carrier(self.settings, self._mailer_override, self.links)
             self.sms = carriers.sms_carrier(self.settings)
             self.deliverers = [
@@ -374,6 +379,9 @@ class LocalEngine(HandleCalls):
             for n in range(d.workers)
         ]
         units += self._extra_work
+        if self.scheduler is not None and self.scheduler.timers:
+            # Periodic: `drain` fires what is due but does not wait for the next slot.
+            units.append(Work("scheduler", self.scheduler.step, None, periodic=True))
         units.append(Work("mover", self.move_messages, "moves"))
         units.append(
             Work("sweeper", lambda: self._housekeeping().sweep_step(), None, periodic=True)

@@ -16,6 +16,7 @@ from sluiceway.awslambda.spec import (
     FunctionSpec,
     HttpSource,
     QueueSource,
+    ScheduleSource,
     StreamSource,
     TopicSource,
 )
@@ -78,8 +79,9 @@ class EventSources:
                     region=self.region,
                     on_failure=None if source.on_failure is None else self._sink(source.on_failure),
                 )
-            case TopicSource() | HttpSource() | DirectSource():
-                return None  # invoked by the outbox, the gateway or a pipe, not by a mapping
+            case TopicSource() | HttpSource() | DirectSource() | ScheduleSource():
+                # invoked by the outbox, the gateway, a pipe or the scheduler, not a mapping
+                return None
             case _:
                 assert_never(source)
 

@@ -31,8 +31,8 @@ from sluiceway.apigateway.front_door import (
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app import App
 from sluiceway.awslambda.invoke import log_fields
-from sluiceway.awslambda.spec import HttpSource, QueueSource
-from sluiceway.core import logs, otel
+from sluiceway.awslambda.spec import HttpSource, QueueSource, ScheduleSource
+from sluiceway.core import events, logs, otel
 from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
 from sluiceway.core.redact import redact
@@ -303,6 +303,7 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
         )
         via = f" via {pipe.enrichment}" if pipe.enrichment else ""
         lines.append(f"  pipe {pipe.name}: {origin}{via} -> {pipe.target.kind} {pipe.target.name}")
+    lines += _schedules(engine)
     if engine.mqtt is not None:
         broker = engine.mqtt.publisher.display
         if engine.broker is not None:
@@ -321,4 +322,25 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
             f"  {sub.protocol} subscription {sub.endpoint} to topic {sub.topic} is pending "
             "confirmation: open the link in the confirmation email (or run with --auto-confirm)"
         )
+    return lines
+
+
+def _schedules(engine: LocalEngine) -> list[str]:
+    """A line per scheduled function: its expression and when it next fires."""
+    scheduler = engine.scheduler
+    timers = {} if scheduler is None else {t.function: t for t in scheduler.timers}
+    lines = []
+    for function in engine.graph.functions:
+        source = function.source
+        if not isinstance(source, ScheduleSource):
+            continue
+        timer = timers.get(function.name)
+        due = None if timer is None or scheduler is None else scheduler.next_due(timer)
+        if not source.enabled:
+            when = "disabled"
+        elif due is None:
+            when = "no time left to fire"
+        else:
+            when = "next " + events.iso_millis(round(due * 1000))
+        lines.append(f"  schedule {source.expression} -> {function.name} ({when})")
     return lines

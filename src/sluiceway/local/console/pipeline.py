@@ -23,6 +23,7 @@ from sluiceway.awslambda.spec import (
     FunctionSpec,
     HttpSource,
     QueueSource,
+    ScheduleSource,
     StreamSource,
     TopicSource,
 )
@@ -49,7 +50,8 @@ _TABLE_WRITES = frozenset(
 @dataclass
 class Node:
     id: str
-    kind: str  # route, queue, function, table, stream, pipe, topic, subscription, sms, mqtt
+    # route, schedule, queue, function, table, stream, pipe, topic, subscription, sms, mqtt
+    kind: str
     name: str
     href: str | None = None
     column: int = 0
@@ -205,6 +207,10 @@ class _Builder(Pipeline):
         href = "/console/deliveries?" + urlencode({"topic": name})
         return self.add(Node(f"topic:{name}", "topic", name, href))
 
+    def schedule(self, function: str, expression: str) -> str:
+        href = "/console/deliveries?" + urlencode({"protocol": "lambda"})
+        return self.add(Node(f"schedule:{function}", "schedule", expression, href))
+
     def function(self, name: str) -> str:
         href = f"/console/mappings#function-{_q(name)}"
         return self.add(Node(f"function:{name}", "function", name, href))
@@ -237,6 +243,8 @@ class _Builder(Pipeline):
                 self.link(self.topic(source.topic), node)
             case HttpSource():
                 self.link(self.route(source.method, source.path), node)
+            case ScheduleSource():
+                self.link(self.schedule(function.name, source.expression), node)
             case DirectSource():
                 pass  # invoked by a pipe (drawn with the pipe)
             case _:
