@@ -8,7 +8,13 @@ from textwrap import dedent
 import pytest
 
 from sluiceway.apigateway.spec import ServiceRouteSpec
-from sluiceway.awslambda.spec import HttpSource, QueueSource, StreamSource, TopicSource
+from sluiceway.awslambda.spec import (
+    HttpSource,
+    QueueSource,
+    ScheduleSource,
+    StreamSource,
+    TopicSource,
+)
 from sluiceway.templates.errors import TemplateError
 from sluiceway.templates.stack import load_stack
 
@@ -316,3 +322,39 @@ def test_sam_events_become_routes_subscriptions_and_pipes(tmp_path: Path) -> Non
         "events-Enricher",
     )
     assert pipe.source.batch_size == 3
+
+
+def test_schedule_events_become_scheduled_functions(tmp_path: Path) -> None:
+    template(
+        tmp_path,
+        """
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Tick:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Events:
+                Every:
+                  Type: Schedule
+                  Properties:
+                    Schedule: rate(5 minutes)
+                    Input: '{"job": "sweep"}'
+                Nightly:
+                  Type: ScheduleV2
+                  Properties:
+                    ScheduleExpression: cron(0 2 * * ? *)
+                    State: DISABLED
+        """,
+    )
+    graph = load_stack(str(tmp_path), stack_name="cron").app.graph
+    sources = sorted(
+        (f.source for f in graph.functions if isinstance(f.source, ScheduleSource)),
+        key=lambda s: s.expression,
+    )
+    assert [(s.expression, s.input, s.enabled) for s in sources] == [
+        ("cron(0 2 * * ? *)", None, False),
+        ("rate(5 minutes)", '{"job": "sweep"}', True),
+    ]

@@ -104,7 +104,7 @@ class FunctionDeclarations(Declarations):
         *,
         input: str | Mapping[str, Any] | None = None,
         enabled: bool = True,
-        uses: Sequence[Permission] = (),
+        uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
         timeout: int = 3,
         memory_size: int = 128,

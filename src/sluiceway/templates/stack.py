@@ -26,6 +26,7 @@ from sluiceway.templates import (
     messaging,
     pipes,
     sam,
+    schedules,
     tables,
 )
 from sluiceway.templates.build import Build
@@ -46,6 +47,8 @@ IMPORTERS: tuple[tuple[str, Callable[[Build, str], Any]], ...] = (
     ("AWS::ApiGateway::RestApi", apis.rest_api),
     ("AWS::ApiGatewayV2::Api", http_apis.http_api),
     ("AWS::Lambda::EventSourceMapping", functions.event_source_mapping),
+    ("AWS::Events::Rule", schedules.rule),
+    ("AWS::Scheduler::Schedule", schedules.schedule),
     ("AWS::Lambda::Function", functions.function),
     ("AWS::Pipes::Pipe", pipes.pipe),
 )
