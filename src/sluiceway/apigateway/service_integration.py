@@ -178,6 +178,11 @@ def select_response(responses: tuple[IntegrationResponse, ...], status: int) -> 
     return default or IntegrationResponse(200)
 
 
+def _key_accepted(spec: ServiceRouteSpec, scope: Scope) -> bool:
+    given = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
+    return given is not None and given.decode("latin-1") in spec.api_keys
+
+
 class ServiceIntegrations:
     """The Gateway's part that serves service routes (mixed into `Gateway`)."""
 
@@ -197,6 +202,10 @@ class ServiceIntegrations:
         spec = route.spec
         request_id = ids.uuid4()
         trace = [(b"x-amzn-requestid", request_id.encode())]
+        if spec.api_key_required and not _key_accepted(spec, scope):
+            # API Gateway's answer to a missing or unknown key, before any authorizer.
+            await answer_json(send, 403, {"message": "Forbidden"}, trace)
+            return
         if spec.auth is not None and not await authorized(spec.auth, scope, send, trace):
             return
         try:

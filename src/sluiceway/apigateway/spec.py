@@ -71,3 +71,6 @@ class ServiceRouteSpec:
     responses: tuple[IntegrationResponse, ...] = ()
     role: RolePolicy | None = None
     auth: AuthSpec | None = None
+    # ApiKeyRequired: the x-api-key header must hold one of `api_keys` (the usage plans' keys).
+    api_key_required: bool = False
+    api_keys: tuple[str, ...] = ()

@@ -207,6 +207,6 @@ def _serve_template(
 
     def on_ready(url: str) -> list[str]:
         save_outputs(Path(settings.data_dir), stack, url)
-        return outputs_lines(stack.local_outputs(url))
+        return outputs_lines(stack.local_outputs(url), stack.api_keys)
 
     serve(stack.app, settings, on_ready=on_ready)

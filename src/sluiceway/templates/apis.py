@@ -10,10 +10,11 @@ mapping templates; a ``MOCK`` integration (CORS preflights, mostly) is listed as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sluiceway.apigateway.spec import IntegrationResponse, ServiceRouteSpec
-from sluiceway.templates import convert
+from sluiceway.templates import convert, values
 from sluiceway.templates.build import Build
 from sluiceway.templates.errors import TemplateError
 from sluiceway.templates.roles import role_of
@@ -47,8 +48,20 @@ def rest_api(build: Build, logical: str) -> None:
         integration = convert.mapping(
             build.where(method, "Integration"), method_props.get("Integration")
         )
+        keys = None
+        if convert.boolean(
+            build.where(method, "ApiKeyRequired"), method_props.get("ApiKeyRequired")
+        ):
+            keys = api_keys(build, logical, stage)
         _integration(
-            build, build.where(method), verb, _local(stage, path), integration, auth, _cfn_keys
+            build,
+            build.where(method),
+            verb,
+            _local(stage, path),
+            integration,
+            auth,
+            _cfn_keys,
+            keys,
         )
 
 
@@ -122,10 +135,13 @@ def _integration(
     integration: dict[str, Any],
     auth: Any,
     keys: dict[str, str],
+    api_key_values: tuple[str, ...] | None = None,
 ) -> None:
     kind = str(integration.get(keys["type"], "")).upper()
     uri = str(integration.get(keys["uri"], ""))
     if kind == "AWS_PROXY" and ":lambda:path/" in uri:
+        if api_key_values is not None:
+            build.note(f"{where}: ApiKeyRequired is not enforced on Lambda proxy methods yet")
         function = build.function_of(uri.split("/functions/", 1)[-1], f"{where} Integration Uri")
 
         def on_http(name: str, common: dict[str, Any], handler: Any) -> None:
@@ -135,7 +151,10 @@ def _integration(
         build.trigger(function, f"API {verb} {path}", on_http)
         return
     if kind == "AWS":
-        build.app.service_route(_service_route(build, where, verb, path, integration, auth, keys))
+        spec = _service_route(build, where, verb, path, integration, auth, keys)
+        if api_key_values is not None:
+            spec = replace(spec, api_key_required=True, api_keys=api_key_values)
+        build.app.service_route(spec)
         return
     build.note(f"{where}: a {kind or 'missing'} integration on {verb} {path} is not emulated")
 
@@ -252,3 +271,39 @@ def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> Non
                 None,
                 _swagger_keys,
             )
+
+
+def api_keys(build: Build, api: str, stage: str) -> tuple[str, ...]:
+    """The values of the enabled API keys that usage plans (or an ApiKey's StageKeys) give
+    `api`'s `stage`; each is listed at start, since AWS keeps them out of the template."""
+    api_id = build.resolver.resolve({"Ref": api}, build.where(api))
+    keys: list[str] = []
+    for plan in build.of_type("AWS::ApiGateway::UsagePlan"):
+        stages = convert.listing(build.where(plan, "ApiStages"), build.props(plan).get("ApiStages"))
+        if not any(s.get("ApiId") == api_id and s.get("Stage") == stage for s in stages):
+            continue
+        plan_id = build.resolver.resolve({"Ref": plan}, build.where(plan))
+        for link in build.of_type("AWS::ApiGateway::UsagePlanKey"):
+            props = build.props(link)
+            if props.get("UsagePlanId") == plan_id:
+                keys.append(_key(build, props.get("KeyId"), build.where(link, "KeyId")))
+    for key in build.of_type("AWS::ApiGateway::ApiKey"):
+        stage_keys = convert.listing(
+            build.where(key, "StageKeys"), build.props(key).get("StageKeys")
+        )
+        if any(s.get("RestApiId") == api_id and s.get("StageName") == stage for s in stage_keys):
+            key_id = build.resolver.resolve({"Ref": key}, build.where(key))
+            keys.append(_key(build, key_id, build.where(key)))
+    if not keys:
+        build.note(f"{build.where(api)}: methods require an API key, but no usage plan gives one")
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def _key(build: Build, key_id: Any, where: str) -> str:
+    logical = build.origin(key_id, where, "AWS::ApiGateway::ApiKey")
+    props = build.props(logical)
+    if not convert.boolean(build.where(logical, "Enabled"), props.get("Enabled"), False):
+        return ""
+    value = str(props.get("Value") or values.short_id(build.pseudo.stack_name, logical, length=40))
+    build.api_keys[logical] = value
+    return value

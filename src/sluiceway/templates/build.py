@@ -53,6 +53,7 @@ class Build:
     folder: Path
     notes: list[str] = field(default_factory=list)
     handles: dict[str, Any] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)  # ApiKey logical id -> value
     # Each function's triggers, by logical id: (what, declare(name, options, handler)).
     triggers: dict[str, list[tuple[str, Trigger]]] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)

@@ -24,6 +24,7 @@ def save_outputs(data_dir: Path, stack: Stack, url: str) -> None:
             {"OutputKey": key, "OutputValue": values[key], "Description": text}
             for key, (_, text) in stack.outputs.items()
         ],
+        "api_keys": stack.api_keys,
     }
     data_dir.mkdir(parents=True, exist_ok=True)
     temporary = data_dir / f".{FILE}.tmp"
@@ -39,8 +40,12 @@ def read_outputs(data_dir: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def outputs_lines(values: dict[str, str]) -> list[str]:
-    if not values:
-        return []
-    width = max(len(key) for key in values)
-    return ["  outputs:", *(f"    {key.ljust(width)}  {value}" for key, value in values.items())]
+def outputs_lines(values: dict[str, str], api_keys: dict[str, str] | None = None) -> list[str]:
+    """The start's listing: the Outputs, then the API keys (send one as ``x-api-key``)."""
+    lines = []
+    for title, pairs in (("outputs", values), ("api keys (x-api-key)", api_keys or {})):
+        if pairs:
+            width = max(len(key) for key in pairs)
+            lines.append(f"  {title}:")
+            lines.extend(f"    {key.ljust(width)}  {value}" for key, value in pairs.items())
+    return lines

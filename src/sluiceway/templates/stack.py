@@ -63,6 +63,9 @@ CONSUMED = frozenset(
         "AWS::ApiGateway::Stage",
         "AWS::ApiGateway::Deployment",
         "AWS::Lambda::LayerVersion",
+        "AWS::ApiGateway::ApiKey",
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::UsagePlanKey",
         "AWS::ApiGatewayV2::Stage",
         "AWS::ApiGatewayV2::Route",
         "AWS::ApiGatewayV2::Integration",
@@ -103,6 +106,7 @@ class Stack:
     path: Path
     outputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (value, text)
     notes: list[str] = field(default_factory=list)
+    api_keys: dict[str, str] = field(default_factory=dict)  # what x-api-key takes, by key
 
     def local_outputs(self, base_url: str) -> dict[str, str]:
         """The Outputs with AWS's endpoints turned into the runtime's (``https://<id>.
@@ -155,7 +159,7 @@ def load_stack(
                 raise TemplateError(build.where(logical), error.problem, error.fix) from None
     if any(f.role is not None and f.role.mentions("iot:Publish") for f in app.graph.functions):
         app.iot()  # the functions' roles let them publish over MQTT (iot-data Publish)
-    stack = Stack(app, path, notes=build.notes)
+    stack = Stack(app, path, notes=build.notes, api_keys=build.api_keys)
     for key, output in (transformed.template.get("Outputs") or {}).items():
         where = f"output '{key}'"
         if (

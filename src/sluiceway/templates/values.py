@@ -26,7 +26,7 @@ class Physical:
 
 def short_id(*parts: str, length: int = 10) -> str:
     """A stable id of AWS's shape (an API's ``a1b2c3d4e5``) for a resource of this stack."""
-    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    digest = hashlib.sha512("/".join(parts).encode()).hexdigest()  # up to 64 characters
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(alphabet[int(digest[i : i + 2], 16) % 36] for i in range(0, 2 * length, 2))
 
