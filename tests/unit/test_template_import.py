@@ -358,3 +358,48 @@ def test_schedule_events_become_scheduled_functions(tmp_path: Path) -> None:
         ("cron(0 2 * * ? *)", None, False),
         ("rate(5 minutes)", '{"job": "sweep"}', True),
     ]
+
+
+def test_layers_and_inline_code_are_local_folders(tmp_path: Path) -> None:
+    template(
+        tmp_path,
+        """
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Shared:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: layer/
+          WithLayer:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Layers: [!Ref Shared]
+          Inline:
+            Type: AWS::Lambda::Function
+            Properties:
+              Runtime: python3.11
+              Handler: index.handler
+              Role: !GetAtt InlineRole.Arn
+              Code:
+                ZipFile: |
+                  def handler(event, context):
+                      return {"inline": event}
+          InlineRole:
+            Type: AWS::IAM::Role
+            Properties:
+              AssumeRolePolicyDocument: {}
+        """,
+    )
+    (tmp_path / "layer" / "python").mkdir(parents=True)
+    graph = load_stack(str(tmp_path), stack_name="code").app.graph
+    layered = graph.function("code-WithLayer")
+    assert layered.code is not None
+    assert layered.code.layers == (str((tmp_path / "layer" / "python").resolve()),)
+    inline = graph.function("code-Inline")
+    assert inline.code is not None
+    assert (inline.code.module, inline.code.function) == ("index", "handler")
+    # Called in the runtime's own process (--isolation thread), it imports on first use.
+    assert inline.handler({"a": 1}, None) == {"inline": {"a": 1}}

@@ -19,6 +19,7 @@ from sluiceway.app import App
 from sluiceway.core import naming
 from sluiceway.templates import values
 from sluiceway.templates.errors import TemplateError
+from sluiceway.templates.sam import PLACEHOLDER_BUCKET
 from sluiceway.templates.intrinsics import Pseudo, Resolver
 
 # The property holding a type's physical name, and the longest name AWS allows.
@@ -182,6 +183,15 @@ class Build:
 
     def trigger(self, function: str, what: str, declare: Trigger) -> None:
         self.triggers.setdefault(function, []).append((what, declare))
+
+    def local_path(self, logical: str, key: str) -> Path | None:
+        """The local folder of a function's `Code` or a layer's `Content` (`key`): set aside
+        under the resource's original logical id (SAM renames layers), which the placeholder's
+        S3Key keeps."""
+        location = self.raw_props(logical).get(key)
+        if isinstance(location, dict) and location.get("S3Bucket") == PLACEHOLDER_BUCKET:
+            return self.local_paths.get(str(location.get("S3Key")))
+        return self.local_paths.get(logical)
 
     def function_of(self, value: Any, where: str) -> str:
         """The logical id of the function a FunctionName, ARN or invocation URI names."""

@@ -169,7 +169,7 @@ def _variable(value: Any) -> str:
 
 
 def _code_folder(build: Build, logical: str, props: dict[str, Any]) -> str:
-    found = build.local_paths.get(logical)
+    found = build.local_path(logical, "Code")
     code = props.get("Code")
     if found is None and isinstance(code, dict) and isinstance(code.get("ZipFile"), str):
         folder = build.folder / ".sluiceway" / "inline" / logical
@@ -195,7 +195,7 @@ def _code_folder(build: Build, logical: str, props: dict[str, Any]) -> str:
 
 def _layer(build: Build, where: str, arn: Any) -> str:
     logical = build.origin(arn, f"{where} property Layers", "AWS::Lambda::LayerVersion")
-    folder = build.local_paths.get(logical)
+    folder = build.local_path(logical, "Content")
     if folder is None or not folder.is_dir():
         raise TemplateError(
             build.where(logical, "ContentUri"),

@@ -20,7 +20,7 @@ from sluiceway.templates.document import read_definition
 from sluiceway.templates.errors import TemplateError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
-_PLACEHOLDER_BUCKET = "sluiceway-local-code"
+PLACEHOLDER_BUCKET = "sluiceway-local-code"
 _LOCAL_URIS = {
     "AWS::Serverless::Function": "CodeUri",
     "AWS::Serverless::LayerVersion": "ContentUri",
@@ -102,7 +102,7 @@ def _set_aside_local_paths(document: dict[str, Any], folder: Path) -> dict[str, 
         if key in ("Code", "Content"):
             if isinstance(value, str) and not value.startswith("s3://"):
                 local[logical] = (folder / value).resolve()
-                properties[key] = {"S3Bucket": _PLACEHOLDER_BUCKET, "S3Key": logical}
+                properties[key] = {"S3Bucket": PLACEHOLDER_BUCKET, "S3Key": logical}
             continue
         if key == "DefinitionUri" and isinstance(value, str) and not value.startswith("s3://"):
             definition = (folder / value).resolve()
@@ -111,7 +111,7 @@ def _set_aside_local_paths(document: dict[str, Any], folder: Path) -> dict[str, 
             local[logical] = definition
         elif isinstance(value, str) and not value.startswith("s3://"):
             local[logical] = (folder / value).resolve()
-            properties[key] = f"s3://{_PLACEHOLDER_BUCKET}/{logical}"
+            properties[key] = f"s3://{PLACEHOLDER_BUCKET}/{logical}"
         elif (
             value is None
             and key == "CodeUri"
@@ -119,5 +119,5 @@ def _set_aside_local_paths(document: dict[str, Any], folder: Path) -> dict[str, 
             and properties.get("PackageType") != "Image"
         ):
             local[logical] = folder.resolve()  # sam's default: the template's folder
-            properties[key] = f"s3://{_PLACEHOLDER_BUCKET}/{logical}"
+            properties[key] = f"s3://{PLACEHOLDER_BUCKET}/{logical}"
     return local
