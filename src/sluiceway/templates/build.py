@@ -19,8 +19,8 @@ from sluiceway.app import App
 from sluiceway.core import naming
 from sluiceway.templates import values
 from sluiceway.templates.errors import TemplateError
-from sluiceway.templates.sam import PLACEHOLDER_BUCKET
 from sluiceway.templates.intrinsics import Pseudo, Resolver
+from sluiceway.templates.sam import PLACEHOLDER_BUCKET
 
 # The property holding a type's physical name, and the longest name AWS allows.
 NAME_PROPERTY: dict[str, tuple[str, int]] = {
