@@ -9,11 +9,13 @@ imports the module on first use.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sluiceway.core.errors import DeclarationError
@@ -55,6 +57,41 @@ def check_code(where: str, root: str, handler: Any) -> CodeSource:
             "set Handler: app.lambda_handler (the file app.py, the function lambda_handler)",
         )
     return CodeSource(root, handler)
+
+
+def check_defined(where: str, code: CodeSource) -> None:
+    """Refuse a Handler whose module is in the code folder but defines no such function (read,
+    not imported: importing runs the user's code, which belongs to its environment). A
+    module not found here may come from a layer or the runtime; its environment says then."""
+    base = Path(code.root, *code.module.split("."))
+    source = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+    if source is None:
+        return
+    try:
+        tree = ast.parse(source.read_bytes(), str(source))
+    except (SyntaxError, ValueError) as error:
+        raise DeclarationError(
+            where, f"{source} does not parse: {error}", "fix the syntax error"
+        ) from None
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+            defined.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif not isinstance(node, ast.Expr):
+            return  # defined conditionally (if/try/for): only importing can tell
+    if code.function not in defined:
+        found = sorted(n for n in defined if not n.startswith("_"))
+        raise DeclarationError(
+            where,
+            f"Handler '{code.handler}': {source.name} defines no '{code.function}'",
+            f"point Handler at one of its functions ({', '.join(found) or 'none defined'})",
+        )
 
 
 class CodeHandler:

@@ -12,13 +12,18 @@ import json
 import sys
 from typing import Any
 
-from sluiceway.awslambda.code import CodeHandler, check_code
+from sluiceway.awslambda.code import CodeHandler, check_code, check_defined
 from sluiceway.templates import convert, messaging, tables
 from sluiceway.templates.build import Build
 from sluiceway.templates.errors import TemplateError
 from sluiceway.templates.roles import role_of
 
 FUNCTION = "AWS::Lambda::Function"
+# Settings that change what the function is, with no local equivalent: refused, not ignored.
+_REFUSED = {
+    "DurableConfig": "a durable function (checkpointed, resumable execution)",
+    "CapacityProviderConfig": "a function on Lambda Managed Instances (a capacity provider)",
+}
 _IGNORED = (
     "Architectures",
     "Tracing",
@@ -113,8 +118,9 @@ def _mapping_options(build: Build, where: str, props: dict[str, Any]) -> dict[st
     return options
 
 
-def function(build: Build, logical: str) -> None:
-    """Declare the function once per trigger (or once with none, for invokes and pipes)."""
+def check_function(build: Build, logical: str) -> str:
+    """Refuse what cannot run locally (an image, a runtime other than Python, a durable or
+    managed-instances function) before anything is declared; the runtime's name."""
     props = build.props(logical)
     where = build.where(logical)
     runtime = props.get("Runtime")
@@ -128,12 +134,28 @@ def function(build: Build, logical: str) -> None:
             f"runtime {runtime!r} is not Python; sluiceway runs Python handlers only",
             "use a python3.x runtime, or run this function elsewhere",
         )
+    for key, what in _REFUSED.items():
+        if props.get(key) is not None:
+            raise TemplateError(
+                build.where(logical, key),
+                f"{what} cannot run locally",
+                f"remove {key} for the local run, or run this function on AWS",
+            )
+    return str(runtime)
+
+
+def function(build: Build, logical: str) -> None:
+    """Declare the function once per trigger (or once with none, for invokes and pipes)."""
+    props = build.props(logical)
+    where = build.where(logical)
+    runtime = check_function(build, logical)
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != local:
         build.note(f"{where}: Runtime {runtime} runs on this machine's Python ({local})")
     code = check_code(
         f"{where} property Handler", _code_folder(build, logical, props), props.get("Handler")
     )
+    check_defined(f"{where} property Handler", code)
     layers = tuple(_layer(build, where, arn) for arn in convert.listing(where, props.get("Layers")))
     handler = CodeHandler(code.__class__(code.root, code.handler, layers))
     for key in convert.ignored(_IGNORED, props):

@@ -26,6 +26,7 @@ _LOCAL_URIS = {
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::Api": "DefinitionUri",
     "AWS::Serverless::HttpApi": "DefinitionUri",
+    "AWS::Serverless::StateMachine": "DefinitionUri",
     "AWS::Lambda::Function": "Code",
     "AWS::Lambda::LayerVersion": "Content",
 }
@@ -104,7 +105,12 @@ def _set_aside_local_paths(document: dict[str, Any], folder: Path) -> dict[str, 
                 local[logical] = (folder / value).resolve()
                 properties[key] = {"S3Bucket": PLACEHOLDER_BUCKET, "S3Key": logical}
             continue
-        if key == "DefinitionUri" and isinstance(value, str) and not value.startswith("s3://"):
+        if (
+            key == "DefinitionUri"
+            and isinstance(value, str)
+            and not value.startswith("s3://")
+            and resource.get("Type") != "AWS::Serverless::StateMachine"
+        ):
             definition = (folder / value).resolve()
             properties["DefinitionBody"] = read_definition(logical, definition)
             del properties[key]

@@ -150,6 +150,8 @@ def load_stack(
     app = App(_app_name(name))
     app.origin = f"{ORIGIN_PREFIX}{path}"
     build = Build(app, transformed.template, parameters, pseudo, transformed.local_paths, folder)
+    for logical in build.of_type("AWS::Lambda::Function"):
+        functions.check_function(build, logical)  # the clearest refusal comes first
     _check_types(build)
     for kind, importer in IMPORTERS:
         for logical in build.of_type(kind):
@@ -211,6 +213,15 @@ def _check_types(build: Build) -> None:
                     "(docs/conformance.md lists the types that run)",
                 )
     for logical, kind in unknown.items():
+        for needed in _references(build.resources[logical]):
+            if build.resources.get(needed, {}).get("Type") == "AWS::Lambda::Function":
+                raise TemplateError(
+                    f"resource '{logical}' ({kind})",
+                    f"is not emulated by sluiceway, and it is an event source of '{needed}' "
+                    "(AWS::Lambda::Function)",
+                    "remove that trigger for the local run, or invoke the function another way "
+                    "(docs/conformance.md lists the types that run)",
+                )
         build.note(f"resource '{logical}' ({kind}) is not emulated (nothing here depends on it)")
 
 
