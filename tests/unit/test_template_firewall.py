@@ -503,3 +503,34 @@ Outputs:
     set_id = out["SetRef"].split("|")[1]
     assert out["SetArn"].endswith(f":regional/ipset/{stack.app.name}-Blocked/{set_id}")
     assert out["Stage"] == "Prod"
+
+
+def test_an_association_with_a_resource_that_is_not_an_api_stage_is_listed(tmp_path: Path) -> None:
+    balancer = """
+  Balancer:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties: {Subnets: [subnet-1]}
+  Association:
+    Type: AWS::WAFv2::WebACLAssociation
+    Properties:
+      WebACLArn: !GetAtt Acl.Arn
+      ResourceArn: !Ref Balancer
+"""
+    stack = load(tmp_path, rule("per-ip", 0, RATE), extra=balancer)
+    assert stack.app.graph.firewall is None
+    notes = "\n".join(stack.notes)
+    assert "is not a REST API stage; the association is not emulated" in notes
+    assert "'Acl' (AWS::WAFv2::WebACL) is not emulated" in notes
+
+
+def test_a_web_acl_outside_the_template_on_its_api_is_refused(tmp_path: Path) -> None:
+    arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shared/2222"
+    error = refusal(
+        tmp_path,
+        rule("per-ip", 0, RATE),
+        extra=ASSOCIATION.replace("!GetAtt Acl.Arn", f"'{arn}'"),
+    )
+    assert error.where == (
+        "resource 'Association' (AWS::WAFv2::WebACLAssociation) property WebACLArn"
+    )
+    assert "is not AWS::WAFv2::WebACL of this template" in error.problem
