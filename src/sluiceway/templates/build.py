@@ -32,6 +32,8 @@ NAME_PROPERTY: dict[str, tuple[str, int]] = {
     "AWS::Pipes::Pipe": ("Name", 64),
     "AWS::ApiGateway::RestApi": ("Name", 1024),
     "AWS::ApiGatewayV2::Api": ("Name", 128),
+    "AWS::ApiGateway::Stage": ("StageName", 128),
+    "AWS::ApiGatewayV2::Stage": ("StageName", 128),
     "AWS::Cognito::UserPool": ("UserPoolName", 128),
     "AWS::Cognito::UserPoolClient": ("ClientName", 128),
     "AWS::WAFv2::WebACL": ("Name", 128),
@@ -140,7 +142,12 @@ class Build:
         return resolved is True or str(resolved).lower() == "true"
 
     def physical(self, logical: str) -> values.Physical:
-        return values.Physical(self.type_of(logical), logical, self.name(logical))
+        kind = self.type_of(logical)
+        scope = "REGIONAL"
+        if kind in ("AWS::WAFv2::WebACL", "AWS::WAFv2::IPSet"):
+            raw = self.raw_props(logical).get("Scope", scope)
+            scope = str(self.resolver.resolve(raw, self.where(logical, "Scope"))).upper()
+        return values.Physical(kind, logical, self.name(logical), scope)
 
     def _ref(self, logical: str) -> Any:
         value = values.ref(self.region, self.physical(logical))

@@ -21,6 +21,7 @@ from sluiceway.core.errors import DeclarationError
 from sluiceway.templates import (
     apis,
     document,
+    firewall,
     functions,
     http_apis,
     messaging,
@@ -46,6 +47,8 @@ IMPORTERS: tuple[tuple[str, Callable[[Build, str], Any]], ...] = (
     ("AWS::SNS::Subscription", messaging.subscription),
     ("AWS::ApiGateway::RestApi", apis.rest_api),
     ("AWS::ApiGatewayV2::Api", http_apis.http_api),
+    ("AWS::WAFv2::WebACLAssociation", firewall.association),
+    ("AWS::WAFv2::WebACL", firewall.web_acl),
     ("AWS::Lambda::EventSourceMapping", functions.event_source_mapping),
     ("AWS::Events::Rule", schedules.rule),
     ("AWS::Scheduler::Schedule", schedules.schedule),
@@ -70,8 +73,12 @@ CONSUMED = frozenset(
         "AWS::ApiGatewayV2::Route",
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::Deployment",
+        "AWS::WAFv2::IPSet",
     }
 )
+# Emulated, but what they refer to is checked by their importer: an association with a
+# resource sluiceway lacks is only listed, a web ACL's rule names what it cannot evaluate.
+SELF_CHECKED = frozenset({"AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation"})
 # No local meaning: listed once at start, never an obstacle.
 IGNORED: dict[str, str] = {
     "AWS::Logs::LogGroup": "logs go to the runtime's log",
@@ -95,6 +102,7 @@ IGNORED: dict[str, str] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": "no scaling on one machine",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "no scaling on one machine",
     "AWS::SSM::Parameter": "no parameter store locally",
+    "AWS::WAFv2::LoggingConfiguration": "firewall decisions go to the runtime's log",
 }
 
 
@@ -202,7 +210,7 @@ def _check_types(build: Build) -> None:
         elif kind not in emulated:
             unknown[logical] = kind
     for logical, kind in build.included():
-        if kind not in emulated:
+        if kind not in emulated or kind in SELF_CHECKED:
             continue
         for needed in _references(build.resources[logical]):
             if needed in unknown:

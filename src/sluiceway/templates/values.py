@@ -22,6 +22,7 @@ class Physical:
     type: str
     logical: str
     name: str
+    scope: str = "REGIONAL"  # a web ACL's or IP set's Scope (REGIONAL or CLOUDFRONT)
 
 
 def short_id(*parts: str, length: int = 10) -> str:
@@ -43,7 +44,9 @@ def ref(region: naming.Region, resource: Physical) -> str:
         case "AWS::Logs::LogGroup" | "AWS::DynamoDB::Table" | "AWS::Lambda::Function":
             return name
         case "AWS::WAFv2::WebACL" | "AWS::WAFv2::IPSet":
-            return f"{name}|{short_id(resource.logical, length=12)}|REGIONAL"
+            return f"{name}|{waf_id(resource)}|{resource.scope}"
+        case "AWS::ApiGateway::Stage" | "AWS::ApiGatewayV2::Stage":
+            return name
         case "AWS::Cognito::UserPool":
             return f"{r}_{short_id(resource.logical, length=9)}"
         case "AWS::Cognito::UserPoolClient":
@@ -52,6 +55,25 @@ def ref(region: naming.Region, resource: Physical) -> str:
             return short_id(resource.logical)
         case _:
             return name
+
+
+def waf_id(resource: Physical) -> str:
+    """A web ACL's or IP set's Id: a UUID's shape, stable for the logical id."""
+    h = short_id("wafv2", resource.logical, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def waf_arn(region: naming.Region, resource: Physical) -> str:
+    """``arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>`` (``global`` and
+    us-east-1 for CLOUDFRONT; ``ipset`` for an IP set)."""
+    kind = "webacl" if resource.type == "AWS::WAFv2::WebACL" else "ipset"
+    where, place = (
+        ("global", "us-east-1") if resource.scope == "CLOUDFRONT" else ("regional", region.region)
+    )
+    return (
+        f"arn:aws:wafv2:{place}:{region.account_id}:{where}/{kind}/{resource.name}/"
+        f"{waf_id(resource)}"
+    )
 
 
 def _role_arn(region: naming.Region, name: str) -> str:
@@ -93,6 +115,12 @@ _ATTRIBUTES: dict[str, dict[str, Callable[[naming.Region, Physical], str]]] = {
     },
     "AWS::Cognito::UserPoolClient": {"ClientId": lambda g, p: ref(g, p)},
     "AWS::Pipes::Pipe": {"Arn": lambda g, p: naming.pipe_arn(g, p.name)},
+    "AWS::WAFv2::WebACL": {
+        "Arn": waf_arn,
+        "Id": lambda g, p: waf_id(p),
+        "LabelNamespace": lambda g, p: f"awswaf:{g.account_id}:webacl:{p.name}:",
+    },
+    "AWS::WAFv2::IPSet": {"Arn": waf_arn, "Id": lambda g, p: waf_id(p)},
     "AWS::IoT::TopicRule": {
         "Arn": lambda g, p: f"arn:aws:iot:{g.region}:{g.account_id}:rule/{p.name}"
     },
