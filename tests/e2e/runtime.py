@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 READY = " ready on "
 
@@ -98,3 +100,17 @@ def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def template_outputs(runtime: RuntimeProcess, timeout: float = 20.0) -> dict[str, Any]:
+    """What `sluiceway outputs --json` reads: a template's Outputs (by key, local values) and its
+    API keys, once the runtime has written them (just after its ready line)."""
+    path = runtime.data_dir / "outputs.json"
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no outputs.json; said: {runtime.output}")
+        time.sleep(0.05)
+    document = json.loads(path.read_text())
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in document["outputs"]}
+    return {"outputs": outputs, "api_keys": document.get("api_keys", {})}

@@ -10,30 +10,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runtime import RuntimeProcess
+from runtime import RuntimeProcess, template_outputs
 
 pytestmark = pytest.mark.slow
 
 PATTERN = Path(__file__).parent.parent / "data" / "templates" / "apigw-rest-api-dynamodb"
 
 
-def listed(output: list[str], title: str) -> dict[str, str]:
-    start = output.index(f"  {title}:")
-    pairs = {}
-    for line in output[start + 1 :]:
-        if not line.startswith("    "):
-            break
-        key, value = line.split()
-        pairs[key] = value
-    return pairs
-
-
 def test_the_api_stores_and_queries_music_through_mapping_templates(tmp_path: Path) -> None:
     runtime = RuntimeProcess(tmp_path / "data", [str(PATTERN / "template.yml")]).start(timeout=60)
     try:
-        root = listed(runtime.output, "outputs")["ApiRootUrl"]
+        listing = template_outputs(runtime)
+        root = listing["outputs"]["ApiRootUrl"]
         assert root == f"{runtime.url}/v1"
-        (key,) = listed(runtime.output, "api keys (x-api-key)").values()
+        (key,) = listing["api_keys"].values()
         album = {"artist": "The Beatles", "album": "Abbey Road"}
 
         refused = httpx.post(f"{root}/music", json=album, timeout=30)

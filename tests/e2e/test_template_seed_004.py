@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runtime import RuntimeProcess
+from runtime import RuntimeProcess, template_outputs
+from support import wait_until
 
 from mqtt_devices import Subscriber, system_mosquitto
 
@@ -37,10 +38,9 @@ def test_a_message_posted_to_the_api_arrives_on_the_topic_the_parameters_name(
         ],
     ).start(timeout=60)
     try:
-        outputs = [line for line in runtime.output if "AppApiEndpoint" in line]
-        assert outputs, runtime.output
-        endpoint = outputs[0].split()[-1]
+        endpoint = template_outputs(runtime)["outputs"]["AppApiEndpoint"]
         assert endpoint == f"{runtime.url}/Prod"
+        wait_until(lambda: f"    AppApiEndpoint  {endpoint}" in runtime.output)  # printed too
         with Subscriber(port, topic) as device:
             answer = httpx.post(endpoint, json={"text": "hello, device"}, timeout=30)
             assert answer.status_code == 200, answer.text
