@@ -22,8 +22,8 @@ def test_any_request_to_the_api_gets_the_functions_hello(tmp_path: Path) -> None
     app = shutil.copytree(PATTERN, tmp_path / "app")
     runtime = RuntimeProcess(tmp_path / "data", [str(app / "template.yaml")]).start(timeout=60)
     try:
+        api_id = runtime.line("HttpApiEndpoint").split()[-1]
         assert f"  ANY {runtime.url}/* ($default) -> function " in "\n".join(runtime.output)
-        (api_id,) = [line.split()[-1] for line in runtime.output if "HttpApiEndpoint" in line]
         assert api_id  # the output is the API's id (Ref), as on AWS; its URL is the runtime's
         root = httpx.get(f"{runtime.url}/", timeout=30)
         assert (root.status_code, root.text) == (200, "Hello World! This is the HTTP API")

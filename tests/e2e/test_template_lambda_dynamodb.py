@@ -23,7 +23,7 @@ def test_a_post_to_the_api_puts_the_weather_item(tmp_path: Path) -> None:
     data = tmp_path / "data"
     runtime = RuntimeProcess(data, [str(PATTERN / "template.yaml")]).start(timeout=60)
     try:
-        (endpoint,) = [line.split()[-1] for line in runtime.output if "EndpointUrl" in line]
+        endpoint = runtime.line("EndpointUrl").split()[-1]
         assert endpoint == f"{runtime.url}/Prod"
         answer = httpx.post(endpoint, timeout=30)  # the README's test: no request body
         assert (answer.status_code, answer.text) == (200, "Successfully inserted data!")
