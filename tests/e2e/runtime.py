@@ -68,6 +68,16 @@ class RuntimeProcess:
             raise AssertionError(f"sluiceway run did not get ready; said: {self.output}")
         return self
 
+    def line(self, text: str, timeout: float = 10.0) -> str:
+        """The first output line holding `text` (the lines after the ready line, such as a
+        template's outputs, may come a moment after `start()` returned)."""
+        deadline = time.monotonic() + timeout
+        while not (found := [line for line in self.output if text in line]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"sluiceway run never printed {text!r}; said: {self.output}")
+            time.sleep(0.05)
+        return found[0]
+
     def kill(self) -> None:
         """kill -9: no cleanup of any kind."""
         if self.process is not None and self.process.poll() is None:

@@ -99,6 +99,8 @@ class Gateway(Integrations, ServiceIntegrations):
                 mapped := service_integration.find(self.service_routes, scope["method"], path)
             ) is not None:
                 await self._service(mapped[0], mapped[1], scope, receive, send, self._authorized)
+            elif (found := self.router.find(scope["method"], path, default=True)) is not None:
+                await self._proxy(found[0], found[1], scope, receive, send)
             elif path in self.methods or self._allowed(path):
                 allow = ", ".join(sorted({*self.methods.get(path, ()), *self._allowed(path)}))
                 await answer_json(

@@ -28,6 +28,7 @@ from sluiceway.apigateway.info import RouteInfo, RouteRegistry
 from sluiceway.apigateway.ingest import Rejection
 from sluiceway.apigateway.service_integration import AwsCall
 from sluiceway.apigateway.spec import ServiceRouteSpec
+from sluiceway.apigateway.validation import DEFAULT_ROUTE
 from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito.errors import AuthError
@@ -372,7 +373,11 @@ def proxy_event(
         return events.apigw_http_event(
             method=scope["method"],
             path=scope["path"],
-            route_key=f"{route.method} {route.resource}",
+            route_key=(
+                route.resource
+                if route.resource == DEFAULT_ROUTE
+                else f"{route.method} {route.resource}"
+            ),
             path_parameters=params,
             raw_query_string=query,
             headers=headers,

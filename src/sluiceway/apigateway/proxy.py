@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sluiceway.apigateway.validation import DEFAULT_ROUTE
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
@@ -78,7 +79,10 @@ def compile_route(function: FunctionSpec) -> FunctionRoute:
 
 def compile_path(path: str) -> tuple[re.Pattern[str], tuple[int, int, int]]:
     """A route template's pattern (``{name}`` segments and a final greedy ``{name+}``) and
-    its rank: more literal segments first, a greedy one last."""
+    its rank: more literal segments first, a greedy one last; an HTTP API's ``$default``
+    route matches any path, after every other route."""
+    if path == DEFAULT_ROUTE:
+        return re.compile("/.*"), (1, 0, 0)
     parts = []
     literal = params = greedy = 0
     for segment in [] if path == "/" else path[1:].split("/"):
@@ -99,8 +103,14 @@ class Router:
         routes = [compile_route(f) for f in functions if isinstance(f.source, HttpSource)]
         self.routes = sorted(routes, key=lambda r: r.rank)
 
-    def find(self, method: str, path: str) -> tuple[FunctionRoute, dict[str, str]] | None:
+    def find(
+        self, method: str, path: str, *, default: bool = False
+    ) -> tuple[FunctionRoute, dict[str, str]] | None:
+        """The route answering `method` `path`: a declared one, or with `default` the
+        ``$default`` route (which the gateway tries after its service routes)."""
         for route in self.routes:
+            if (route.resource == DEFAULT_ROUTE) != default:
+                continue
             params = route.matches(method, path)
             if params is not None:
                 return route, params

@@ -434,12 +434,12 @@ def http_api_event(function: FunctionSpec, source: HttpSource, app_name: str) ->
             "payload_format_version='2.0' route does not render yet (an HTTP API's JWT "
             "authorizer); drop auth= or use payload_format_version='1.0'"
         )
+    route = {} if source.path == "$default" else {"Method": source.method, "Path": source.path}
     return {
         "Type": "HttpApi",
         "Properties": {
             "ApiId": ref(names.http_api_id(app_name)),
-            "Method": source.method,
-            "Path": source.path,
+            **route,
             "PayloadFormatVersion": "2.0",
         },
     }

@@ -17,10 +17,16 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY
 
 RESERVED_PATHS = ("/_sluiceway", "/console", "/metrics", "/oauth2", "/.well-known")
 
+# An HTTP API's catch-all route: it answers every request no other route matches.
+DEFAULT_ROUTE = "$default"
+
 
 def route_shape(where: str, path: str) -> str:
     """Check a route's path template ('/orders/{id}', '/files/{path+}') as API Gateway
-    would; return its shape ('/orders/{}'), which two routes of one method may not share."""
+    would; return its shape ('/orders/{}'), which two routes of one method may not share.
+    An HTTP API's ``$default`` route is its own shape."""
+    if path == DEFAULT_ROUTE:
+        return path
     if not isinstance(path, str) or not path.startswith("/"):
         raise DeclarationError(where, "a path starts with '/'", "e.g. '/orders/{orderID}'")
     segments = [] if path == "/" else path[1:].split("/")

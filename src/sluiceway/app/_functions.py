@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sluiceway.apigateway.validation import HTTP_METHODS
+from sluiceway.apigateway.validation import DEFAULT_ROUTE, HTTP_METHODS
 from sluiceway.app._declarations import Declarations
 from sluiceway.awslambda.code import CodeHandler
 from sluiceway.awslambda.spec import (
@@ -153,7 +153,9 @@ class FunctionDeclarations(Declarations):
         ``payload_format_version="2.0"`` serves it as an HTTP API route instead (API
         Gateway v2, SAM's ``Type: HttpApi``): the function gets the 2.0 event (``rawPath``,
         ``cookies``, ``requestContext.http``...) and may also return a bare value, answered
-        as 200 ``application/json`` (`sluiceway.apigateway.proxy.answer_v2`)."""
+        as 200 ``application/json`` (`sluiceway.apigateway.proxy.answer_v2`). Such a
+        route's `path` may be ``"$default"`` (with `method` ``"ANY"``): an HTTP API's
+        catch-all route, answering every request no other route matches."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
@@ -184,6 +186,12 @@ class FunctionDeclarations(Declarations):
                     "format API Gateway has",
                     "use payload_format_version='1.0' (a REST API's proxy event) or '2.0' "
                     "(an HTTP API's)",
+                )
+            if path == DEFAULT_ROUTE and (verb != "ANY" or version != "2.0"):
+                raise DeclarationError(
+                    where,
+                    "the $default route is an HTTP API's, for any method",
+                    "declare on_http('ANY', '$default', payload_format_version='2.0')",
                 )
             guard = self._auth(where, auth)
             self._claim_route(where, verb, path)

@@ -90,7 +90,9 @@ def render_function(spec: FunctionSpec, target: Target) -> Fragment:
             fragment.derived = (f"{logical}{names.HTTP_API_EVENT}Permission",)
             fragment.outputs[names.output_id(spec.name, "url")] = {
                 "Description": f"{source.method} {source.path}, answered by {spec.name}",
-                "Value": api.http_api_url(target.graph.name, source.path),
+                "Value": api.http_api_url(
+                    target.graph.name, "/" if source.path == "$default" else source.path
+                ),
             }
         case HttpSource():
             api_logical = names.api_id(target.graph.name)

@@ -295,7 +295,8 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
     for function in engine.graph.functions:
         if isinstance(function.source, HttpSource):
             source_ = function.source
-            lines.append(f"  {source_.method} {url}{source_.path} -> function {function.name}")
+            path = "/* ($default)" if source_.path == "$default" else source_.path
+            lines.append(f"  {source_.method} {url}{path} -> function {function.name}")
     for pipe in engine.graph.pipes:
         source = pipe.source
         origin = (

@@ -2,7 +2,8 @@
 and ``Type: HttpApi`` events become): routes from the OpenAPI ``Body`` or from ``Route`` and
 ``Integration`` resources, each Lambda integration its function's HTTP trigger with the
 payload format it names (2.0 unless it says 1.0). The ``$default`` stage is served at the root,
-as AWS serves it; another stage under ``/<StageName>``."""
+as AWS serves it; another stage under ``/<StageName>``. The ``$default`` route (SAM's
+``HttpApi`` event without ``Path``) answers every request no other route matches."""
 
 from __future__ import annotations
 
@@ -70,9 +71,8 @@ def _route(build: Build, where: str, method: str, path: str, integration: dict[s
     if kind != "AWS_PROXY" or not (":lambda:" in uri or ":function:" in uri):
         build.note(f"{where}: a {kind or 'missing'} integration is not emulated")
         return
-    if path in ("$default", "") or method == "$default":
-        build.note(f"{where}: the $default route is not emulated; declare the routes")
-        return
+    if path.endswith("$default") or method == "$default":
+        method, path = "ANY", "$default"  # the catch-all route, whatever the stage
     function = build.function_of(uri.split("/functions/", 1)[-1], f"{where} integration uri")
     version = str(integration.get("payloadFormatVersion", "2.0"))
 
