@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from runtime import RuntimeProcess, template_outputs
-from support import wait_until
 
 from mqtt_devices import Subscriber, system_mosquitto
+from support import wait_until
 
 pytestmark = pytest.mark.slow
 
