@@ -84,8 +84,7 @@ class UserPool(Handle):
             raise DeclarationError(
                 where,
                 "requires() needs a scope",
-                "e.g. pool.requires('devices/send'); any token of the pool: "
-                "pool.requires_token()",
+                "e.g. pool.requires('devices/send'); any token of the pool: pool.requires_token()",
             )
         unknown = sorted(set(scopes) - self.scopes)
         if unknown:

@@ -7,7 +7,8 @@ clients in the ``oauth_clients`` table (a secret is shown once, kept as a salted
 each pool's issuer. The app's declared clients (`ClientSpec`: a template's
 ``UserPoolClient``) are written there as the engine opens (`sync_declared`); their secrets
 are derived from ``<data dir>/oauth/client-secrets.key`` (made on first use, mode 0600), so
-they hold across restarts and ``sluiceway clients secret <id>`` prints them. An issuer has Cognito's form,
+they hold across restarts and ``sluiceway clients secret <id>`` prints them. An issuer has
+Cognito's form,
 ``https://cognito-idp.<region>.amazonaws.com/<region>_<pool id>``, with a pool id derived
 from the app and pool names: it does not change with the port, so a token stays valid across
 restarts, and code that parses real issuers parses these. The runtime serves the keys at
@@ -200,12 +201,8 @@ class Identity:
         are hashed here, outside the write."""
         declared = self.declared()
         key = self._secret_key() if declared else b""
-        stored = {
-            cid: secret_hash
-            for cid, secret_hash in self.store.reader().execute(
-                "SELECT client_id, secret_hash FROM oauth_clients"
-            )
-        }
+        query = "SELECT client_id, secret_hash FROM oauth_clients"
+        stored: dict[str, str] = dict(self.store.reader().execute(query))
         hashes: dict[str, str] = {}
         for cid in declared:
             secret = declared_client_secret(key, cid)
@@ -261,6 +258,7 @@ class Identity:
                 f"app client {client_id!r} is declared by the app (its template): it is made "
                 "again at the next start; remove it from the app instead"
             )
+
         def delete(tx: Tx) -> int:
             return int(
                 tx.execute("DELETE FROM oauth_clients WHERE client_id = ?", (client_id,)).rowcount

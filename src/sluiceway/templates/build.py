@@ -33,6 +33,9 @@ NAME_PROPERTY: dict[str, tuple[str, int]] = {
     "AWS::ApiGatewayV2::Api": ("Name", 128),
     "AWS::Cognito::UserPool": ("UserPoolName", 128),
     "AWS::Cognito::UserPoolClient": ("ClientName", 128),
+    "AWS::Cognito::UserPoolDomain": ("Domain", 63),
+    "AWS::ApiGateway::Stage": ("StageName", 128),
+    "AWS::Cognito::UserPoolResourceServer": ("Identifier", 256),
     "AWS::WAFv2::WebACL": ("Name", 128),
     "AWS::WAFv2::IPSet": ("Name", 128),
     "AWS::IoT::TopicRule": ("RuleName", 128),
@@ -138,7 +141,7 @@ class Build:
         return resolved is True or str(resolved).lower() == "true"
 
     def physical(self, logical: str) -> values.Physical:
-        return values.Physical(self.type_of(logical), logical, self.name(logical))
+        return values.Physical(self.type_of(logical), logical, self.name(logical), self.app.name)
 
     def _ref(self, logical: str) -> Any:
         value = values.ref(self.region, self.physical(logical))
