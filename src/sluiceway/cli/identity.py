@@ -47,8 +47,29 @@ def clients_list(data_dir: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(v) for v in views], indent=2))
         return
-    rows = [[v.client_id, v.name, v.pool, " ".join(v.scopes), _time(v.created_at)] for v in views]
-    _table(rows, ["CLIENT ID", "NAME", "POOL", "SCOPES", "CREATED"])
+    rows = [
+        [
+            v.client_id,
+            v.name,
+            v.pool,
+            " ".join(v.scopes),
+            _time(v.created_at),
+            "declared" if v.declared else "cli",
+        ]
+        for v in views
+    ]
+    _table(rows, ["CLIENT ID", "NAME", "POOL", "SCOPES", "CREATED", "MADE BY"])
+    if any(v.declared for v in views):
+        click.echo("a declared client's secret: sluiceway clients secret CLIENT_ID")
+
+
+@clients.command("secret")
+@click.argument("client_id")
+@data_dir_option
+def clients_secret(client_id: str, data_dir: Path | None) -> None:
+    """Print the secret of an app client the app declares (a template's UserPoolClient)."""
+    with _admin(data_dir) as admin:
+        click.echo(admin.identity.client_secret(client_id))
 
 
 @clients.command("delete")

@@ -11,7 +11,15 @@ import secrets
 import string
 from dataclasses import dataclass, field
 
-__all__ = ["OAuthClient", "hash_secret", "new_client_id", "new_client_secret", "verify_secret"]
+__all__ = [
+    "OAuthClient",
+    "declared_client_id",
+    "declared_client_secret",
+    "hash_secret",
+    "new_client_id",
+    "new_client_secret",
+    "verify_secret",
+]
 
 _CLIENT_ALPHABET = string.ascii_lowercase + string.digits
 _CLIENT_ID_LENGTH = 26
@@ -46,6 +54,29 @@ def new_client_id() -> str:
 def new_client_secret() -> str:
     """51 lowercase letters and digits (~263 bits), the shape of a Cognito client secret."""
     return "".join(secrets.choice(_CLIENT_ALPHABET) for _ in range(_CLIENT_SECRET_LENGTH))
+
+
+def declared_client_id(*parts: str) -> str:
+    """A declared client's id, of Cognito's shape, stable from what names it (the app, the
+    pool and the client): the same on every start and in every process."""
+    return _letters(hashlib.sha256("\0".join(parts).encode()).digest(), _CLIENT_ID_LENGTH)
+
+
+def declared_client_secret(key: bytes, client_id: str) -> str:
+    """A declared client's secret, of Cognito's shape: derived from the data directory's
+    secret `key` and the client id, so it holds across restarts and the CLI can print it."""
+    digest = hmac.new(key, f"client-secret\0{client_id}".encode(), hashlib.sha512).digest()
+    return _letters(digest, _CLIENT_SECRET_LENGTH)
+
+
+def _letters(digest: bytes, length: int) -> str:
+    """`length` characters of the client alphabet from `digest` (about 5.2 bits each)."""
+    number = int.from_bytes(digest, "big")
+    out = []
+    for _ in range(length):
+        number, index = divmod(number, len(_CLIENT_ALPHABET))
+        out.append(_CLIENT_ALPHABET[index])
+    return "".join(out)
 
 
 def hash_secret(secret: str) -> str:

@@ -4,7 +4,11 @@ The cryptography and the protocol checks are in `keys`, `clients`, `token_endpoi
 `authorizer`; this module keeps the state:
 signing keys under ``<data dir>/oauth/keys`` (rotated with ``sluiceway keys rotate``), app
 clients in the ``oauth_clients`` table (a secret is shown once, kept as a salted hash), and
-each pool's issuer. An issuer has Cognito's form,
+each pool's issuer. The app's declared clients (`ClientSpec`: a template's
+``UserPoolClient``) are written there as the engine opens (`sync_declared`); their secrets
+are derived from ``<data dir>/oauth/client-secrets.key`` (made on first use, mode 0600), so
+they hold across restarts and ``sluiceway clients secret <id>`` prints them. An issuer has
+Cognito's form,
 ``https://cognito-idp.<region>.amazonaws.com/<region>_<pool id>``, with a pool id derived
 from the app and pool names: it does not change with the port, so a token stays valid across
 restarts, and code that parses real issuers parses these. The runtime serves the keys at
@@ -21,16 +25,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sluiceway.cognito.authorizer import bearer_token, verify_access_token
-from sluiceway.cognito.clients import OAuthClient, hash_secret, new_client_id, new_client_secret
+from sluiceway.cognito.clients import (
+    OAuthClient,
+    declared_client_secret,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+    verify_secret,
+)
 from sluiceway.cognito.errors import OAuthError
 from sluiceway.cognito.keys import SigningKeys
-from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
+from sluiceway.cognito.spec import AuthSpec, ClientSpec, UserPoolSpec
 from sluiceway.cognito.token_endpoint import (
     NO_STORE_HEADERS,
     TokenRequest,
@@ -46,13 +59,15 @@ from sluiceway.core.store import Store, Tx
 
 @dataclass(frozen=True)
 class ClientView:
-    """An app client as ``sluiceway clients list`` shows it (never its secret)."""
+    """An app client as ``sluiceway clients list`` shows it (never its secret); a declared
+    one's secret is printed by ``sluiceway clients secret``."""
 
     client_id: str
     name: str
     pool: str
     scopes: tuple[str, ...]
     created_at: int
+    declared: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,12 @@ class NewClient:
     name: str
     pool: str
     scopes: tuple[str, ...]
+
+
+SECRET_FILE = "client-secrets.key"
+# The ids of the clients the engine made from declarations, so that one no longer declared
+# is deleted (as CloudFormation deletes a client removed from the template).
+_DECLARED_META = "oauth_declared_clients"
 
 
 def pool_id(app: str, pool: str, region: str) -> str:
@@ -92,6 +113,7 @@ class Identity:
         self.region = region
         # Read afresh on each use, so a rotation made by the CLI shows at once.
         self.keys = SigningKeys(Path(data_dir) / "oauth" / "keys")
+        self._secret_file = Path(data_dir) / "oauth" / SECRET_FILE
 
     # -- names ------------------------------------------------------------------------------
 
@@ -146,12 +168,97 @@ class Identity:
             "SELECT client_id, name, pool, scopes, created_at FROM oauth_clients "
             "ORDER BY created_at"
         )
+        declared = self.declared()
         return [
-            ClientView(cid, name, pool, tuple(json.loads(scopes)), created)
+            ClientView(cid, name, pool, tuple(json.loads(scopes)), created, cid in declared)
             for cid, name, pool, scopes, created in rows
         ]
 
+    def declared(self) -> dict[str, tuple[str, ClientSpec]]:
+        """The app's declared clients by id, each with its pool."""
+        return {
+            client.client_id: (pool.name, client)
+            for pool in self.pools.values()
+            for client in pool.clients
+        }
+
+    def client_secret(self, client_id: str) -> str:
+        """A declared client's secret (a client made by ``sluiceway clients create`` showed
+        its own once, and only its hash is kept)."""
+        if client_id not in self.declared():
+            made = any(view.client_id == client_id for view in self.clients())
+            raise NotFound(
+                f"app client {client_id!r} was made by `sluiceway clients create`: its secret "
+                "was shown once and is not kept (make a new client)"
+                if made
+                else f"the app declares no app client with the id {client_id!r}"
+            )
+        return declared_client_secret(self._secret_key(), client_id)
+
+    def sync_declared(self) -> None:
+        """Make the declared clients, or bring them up to date (name, pool, scopes, secret),
+        and delete those the app declared before but no longer does; idempotent. Secrets
+        are hashed here, outside the write."""
+        declared = self.declared()
+        key = self._secret_key() if declared else b""
+        query = "SELECT client_id, secret_hash FROM oauth_clients"
+        stored: dict[str, str] = dict(self.store.reader().execute(query))
+        hashes: dict[str, str] = {}
+        for cid in declared:
+            secret = declared_client_secret(key, cid)
+            kept = stored.get(cid)
+            if kept is None or not _verifies(secret, kept):
+                hashes[cid] = hash_secret(secret)
+
+        def sync(tx: Tx) -> None:
+            row = tx.execute("SELECT value FROM meta WHERE key = ?", (_DECLARED_META,)).fetchone()
+            for gone in set(json.loads(row[0]) if row else ()) - set(declared):
+                tx.execute("DELETE FROM oauth_clients WHERE client_id = ?", (gone,))
+            for cid, (pool, client) in declared.items():
+                scopes = json.dumps(client.scopes)
+                tx.execute(
+                    "INSERT INTO oauth_clients (client_id, pool, name, secret_hash, scopes, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO UPDATE "
+                    "SET pool = excluded.pool, name = excluded.name, scopes = excluded.scopes",
+                    (cid, pool, client.name, hashes.get(cid, ""), scopes, tx.now_ms),
+                )
+                if cid in hashes:
+                    tx.execute(
+                        "UPDATE oauth_clients SET secret_hash = ? WHERE client_id = ?",
+                        (hashes[cid], cid),
+                    )
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_DECLARED_META, json.dumps(sorted(declared))),
+            )
+
+        self.store.write(sync)
+
+    def _secret_key(self) -> bytes:
+        """The data directory's secret the declared clients' secrets derive from."""
+        try:
+            return self._secret_file.read_bytes()
+        except FileNotFoundError:
+            self._secret_file.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_bytes(32)
+            try:
+                fd = os.open(self._secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # made by another process meanwhile
+                return self._secret_file.read_bytes()
+            try:
+                os.write(fd, key)
+            finally:
+                os.close(fd)
+            return key
+
     def delete_client(self, client_id: str) -> None:
+        if client_id in self.declared():
+            raise ValidationError(
+                f"app client {client_id!r} is declared by the app (its template): it is made "
+                "again at the next start; remove it from the app instead"
+            )
+
         def delete(tx: Tx) -> int:
             return int(
                 tx.execute("DELETE FROM oauth_clients WHERE client_id = ?", (client_id,)).rowcount
@@ -229,8 +336,15 @@ class Identity:
             token,
             self.keys,
             issuer=self.issuer(requirement.pool),
-            allowed_client_ids=None,
+            allowed_client_ids=requirement.audience or None,
             required_scopes=requirement.scopes,
             now=self.clock.now(),
             scope_match="any",
         )
+
+
+def _verifies(secret: str, stored: str) -> bool:
+    try:
+        return verify_secret(secret, stored)
+    except ValueError:  # not a hash: made anew
+        return False

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sluiceway.cognito.spec import ResourceServerSpec
+from sluiceway.cognito.spec import ClientSpec, ResourceServerSpec
 from sluiceway.core.errors import DeclarationError
 from sluiceway.core.validation import in_range
 
@@ -20,6 +20,9 @@ SERVER_IDENTIFIER = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 
 
 SCOPE_NAME = re.compile(r"[\x21\x23-\x2e\x30-\x5b\x5d-\x7e]{1,256}")
+
+
+CLIENT_ID = re.compile(r"[\w+]{1,128}")
 
 
 def user_pool(where: str, name: str, domain: str | None, token_validity: int) -> None:
@@ -75,3 +78,41 @@ def resource_server(
                 here, f"scope {scope!r} needs a description of 1-256 characters", "describe it"
             )
     return ResourceServerSpec(identifier, name or identifier, tuple(scopes.items()))
+
+
+def app_client(
+    where: str,
+    client_id: str,
+    name: str,
+    scopes: tuple[str, ...],
+    defined: frozenset[str],
+    known: Mapping[str, ClientSpec],
+) -> ClientSpec:
+    """A declared app client, as Cognito checks one for the client_credentials flow: a
+    name, an id, and at least one scope, each defined by the pool's resource servers."""
+    if not isinstance(name, str) or not POOL_NAME.fullmatch(name):
+        raise DeclarationError(
+            where, "a client name is 1-128 letters, digits, spaces and +=,.@-", "rename it"
+        )
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise DeclarationError(
+            where, f"client_id={client_id!r}: 1-128 letters, digits, _ and +", "fix it"
+        )
+    if client_id in known or any(client.name == name for client in known.values()):
+        raise DeclarationError(where, "declared twice", "declare each app client once")
+    wanted = tuple(dict.fromkeys(scopes))
+    if not wanted or not all(isinstance(scope, str) for scope in wanted):
+        raise DeclarationError(
+            where,
+            "a client_credentials client needs at least one scope",
+            "e.g. scopes=['devices/send']",
+        )
+    unknown = sorted(set(wanted) - defined)
+    if unknown:
+        raise DeclarationError(
+            where,
+            f"scope {', '.join(unknown)} is not defined by the pool's resource servers "
+            "(client credentials grant only resource server scopes)",
+            "declare it with pool.resource_server(identifier, scopes={...}) first",
+        )
+    return ClientSpec(client_id, name, wanted)

@@ -170,6 +170,7 @@ class LocalEngine(HandleCalls):
                 clock=self.clock,
                 region=self.region.region,
             )
+            self.identity.sync_declared()  # the app's declared app clients exist from now
             sources = EventSources(
                 self.registry,
                 self.invoker,

@@ -19,7 +19,7 @@ from sluiceway.apigateway.info import RouteInfo
 from sluiceway.apigateway.spec import TableTarget
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.spec import TopicSource
-from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
+from sluiceway.cognito.spec import AuthSpec, ClientSpec, ResourceServerSpec, UserPoolSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import DeclarationError, NotFound
 from sluiceway.core.naming import Region
@@ -310,7 +310,12 @@ def _user_pool(data: Mapping[str, Any]) -> UserPoolSpec:
         ResourceServerSpec(s["identifier"], s["name"], tuple(tuple(pair) for pair in s["scopes"]))
         for s in data["resource_servers"]
     )
-    return UserPoolSpec(data["name"], data["domain"], servers, data["access_token_validity"])
+    clients = tuple(
+        ClientSpec(c["client_id"], c["name"], tuple(c["scopes"])) for c in data.get("clients", ())
+    )
+    return UserPoolSpec(
+        data["name"], data["domain"], servers, data["access_token_validity"], clients
+    )
 
 
 def _stream_label(now: float) -> str:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from sluiceway.apigateway.spec import IntegrationResponse, ServiceRouteSpec
-from sluiceway.templates import convert, values
+from sluiceway.templates import authorizers, convert, values
 from sluiceway.templates.build import Build
 from sluiceway.templates.errors import TemplateError
 from sluiceway.templates.roles import role_of
@@ -44,7 +44,7 @@ def rest_api(build: Build, logical: str) -> None:
             continue
         path = _resource_path(build, logical, method_props.get("ResourceId"), build.where(method))
         verb = str(method_props.get("HttpMethod", "")).upper()
-        auth = _method_auth(build, method, method_props)
+        auth = authorizers.rest_method(build, method, method_props)
         integration = convert.mapping(
             build.where(method, "Integration"), method_props.get("Integration")
         )
@@ -232,17 +232,6 @@ def _responses(raw: Any) -> list[Any]:
     return raw if isinstance(raw, list) else []
 
 
-def _method_auth(build: Build, method: str, props: dict[str, Any]) -> Any:
-    kind = str(props.get("AuthorizationType", "NONE")).upper()
-    if kind in ("NONE", ""):
-        return None
-    raise TemplateError(
-        build.where(method, "AuthorizationType"),
-        f"{kind} authorization is not emulated for template APIs yet",
-        "use AuthorizationType: NONE locally",
-    )
-
-
 def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> None:
     """The methods of an OpenAPI (swagger 2 or OpenAPI 3) definition."""
     where = build.where(api, "Body")
@@ -256,19 +245,14 @@ def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> Non
             if not isinstance(integration, dict):
                 build.note(f"{where}: {method} {path} has no integration; not served")
                 continue
-            if operation.get("security"):
-                raise TemplateError(
-                    f"{where} {path} {verb} security",
-                    "authorizers on template APIs are not emulated yet",
-                    "drop the Auth settings for the local run",
-                )
+            auth = authorizers.swagger(build, f"{where} {path} {verb}", body, operation)
             _integration(
                 build,
                 f"{where} {method} {path}",
                 method,
                 _local(stage, path),
                 integration,
-                None,
+                auth,
                 _swagger_keys,
             )
 

@@ -36,6 +36,9 @@ NAME_PROPERTY: dict[str, tuple[str, int]] = {
     "AWS::ApiGatewayV2::Stage": ("StageName", 128),
     "AWS::Cognito::UserPool": ("UserPoolName", 128),
     "AWS::Cognito::UserPoolClient": ("ClientName", 128),
+    "AWS::Cognito::UserPoolDomain": ("Domain", 63),
+    "AWS::ApiGateway::Stage": ("StageName", 128),
+    "AWS::Cognito::UserPoolResourceServer": ("Identifier", 256),
     "AWS::WAFv2::WebACL": ("Name", 128),
     "AWS::WAFv2::IPSet": ("Name", 128),
     "AWS::IoT::TopicRule": ("RuleName", 128),
@@ -147,7 +150,7 @@ class Build:
         if kind in ("AWS::WAFv2::WebACL", "AWS::WAFv2::IPSet"):
             raw = self.raw_props(logical).get("Scope", scope)
             scope = str(self.resolver.resolve(raw, self.where(logical, "Scope"))).upper()
-        return values.Physical(kind, logical, self.name(logical), scope)
+        return values.Physical(kind, logical, self.name(logical), scope, self.app.name)
 
     def _ref(self, logical: str) -> Any:
         value = values.ref(self.region, self.physical(logical))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluiceway.templates import convert
+from sluiceway.templates import authorizers, convert
 from sluiceway.templates.build import Build
 
 HTTP_API = "AWS::ApiGatewayV2::Api"
@@ -31,11 +31,13 @@ def http_api(build: Build, logical: str) -> None:
                 method = "ANY" if verb == "x-amazon-apigateway-any-method" else verb.upper()
                 if verb not in _VERBS and method != "ANY":
                     continue
+                operation = convert.mapping(where, operation)
                 integration = convert.mapping(
-                    f"{where} {method} {path}",
-                    convert.mapping(where, operation).get("x-amazon-apigateway-integration"),
+                    f"{where} {method} {path}", operation.get("x-amazon-apigateway-integration")
                 )
-                _route(build, f"{where} {method} {path}", method, prefix + path, integration)
+                here = f"{where} {method} {path}"
+                auth = authorizers.swagger(build, here, body, operation)
+                _route(build, here, method, prefix + path, integration, auth)
     for route in build.of_type("AWS::ApiGatewayV2::Route"):
         route_props = build.props(route)
         if build.origin(route_props.get("ApiId"), build.where(route, "ApiId"), HTTP_API) != logical:
@@ -43,7 +45,8 @@ def http_api(build: Build, logical: str) -> None:
         method, _, path = str(route_props.get("RouteKey", "")).partition(" ")
         target = str(route_props.get("Target", "")).removeprefix("integrations/")
         integration = _integration_resource(build, target, build.where(route, "Target"))
-        _route(build, build.where(route), method, prefix + path, integration)
+        auth = authorizers.http_route(build, route, route_props)
+        _route(build, build.where(route), method, prefix + path, integration, auth)
 
 
 def _prefix(build: Build, api: str) -> str:
@@ -65,7 +68,9 @@ def _integration_resource(build: Build, target: str, where: str) -> dict[str, An
     }
 
 
-def _route(build: Build, where: str, method: str, path: str, integration: dict[str, Any]) -> None:
+def _route(
+    build: Build, where: str, method: str, path: str, integration: dict[str, Any], auth: Any
+) -> None:
     kind = str(integration.get("type", "")).upper()
     uri = str(integration.get("uri", ""))
     if kind != "AWS_PROXY" or not (":lambda:" in uri or ":function:" in uri):
@@ -79,7 +84,7 @@ def _route(build: Build, where: str, method: str, path: str, integration: dict[s
     def on_http(name: str, common: dict[str, Any], handler: Any) -> None:
         common["timeout"] = min(common["timeout"], 29)
         build.app.on_http(
-            method.upper(), path, payload_format_version=version, name=name, **common
+            method.upper(), path, auth=auth, payload_format_version=version, name=name, **common
         )(handler)
 
     build.trigger(function, f"HTTP API {method} {path}", on_http)

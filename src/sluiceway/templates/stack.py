@@ -24,6 +24,7 @@ from sluiceway.templates import (
     firewall,
     functions,
     http_apis,
+    identity,
     messaging,
     pipes,
     sam,
@@ -45,6 +46,7 @@ IMPORTERS: tuple[tuple[str, Callable[[Build, str], Any]], ...] = (
     ("AWS::DynamoDB::Table", tables.table),
     ("AWS::SNS::Topic", messaging.topic),
     ("AWS::SNS::Subscription", messaging.subscription),
+    ("AWS::Cognito::UserPool", identity.user_pool),
     ("AWS::ApiGateway::RestApi", apis.rest_api),
     ("AWS::ApiGatewayV2::Api", http_apis.http_api),
     ("AWS::WAFv2::WebACLAssociation", firewall.association),
@@ -74,6 +76,11 @@ CONSUMED = frozenset(
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::Deployment",
         "AWS::WAFv2::IPSet",
+        "AWS::ApiGateway::Authorizer",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::Cognito::UserPoolDomain",
+        "AWS::Cognito::UserPoolResourceServer",
+        "AWS::Cognito::UserPoolClient",
     }
 )
 # Emulated, but what they refer to is checked by their importer: an association with a
@@ -124,11 +131,15 @@ class Stack:
 
 _API_HOST = re.compile(r"https://[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com")
 _SQS_HOST = re.compile(r"https://sqs\.[a-z0-9-]+\.amazonaws\.com")
+# A user pool domain's hosted endpoints (its /oauth2/token is the runtime's).
+_COGNITO_HOST = re.compile(r"https://[a-z0-9-]+\.auth\.[a-z0-9-]+\.amazoncognito\.com")
 
 
 def localize(value: str, base_url: str) -> str:
     base = base_url.rstrip("/")
-    return _SQS_HOST.sub(base, _API_HOST.sub(base, value))
+    for host in (_API_HOST, _SQS_HOST, _COGNITO_HOST):
+        value = host.sub(base, value)
+    return value
 
 
 def load_stack(

@@ -12,17 +12,22 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sluiceway.cognito.clients import declared_client_id
+from sluiceway.cognito.identity import pool_id
 from sluiceway.core import naming
+from sluiceway.templates.errors import TemplateError
 
 
 @dataclass(frozen=True)
 class Physical:
-    """A resource as the stack names it: its type, logical id and physical name."""
+    """A resource as the stack names it: its type, logical id and physical name (and the
+    app's name, which a user pool's id and an app client's derive from)."""
 
     type: str
     logical: str
     name: str
     scope: str = "REGIONAL"  # a web ACL's or IP set's Scope (REGIONAL or CLOUDFRONT)
+    app: str = ""
 
 
 def short_id(*parts: str, length: int = 10) -> str:
@@ -48,9 +53,11 @@ def ref(region: naming.Region, resource: Physical) -> str:
         case "AWS::ApiGateway::Stage" | "AWS::ApiGatewayV2::Stage":
             return name
         case "AWS::Cognito::UserPool":
-            return f"{r}_{short_id(resource.logical, length=9)}"
+            # The id the runtime's issuer names (`Identity.issuer`), so issuers match.
+            return pool_id(resource.app, name, r)
         case "AWS::Cognito::UserPoolClient":
-            return short_id(resource.logical, length=26)
+            # The id the engine gives the declared client (`templates.identity`).
+            return declared_client_id(resource.app, "template", resource.logical)
         case "AWS::ApiGateway::RestApi" | "AWS::ApiGatewayV2::Api" | "AWS::ApiGateway::Resource":
             return short_id(resource.logical)
         case _:
@@ -113,7 +120,10 @@ _ATTRIBUTES: dict[str, dict[str, Callable[[naming.Region, Physical], str]]] = {
         "ProviderURL": lambda g, p: f"https://cognito-idp.{g.region}.amazonaws.com/{ref(g, p)}",
         "UserPoolId": lambda g, p: ref(g, p),
     },
-    "AWS::Cognito::UserPoolClient": {"ClientId": lambda g, p: ref(g, p)},
+    "AWS::Cognito::UserPoolClient": {
+        "ClientId": lambda g, p: ref(g, p),
+        "Name": lambda g, p: p.name,
+    },
     "AWS::Pipes::Pipe": {"Arn": lambda g, p: naming.pipe_arn(g, p.name)},
     "AWS::WAFv2::WebACL": {
         "Arn": waf_arn,
@@ -130,6 +140,14 @@ _ATTRIBUTES: dict[str, dict[str, Callable[[naming.Region, Physical], str]]] = {
 def attribute(region: naming.Region, resource: Physical, name: str) -> str | None:
     """`resource`'s attribute `name`, or None when the type has no such attribute locally
     (the caller falls back to an ARN of AWS's shape for types sluiceway only lists)."""
+    if resource.type == "AWS::Cognito::UserPoolClient" and name == "ClientSecret":
+        raise TemplateError(
+            f"Fn::GetAtt {resource.logical}.ClientSecret",
+            "a client's secret is made by the runtime in its data directory, after the "
+            "template is read, so the template cannot hand it on",
+            f"read it with `sluiceway clients secret {ref(region, resource)}` "
+            "(or `sluiceway clients list`) and give it to the caller yourself",
+        )
     found = _ATTRIBUTES.get(resource.type, {}).get(name)
     if found is not None:
         return found(region, resource)
