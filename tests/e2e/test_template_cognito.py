@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from runtime import RuntimeProcess
+from runtime import RuntimeProcess, template_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +47,7 @@ def sluiceway(data_dir: Path, *args: str) -> str:
 
 
 def output(runtime: RuntimeProcess, name: str) -> str:
-    lines = [line for line in runtime.output if line.strip().startswith(name)]
-    assert lines, runtime.output
-    return lines[0].split()[-1]
+    return str(template_outputs(runtime)["outputs"][name])
 
 
 def claims_of(token: str) -> dict[str, Any]:
