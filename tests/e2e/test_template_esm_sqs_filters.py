@@ -40,6 +40,7 @@ def test_the_filters_let_the_readme_message_through_and_drop_one_they_do_not_mat
     data = tmp_path / "data"
     runtime = RuntimeProcess(data, [str(PATTERN / "template.yaml")]).start(timeout=60)
     try:
+        wait_until(lambda: any("SNSArn" in line for line in runtime.output))
         (arn,) = [line.split()[-1] for line in runtime.output if "SNSArn" in line]
         admin = Keyring.load(data / "keys").admin
         keys = {

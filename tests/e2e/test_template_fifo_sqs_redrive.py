@@ -31,6 +31,7 @@ def test_a_failed_message_reaches_the_dlq_and_is_redriven_to_the_reprocess_queue
     data = tmp_path / "data"
     runtime = RuntimeProcess(data, [str(PATTERN / "template.yaml")]).start(timeout=60)
     try:
+        wait_until(lambda: any("MyReProcessQueueArn" in line for line in runtime.output))
         outputs = dict(line.split() for line in runtime.output if line.startswith("    "))
         original = outputs["MyOriginalQueueUrl"]
         assert original == f"{runtime.url}/000000000000/MyOriginalQueue.fifo"
