@@ -37,6 +37,7 @@ NAME_PROPERTY: dict[str, tuple[str, int]] = {
     "AWS::WAFv2::IPSet": ("Name", 128),
     "AWS::IoT::TopicRule": ("RuleName", 128),
     "AWS::Logs::LogGroup": ("LogGroupName", 512),
+    "AWS::Lambda::CapacityProvider": ("CapacityProviderName", 140),
 }
 
 

@@ -28,6 +28,7 @@ _IGNORED = (
     "EphemeralStorage",
     "LoggingConfig",
     "SnapStart",
+    "CapacityProviderConfig",  # Lambda Managed Instances: the runtime's workers run it
 )
 
 
@@ -42,6 +43,10 @@ def event_source_mapping(build: Build, logical: str) -> None:
     kind = "AWS::SQS::Queue" if ":sqs:" in str(source) else "AWS::DynamoDB::Table"
     origin = build.origin(source, f"{where} property EventSourceArn", kind)
     options = _mapping_options(build, where, props)
+    if props.get("ProvisionedPollerConfig") is not None:
+        build.note(
+            f"{where}: ProvisionedPollerConfig is not emulated (the runtime polls the queue itself)"
+        )
     if kind == "AWS::SQS::Queue":
         queue = messaging.queue(build, origin)
         for key in ("StartingPosition", "ParallelizationFactor", "MaximumRetryAttempts"):

@@ -95,6 +95,8 @@ IGNORED: dict[str, str] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": "no scaling on one machine",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "no scaling on one machine",
     "AWS::SSM::Parameter": "no parameter store locally",
+    "AWS::Lambda::CapacityProvider": "functions run in the runtime's own execution "
+    "environments (no Lambda Managed Instances fleet locally)",
 }
 
 
