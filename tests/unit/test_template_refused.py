@@ -34,11 +34,6 @@ POOL = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_example"
             ["resource 'SourceBucket' (AWS::S3::Bucket)", "event source of 'ResizerFunction'"],
         ),
         (
-            "sqs-lambda-lmi-esm-provisioned-sam",
-            {},
-            ["resource 'ProcessorFunction' (AWS::Lambda::Function)", "CapacityProviderConfig"],
-        ),
-        (
             "sns-lambda-slack-integration-SAM",
             {},
             ["resource 'LambdaFn'", "app.py defines no 'handler'", "lambda_handler"],

@@ -50,9 +50,13 @@ class ServiceRoute:
     rank: tuple[int, int, int]
 
     def matches(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters when `method` `path` is this route's; a REST API ignores one
+        trailing slash (``/dev/`` is the stage's root resource ``/``)."""
         if self.spec.method not in (method, "ANY"):
             return None
         found = self.pattern.fullmatch(path)
+        if found is None and len(path) > 1 and path.endswith("/"):
+            found = self.pattern.fullmatch(path[:-1])
         return None if found is None else found.groupdict()
 
 

@@ -37,12 +37,12 @@ NAME_PROPERTY: dict[str, tuple[str, int]] = {
     "AWS::Cognito::UserPool": ("UserPoolName", 128),
     "AWS::Cognito::UserPoolClient": ("ClientName", 128),
     "AWS::Cognito::UserPoolDomain": ("Domain", 63),
-    "AWS::ApiGateway::Stage": ("StageName", 128),
     "AWS::Cognito::UserPoolResourceServer": ("Identifier", 256),
     "AWS::WAFv2::WebACL": ("Name", 128),
     "AWS::WAFv2::IPSet": ("Name", 128),
     "AWS::IoT::TopicRule": ("RuleName", 128),
     "AWS::Logs::LogGroup": ("LogGroupName", 512),
+    "AWS::Lambda::CapacityProvider": ("CapacityProviderName", 140),
 }
 
 

@@ -91,6 +91,17 @@ def read_definition(logical: str, path: Path) -> dict[str, Any]:
     return _load(path, f"resource '{logical}' DefinitionUri")
 
 
+def read_snippet(path: Path) -> dict[str, Any]:
+    """A file ``Fn::Transform`` ``AWS::Include`` names, read as the template is."""
+    if not path.is_file():
+        raise TemplateError(
+            "Fn::Transform AWS::Include",
+            f"{path} does not exist",
+            "point Location at the snippet's file, relative to the template",
+        )
+    return _load(path, "AWS::Include snippet")
+
+
 def _load(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

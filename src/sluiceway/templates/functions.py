@@ -22,7 +22,6 @@ FUNCTION = "AWS::Lambda::Function"
 # Settings that change what the function is, with no local equivalent: refused, not ignored.
 _REFUSED = {
     "DurableConfig": "a durable function (checkpointed, resumable execution)",
-    "CapacityProviderConfig": "a function on Lambda Managed Instances (a capacity provider)",
 }
 _IGNORED = (
     "Architectures",
@@ -33,6 +32,7 @@ _IGNORED = (
     "EphemeralStorage",
     "LoggingConfig",
     "SnapStart",
+    "CapacityProviderConfig",  # Lambda Managed Instances: the runtime's workers run it
 )
 
 
@@ -47,6 +47,10 @@ def event_source_mapping(build: Build, logical: str) -> None:
     kind = "AWS::SQS::Queue" if ":sqs:" in str(source) else "AWS::DynamoDB::Table"
     origin = build.origin(source, f"{where} property EventSourceArn", kind)
     options = _mapping_options(build, where, props)
+    if props.get("ProvisionedPollerConfig") is not None:
+        build.note(
+            f"{where}: ProvisionedPollerConfig is not emulated (the runtime polls the queue itself)"
+        )
     if kind == "AWS::SQS::Queue":
         queue = messaging.queue(build, origin)
         for key in ("StartingPosition", "ParallelizationFactor", "MaximumRetryAttempts"):
@@ -119,8 +123,8 @@ def _mapping_options(build: Build, where: str, props: dict[str, Any]) -> dict[st
 
 
 def check_function(build: Build, logical: str) -> str:
-    """Refuse what cannot run locally (an image, a runtime other than Python, a durable or
-    managed-instances function) before anything is declared; the runtime's name."""
+    """Refuse what cannot run locally (an image, a runtime other than Python, a durable
+    function) before anything is declared; the runtime's name."""
     props = build.props(logical)
     where = build.where(logical)
     runtime = props.get("Runtime")

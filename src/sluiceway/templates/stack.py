@@ -110,6 +110,8 @@ IGNORED: dict[str, str] = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": "no scaling on one machine",
     "AWS::SSM::Parameter": "no parameter store locally",
     "AWS::WAFv2::LoggingConfiguration": "firewall decisions go to the runtime's log",
+    "AWS::Lambda::CapacityProvider": "functions run in the runtime's own execution "
+    "environments (no Lambda Managed Instances fleet locally)",
 }
 
 

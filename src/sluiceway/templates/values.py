@@ -9,6 +9,7 @@ queue by the URL's path, and clients send to the runtime (`AWS_ENDPOINT_URL`) al
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,6 +61,8 @@ def ref(region: naming.Region, resource: Physical) -> str:
             return declared_client_id(resource.app, "template", resource.logical)
         case "AWS::ApiGateway::RestApi" | "AWS::ApiGatewayV2::Api" | "AWS::ApiGateway::Resource":
             return short_id(resource.logical)
+        case "AWS::Lambda::EventSourceMapping":  # a mapping's UUID
+            return str(uuid.UUID(hashlib.sha256(resource.logical.encode()).hexdigest()[:32]))
         case _:
             return name
 
@@ -102,6 +105,9 @@ _ATTRIBUTES: dict[str, dict[str, Callable[[naming.Region, Physical], str]]] = {
         "TopicName": lambda g, p: p.name,
     },
     "AWS::Lambda::Function": {"Arn": lambda g, p: naming.function_arn(g, p.name)},
+    "AWS::Lambda::CapacityProvider": {
+        "Arn": lambda g, p: f"arn:aws:lambda:{g.region}:{g.account_id}:capacity-provider:{p.name}"
+    },
     "AWS::IAM::Role": {
         "Arn": lambda g, p: _role_arn(g, p.name),
         "RoleId": lambda g, p: "AROA" + short_id(p.logical, length=17).upper(),
