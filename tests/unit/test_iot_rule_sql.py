@@ -60,7 +60,7 @@ def test_star_merges_with_other_items_and_undefined_is_left_out() -> None:
         ("temperature > 30", {"temperature": "hot"}, False),  # Undefined
         ("temperature > 30", {}, False),  # Undefined attribute
         ("status = 'on'", {"status": "on"}, True),
-        ("status = \"on\"", {"status": "on"}, True),
+        ('status = "on"', {"status": "on"}, True),
         ("status <> 'on'", {"status": "off"}, True),
         ("status != 'on'", {"status": "on"}, False),
         ("status = 1", {"status": "1"}, False),  # different types: Undefined
