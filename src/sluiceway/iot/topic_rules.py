@@ -176,6 +176,11 @@ def _check_action(
                 if kind not in ("STRING", "NUMBER"):
                     raise ValidationError(f"topic rule {rule!r}: key type STRING or NUMBER")
         case Republish(topic=topic, qos=qos):
+            if topic.startswith("$"):
+                raise ValidationError(
+                    f"topic rule {rule!r}: republishing to a reserved topic ({topic!r}) is not "
+                    "emulated (the local broker has no $aws topics)"
+                )
             rule_sql.check_template(topic)
             rules.check_qos(qos)
 

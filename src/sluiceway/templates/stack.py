@@ -23,6 +23,7 @@ from sluiceway.templates import (
     document,
     functions,
     http_apis,
+    iot,
     messaging,
     pipes,
     sam,
@@ -50,6 +51,7 @@ IMPORTERS: tuple[tuple[str, Callable[[Build, str], Any]], ...] = (
     ("AWS::Events::Rule", schedules.rule),
     ("AWS::Scheduler::Schedule", schedules.schedule),
     ("AWS::Lambda::Function", functions.function),
+    ("AWS::IoT::TopicRule", iot.topic_rule),  # its Lambda actions' functions are declared
     ("AWS::Pipes::Pipe", pipes.pipe),
 )
 # Read by the importers of the resources above (a role by its function, a stage by its API).
