@@ -176,7 +176,7 @@ def _check_action(
                 if kind not in ("STRING", "NUMBER"):
                     raise ValidationError(f"topic rule {rule!r}: key type STRING or NUMBER")
         case Republish(topic=topic, qos=qos):
-            if topic.startswith("$"):
+            if topic.startswith("$") and not topic.startswith("${"):
                 raise ValidationError(
                     f"topic rule {rule!r}: republishing to a reserved topic ({topic!r}) is not "
                     "emulated (the local broker has no $aws topics)"
