@@ -8,6 +8,9 @@ from textwrap import dedent
 
 import pytest
 
+from sluiceway import App
+from sluiceway.aws import Code, template_for
+from sluiceway.aws.errors import RenderError
 from sluiceway.iot.spec import (
     InvokeFunction,
     PublishToTopic,
@@ -190,3 +193,11 @@ def test_what_the_rules_engine_cannot_run_stops_the_start_naming_the_rule(
         load_stack(str(tmp_path), stack_name="plant")
     assert "'Rule'" in str(raised.value)
     assert named in str(raised.value)
+
+
+def test_rendering_an_app_with_topic_rules_for_aws_is_refused_by_name() -> None:
+    app = App("rules")
+    queue = app.queue("q")
+    app.topic_rule("keep", "SELECT * FROM 'a/b'", [SendToQueue(queue.name)])
+    with pytest.raises(RenderError, match=r"topic rule 'keep'.*not rendered for AWS"):
+        template_for(app.graph, Code("m:app"))
