@@ -185,9 +185,7 @@ def _check_action(
             rules.check_qos(qos)
 
 
-def plan(
-    rule: CompiledRule, message: Message, targets: Targets, fanout: Fanout, *, region: naming.Region
-) -> Plan:
+def plan(rule: CompiledRule, message: Message, targets: Targets, fanout: Fanout) -> Plan:
     """What `message` makes the rule do (nothing when its WHERE does not hold)."""
     selected = rule.query.evaluate(message)
     result = Plan(selected)
@@ -195,7 +193,7 @@ def plan(
         return result
     for action in rule.spec.actions:
         try:
-            result.ops.append(_op(action, selected, message, targets, fanout, region))
+            result.ops.append(_op(action, selected, message, targets, fanout))
         except (ValidationError, KeyError, ValueError) as error:
             result.failures.append(f"{describe(action)}: {error}")
     return result
@@ -219,7 +217,6 @@ def _op(
     message: Message,
     targets: Targets,
     fanout: Fanout,
-    region: naming.Region,
 ) -> Op:
     match action:
         case InvokeFunction(function=function):

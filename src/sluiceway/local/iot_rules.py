@@ -50,7 +50,6 @@ class RuleWorker:
         targets: Targets,
         fanout: Fanout,
         clock: Clock,
-        region: naming.Region,
     ) -> None:
         self.rule = rule
         self.subscriber = subscriber
@@ -58,7 +57,6 @@ class RuleWorker:
         self.targets = targets
         self.fanout = fanout
         self.clock = clock
-        self.region = region
         self.matched = 0  # messages whose WHERE held (for tests and logs)
 
     def step(self) -> Step:
@@ -69,9 +67,7 @@ class RuleWorker:
             message = Message(
                 received.topic, received.payload, timestamp_ms=int(self.clock.now() * 1000)
             )
-            plan = topic_rules.plan(
-                self.rule, message, self.targets, self.fanout, region=self.region
-            )
+            plan = topic_rules.plan(self.rule, message, self.targets, self.fanout)
             for failure in plan.failures:
                 log.error(
                     "topic rule %s on %r: %s (the ErrorAction is not run locally)",
@@ -133,7 +129,6 @@ def subscribe(engine: Host) -> TopicRules:
         targets=engine.registry,
         fanout=engine,
         clock=engine.clock,
-        region=engine.region,
         notify=engine.notify,
     )
 
@@ -147,7 +142,6 @@ def start(
     targets: Targets,
     fanout: Fanout,
     clock: Clock,
-    region: naming.Region,
     notify: Callable[[set[str]], None],
 ) -> TopicRules:
     """Subscribe each enabled rule (waiting up to 10 s for the broker; after that the
@@ -179,7 +173,6 @@ def start(
                 targets=targets,
                 fanout=fanout,
                 clock=clock,
-                region=region,
             )
         )
     rules = TopicRules(workers)
