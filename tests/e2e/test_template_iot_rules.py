@@ -7,7 +7,9 @@ runtime's embedded MQTT broker, as the patterns' READMEs do with the console's t
   payload under device_data) into IoTExampleTableOne, the DynamoDBv2 action (the message as
   the item) into IoTExampleTableTwo;
 * iot-sns-sqs-sam (plain CloudFormation): the Sns action publishes the message to the topic,
-  whose SQS subscription puts it in the queue."""
+  whose SQS subscription puts it in the queue;
+* iot-lambda's SAM IoTRule event, with a Python handler in place of its Node.js one (no
+  public pattern pairs a topic rule with a Python function): the function logs the event."""
 
 from __future__ import annotations
 
@@ -105,5 +107,55 @@ def test_a_device_message_reaches_the_queue_through_the_topic(tmp_path: Path) ->
         assert envelope["Type"] == "Notification"
         assert envelope["TopicArn"].endswith(":IotSnsSqsCfnTopic")
         assert json.loads(envelope["Message"]) == {"default": "Hello from AWS IoT console"}
+    finally:
+        assert runtime.stop() == 0
+
+
+SAM_IOT_RULE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  IOTProcessEventFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      Events:
+        MyIotThing:
+          Type: IoTRule
+          Properties:
+            Sql: SELECT *, topic(3) AS thing FROM 'things/MyIotThing/+'
+"""
+
+
+def test_a_sam_iot_rule_event_invokes_the_python_function(tmp_path: Path) -> None:
+    """serverless-patterns' iot-lambda (Node.js there), with its handler in Python: the
+    function logs the event a device's message becomes."""
+    (tmp_path / "app" / "src").mkdir(parents=True)
+    (tmp_path / "app" / "template.yaml").write_text(SAM_IOT_RULE)
+    (tmp_path / "app" / "src" / "app.py").write_text(
+        "import json\n\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n"
+    )
+    data = tmp_path / "data"
+    runtime = RuntimeProcess(data, [str(tmp_path / "app" / "template.yaml")]).start(timeout=60)
+    try:
+        publish(broker_port(runtime), "things/MyIotThing/telemetry", {"message": "Hello"})
+
+        def events() -> list[dict[str, Any]]:
+            records = [
+                json.loads(line)
+                for line in (tmp_path / "runtime.log").read_text().splitlines()
+                if line.startswith("{")
+            ]
+            return [
+                {**json.loads(r["message"].removeprefix("EVENT ")), "function": r["function"]}
+                for r in records
+                if str(r.get("message", "")).startswith("EVENT ")
+            ]
+
+        wait_until(lambda: bool(events()), timeout=30)
+        assert events() == [
+            {"message": "Hello", "thing": "telemetry", "function": "app-IOTProcessEventFunction"}
+        ]
     finally:
         assert runtime.stop() == 0
