@@ -26,8 +26,9 @@ from sluiceway.core.specs import Endpoint, ParameterRef
 from sluiceway.dynamodb.handle import Table
 from sluiceway.dynamodb.spec import STREAM_VIEW_TYPES, GlobalIndex, LocalIndex, TableSpec
 from sluiceway.dynamodb.validation import index_specs, key_spec
+from sluiceway.iot import topic_rules
 from sluiceway.iot.handle import Iot
-from sluiceway.iot.spec import IotSpec
+from sluiceway.iot.spec import IotSpec, RuleAction, TopicRuleSpec
 from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns import validation as sns_validation
 from sluiceway.sns.handle import Sms, Topic
@@ -65,6 +66,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         self._pools: dict[str, UserPool] = {}
         self._parameters: dict[str, ParameterRef] = {}
         self._iot: Iot | None = None
+        self._topic_rules: dict[str, TopicRuleSpec] = {}
         self._firewall: WebACL | None = None
         self._backend: Backend | None = None
         # How another process imports this app again (set by `sluiceway.app.loader.load_app`):
@@ -105,6 +107,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
             pipes=tuple(self._pipes.values()),
             user_pools=tuple(pool.spec for pool in self._pools.values()),
             iot=None if self._iot is None else self._iot.spec,
+            topic_rules=tuple(self._topic_rules.values()),
             firewall=self._firewall,
         )
 
@@ -380,6 +383,48 @@ class App(FunctionDeclarations, IntegrationDeclarations):
                 "iot", str(error), "list topic names or MQTT filters (devices/+/inbox)"
             ) from None
         return self._iot
+
+    def topic_rule(
+        self,
+        name: str,
+        sql: str,
+        actions: Iterable[RuleAction],
+        *,
+        enabled: bool = True,
+        error_action: RuleAction | None = None,
+    ) -> TopicRuleSpec:
+        """An AWS IoT Core topic rule: each message published to the MQTT broker that its
+        `sql` selects (``SELECT * FROM 'sensors/+/data' WHERE temperature > 30``, AWS IoT SQL
+        2016-03-23; see `sluiceway.iot.rule_sql` for the subset) runs its `actions`, the
+        `sluiceway.iot.spec` actions naming resources declared before the rule:
+
+            app.topic_rule("hot", "SELECT *, topic(2) AS device FROM 'sensors/+/data' "
+                           "WHERE temperature > 30", [InvokeFunction("alert"),
+                           SendToQueue(queue.name)])
+
+        Locally ``sluiceway run`` subscribes to ``--mqtt``'s broker (or the embedded one)
+        and acknowledges a message once its actions are committed."""
+        spec = TopicRuleSpec(name, sql, tuple(actions), enabled, error_action)
+        where = f"topic rule '{name}'"
+        if name in self._topic_rules:
+            raise DeclarationError(where, "declared twice", "give each rule its own name")
+        try:
+            topic_rules.compile_rule(
+                spec,
+                functions=self._functions,
+                queues_=self._queues,
+                topics_=self._topics,
+                tables_=self._tables,
+            )
+        except ValidationError as error:
+            raise DeclarationError(
+                where,
+                str(error),
+                "use the SQL subset of sluiceway.iot.rule_sql and actions on resources "
+                "declared before the rule",
+            ) from None
+        self._topic_rules[name] = spec
+        return spec
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.cognito.spec import UserPoolSpec
 from sluiceway.core.specs import ParameterRef
 from sluiceway.dynamodb.spec import TableSpec
-from sluiceway.iot.spec import IotSpec
+from sluiceway.iot.spec import IotSpec, TopicRuleSpec
 from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns.spec import SubscriptionSpec, TopicSpec
 from sluiceway.sqs.spec import QueueSpec
@@ -41,6 +41,7 @@ class AppGraph:
     pipes: tuple[PipeSpec, ...] = ()
     user_pools: tuple[UserPoolSpec, ...] = ()
     iot: IotSpec | None = None
+    topic_rules: tuple[TopicRuleSpec, ...] = ()
     firewall: WebACL | None = None
 
     def queue(self, name: str) -> QueueSpec:

@@ -60,6 +60,11 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
         raise RenderError(
             f"stage {stage!r}: a stage name is 1-128 letters, digits and '_'; use e.g. 'prod'"
         )
+    if graph.topic_rules:
+        raise RenderError(
+            f"topic rule '{graph.topic_rules[0].name}': IoT topic rules run locally but are not "
+            "rendered for AWS yet; deploy them with their own template (AWS::IoT::TopicRule)"
+        )
     target = Target(graph, code, stage)
     claims: dict[str, str] = {}
     parameters: dict[str, Any] = {}

@@ -58,7 +58,7 @@ class _Broker:
         return f"{self.scheme}://{host}:{self.port}"
 
 
-def _parse_url(url: str) -> _Broker:
+def parse_broker_url(url: str) -> _Broker:
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError(
@@ -138,7 +138,7 @@ class MqttPublisher:
         client_id: str | None = None,
     ) -> None:
         self.url = url
-        self._broker = _parse_url(url)
+        self._broker = parse_broker_url(url)
         self.timeout = timeout
         self.keepalive = keepalive
         self.client_id = client_id or f"sluiceway-{secrets.token_hex(6)}"

@@ -38,7 +38,7 @@ from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
-from sluiceway.local import carriers
+from sluiceway.local import carriers, iot_rules
 from sluiceway.local.backend import HandleCalls, LocalBackend
 from sluiceway.local.counters import Metrics
 from sluiceway.local.data_dir import DataDirLock
@@ -115,6 +115,7 @@ class LocalEngine(HandleCalls):
         self.sms: SmsCarrier | None = None
         self.mqtt: MqttCarrier | None = None
         self.broker: EmbeddedBroker | None = None  # when the app uses IoT and no --mqtt
+        self.topic_rules: iot_rules.TopicRules | None = None  # subscribed, once open
         self.sender: ChildSender | None = None
         self.links = Links(self.settings.base_url)
         self.signer = Signer(Path(self.settings.data_dir) / "keys")
@@ -194,7 +195,7 @@ class LocalEngine(HandleCalls):
                 DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock),
                 DeliveryWorker("sms", ("sms",), self.sms, store=self.store, clock=self.clock),
             ]
-            if self.graph.iot is not None:
+            if self.graph.iot is not None or self.graph.topic_rules:
                 self.deliverers.append(self._mqtt_deliverer())
             functions = carriers.functions_deliverer(
                 self.graph,
@@ -208,6 +209,8 @@ class LocalEngine(HandleCalls):
             if functions is not None:
                 self.deliverers.append(functions)
             self._observe()
+            if self.graph.topic_rules:  # on the broker the runtime publishes to
+                self.topic_rules = iot_rules.subscribe(self)
         except BaseException:
             self._close_environments()
             self._close_mqtt()
@@ -244,6 +247,9 @@ class LocalEngine(HandleCalls):
         )
 
     def _close_mqtt(self) -> None:
+        if self.topic_rules is not None:
+            self.topic_rules.close()
+            self.topic_rules = None
         if self.mqtt is not None:
             self.mqtt.close()
             self.mqtt = None
@@ -380,6 +386,8 @@ class LocalEngine(HandleCalls):
             for n in range(d.workers)
         ]
         units += self._extra_work
+        if self.topic_rules is not None:
+            units += self.topic_rules.work()
         if self.scheduler is not None and self.scheduler.timers:
             # Periodic: `drain` fires what is due but does not wait for the next slot.
             units.append(Work("scheduler", self.scheduler.step, None, periodic=True))

@@ -37,6 +37,7 @@ from sluiceway.core.edge import GuardedHttpToolsProtocol, tls_files, with_hsts
 from sluiceway.core.gctune import tune_gc
 from sluiceway.core.redact import redact
 from sluiceway.core.settings import Settings
+from sluiceway.iot import topic_rules
 from sluiceway.local import metrics
 from sluiceway.local.aws_redirect import redirect_aws_endpoints
 from sluiceway.local.console import with_token
@@ -314,6 +315,10 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
             )
         else:
             lines.append(f"  mqtt: broker {broker}")
+    for rule in engine.graph.topic_rules:
+        actions = ", ".join(topic_rules.describe(action) for action in rule.actions)
+        off = "" if rule.enabled else " (disabled)"
+        lines.append(f"  topic rule {rule.name}{off}: {rule.sql} -> {actions}")
     if engine.graph.firewall is not None:
         acl = engine.graph.firewall
         names = ", ".join(rule.name for rule in acl.rules) or "no rules"

@@ -138,6 +138,8 @@ class Build:
         stack = re.sub(r"[^A-Za-z0-9-]", "-", self.pseudo.stack_name)
         fifo = kind == "AWS::SQS::Queue" and self._truthy(self.raw_props(logical).get("FifoQueue"))
         suffix = ".fifo" if fifo else ""
+        if kind == "AWS::IoT::TopicRule":  # a rule's name has letters, digits and '_' only
+            return re.sub(r"[^A-Za-z0-9_]", "_", f"{stack}_{logical}")[:limit]
         return f"{stack}-{logical}"[: limit - len(suffix)] + suffix
 
     def _truthy(self, value: Any) -> bool:

@@ -25,6 +25,7 @@ from sluiceway.templates import (
     functions,
     http_apis,
     identity,
+    iot,
     messaging,
     pipes,
     sam,
@@ -55,6 +56,7 @@ IMPORTERS: tuple[tuple[str, Callable[[Build, str], Any]], ...] = (
     ("AWS::Events::Rule", schedules.rule),
     ("AWS::Scheduler::Schedule", schedules.schedule),
     ("AWS::Lambda::Function", functions.function),
+    ("AWS::IoT::TopicRule", iot.topic_rule),  # its Lambda actions' functions are declared
     ("AWS::Pipes::Pipe", pipes.pipe),
 )
 # Read by the importers of the resources above (a role by its function, a stage by its API).

@@ -1,0 +1,299 @@
+"""AWS IoT Core's rules engine: what a topic rule does with one MQTT message.
+
+`compile_rule` checks a `TopicRuleSpec` when the app declares it (its SQL, its substitution
+templates, a Republish that would feed its own rule forever); `plan` evaluates the rule's
+query on a message and returns the actions' writes, to be committed together in one
+transaction of the store (so a message's actions happen all or not at all, and the message
+is acknowledged to the broker only after they are durable):
+
+* Lambda: an asynchronous invoke through the outbox (`topics.enqueue_invocation`, what
+  ``InvocationType=Event`` does), run by the functions' delivery worker with Lambda's retries;
+* SQS: a message to the queue; SNS: a publish to the topic (its subscriptions fan out);
+* DynamoDBv2: the selected object as an item; DynamoDB: an item whose key fields come from
+  substitution templates and whose payload field holds the selected object;
+* Republish: an MQTT publish through the outbox, to the topic its template names.
+
+An action that cannot run on this message (a DynamoDBv2 item without its key, a payload that
+is not JSON for Lambda) is reported in `Plan.failures`, as AWS would run the ErrorAction; the
+other actions still run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from sluiceway.core import attrvalue, ids, naming
+from sluiceway.core.errors import ValidationError
+from sluiceway.core.store import Tx
+from sluiceway.dynamodb import tables
+from sluiceway.dynamodb.info import TableInfo
+from sluiceway.iot import rule_sql, rules
+from sluiceway.iot.rule_sql import Message, Query
+from sluiceway.iot.spec import (
+    InvokeFunction,
+    PublishToTopic,
+    PutItem,
+    PutKeyedItem,
+    Republish,
+    RuleAction,
+    SendToQueue,
+    TopicRuleSpec,
+)
+from sluiceway.sns import topics
+from sluiceway.sns.info import TopicInfo
+from sluiceway.sns.sqs_fanout import Fanout
+from sluiceway.sqs import messages, queues
+from sluiceway.sqs.info import QueueInfo
+
+# The principal the rules engine sends as (SQS's SenderId of a rule's message).
+RULES_PRINCIPAL = "iot.amazonaws.com"
+
+
+class Targets(Protocol):
+    """The app's resources a rule's actions reach (the engine's registry)."""
+
+    def queue(self, name: str) -> QueueInfo: ...
+
+    def topic(self, name: str) -> TopicInfo: ...
+
+    def table(self, name: str) -> TableInfo: ...
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    spec: TopicRuleSpec
+    query: Query
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def topic_filter(self) -> str:
+        return self.query.topic_filter
+
+
+Op = Callable[[Tx], None]
+
+
+@dataclass
+class Plan:
+    """A message's effects: the writes to commit together, and the actions that failed."""
+
+    selected: dict[str, Any] | bytes | None
+    ops: list[Op] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def commit(self, tx: Tx) -> None:
+        for op in self.ops:
+            op(tx)
+
+
+def describe(action: RuleAction) -> str:
+    match action:
+        case InvokeFunction(function=function):
+            return f"Lambda {function}"
+        case SendToQueue(queue=queue):
+            return f"SQS {queue}"
+        case PublishToTopic(topic=topic):
+            return f"SNS {topic}"
+        case PutItem(table=table):
+            return f"DynamoDBv2 {table}"
+        case PutKeyedItem(table=table):
+            return f"DynamoDB {table}"
+        case Republish(topic=topic):
+            return f"Republish {topic}"
+
+
+def compile_rule(
+    spec: TopicRuleSpec,
+    *,
+    functions: Collection[str],
+    queues_: Collection[str],
+    topics_: Collection[str],
+    tables_: Collection[str],
+) -> CompiledRule:
+    """The rule, checked: `ValidationError` names what is wrong (bad or unsupported SQL, a
+    target the app does not declare, a Republish that would trigger its own rule forever)."""
+    if not spec.name or len(spec.name) > 128 or not spec.name.replace("_", "").isalnum():
+        raise ValidationError(
+            f"topic rule name {spec.name!r}: AWS allows 1 to 128 letters, digits and '_'"
+        )
+    query = rule_sql.parse(spec.sql)
+    if not spec.actions:
+        raise ValidationError(f"topic rule {spec.name!r} has no actions")
+    for action in (*spec.actions, *([spec.error_action] if spec.error_action else [])):
+        _check_action(action, spec.name, functions, queues_, topics_, tables_)
+        if (
+            isinstance(action, Republish)
+            and action is not spec.error_action
+            and "${" not in action.topic
+            and query.where is None
+            and rules.topic_matches(query.topic_filter, action.topic)
+        ):
+            raise ValidationError(
+                f"topic rule {spec.name!r}: its Republish to {action.topic!r} matches its own "
+                f"FROM {query.topic_filter!r}, so every message would trigger it again forever"
+            )
+    return CompiledRule(spec, query)
+
+
+def _check_action(
+    action: RuleAction,
+    rule: str,
+    functions: Collection[str],
+    queues_: Collection[str],
+    topics_: Collection[str],
+    tables_: Collection[str],
+) -> None:
+    def need(name: str, declared: Collection[str], kind: str) -> None:
+        if name not in declared:
+            raise ValidationError(
+                f"topic rule {rule!r}: {describe(action)} names no {kind} of this app"
+            )
+
+    match action:
+        case InvokeFunction(function=function):
+            need(function, functions, "function")
+        case SendToQueue(queue=queue):
+            need(queue, queues_, "queue")
+        case PublishToTopic(topic=topic, message_format=message_format):
+            need(topic, topics_, "topic")
+            if message_format not in ("RAW", "JSON"):
+                raise ValidationError(f"topic rule {rule!r}: SNS MessageFormat RAW or JSON")
+        case PutItem(table=table):
+            need(table, tables_, "table")
+        case PutKeyedItem() as keyed:
+            need(keyed.table, tables_, "table")
+            for template in (keyed.hash_key_value, keyed.range_key_value or ""):
+                rule_sql.check_template(template)
+            for kind in (keyed.hash_key_type, keyed.range_key_type):
+                if kind not in ("STRING", "NUMBER"):
+                    raise ValidationError(f"topic rule {rule!r}: key type STRING or NUMBER")
+        case Republish(topic=topic, qos=qos):
+            if topic.startswith("$") and not topic.startswith("${"):
+                raise ValidationError(
+                    f"topic rule {rule!r}: republishing to a reserved topic ({topic!r}) is not "
+                    "emulated (the local broker has no $aws topics)"
+                )
+            rule_sql.check_template(topic)
+            rules.check_qos(qos)
+
+
+def plan(rule: CompiledRule, message: Message, targets: Targets, fanout: Fanout) -> Plan:
+    """What `message` makes the rule do (nothing when its WHERE does not hold)."""
+    selected = rule.query.evaluate(message)
+    result = Plan(selected)
+    if selected is None:
+        return result
+    for action in rule.spec.actions:
+        try:
+            result.ops.append(_op(action, selected, message, targets, fanout))
+        except (ValidationError, KeyError, ValueError) as error:
+            result.failures.append(f"{describe(action)}: {error}")
+    return result
+
+
+def _json_text(selected: dict[str, Any] | bytes, what: str) -> str:
+    if isinstance(selected, bytes):
+        raise ValidationError(f"the payload is not JSON, so {what} cannot carry it")
+    return json.dumps(selected, separators=(",", ":"))
+
+
+def _bytes(selected: dict[str, Any] | bytes) -> bytes:
+    if isinstance(selected, bytes):
+        return selected
+    return json.dumps(selected, separators=(",", ":")).encode("utf-8")
+
+
+def _op(
+    action: RuleAction,
+    selected: dict[str, Any] | bytes,
+    message: Message,
+    targets: Targets,
+    fanout: Fanout,
+) -> Op:
+    match action:
+        case InvokeFunction(function=function):
+            event = _json_text(selected, "a Lambda event")
+            request_id = ids.uuid4()
+            return lambda tx: topics.enqueue_invocation(tx, function, event, request_id)
+        case SendToQueue(queue=queue, use_base64=use_base64):
+            info = targets.queue(queue)
+            raw = _bytes(selected)
+            body = base64.b64encode(raw).decode() if use_base64 else raw.decode("utf-8")
+            outgoing = messages.prepare(info, body, sender_id=naming.principal_id(RULES_PRINCIPAL))
+            return lambda tx: _discard(queues.send(tx, info, outgoing))
+        case PublishToTopic(topic=topic, message_format=message_format):
+            topic_info = targets.topic(topic)
+            text = _bytes(selected).decode("utf-8")
+            publication = topics.prepare(
+                text,
+                subject=None,
+                attributes=None,
+                structure="json" if message_format == "JSON" else None,
+            )
+            return lambda tx: topics.publish(tx, topic_info, publication, fanout)
+        case PutItem(table=table):
+            if not isinstance(selected, dict):
+                raise ValidationError("the selected value is not a JSON object, so not an item")
+            return _put(targets.table(table), _decimals(selected))
+        case PutKeyedItem() as keyed:
+            item: dict[str, Any] = {
+                keyed.hash_key_field: _key(
+                    rule_sql.substitute(keyed.hash_key_value, message), keyed.hash_key_type
+                )
+            }
+            if keyed.range_key_field is not None and keyed.range_key_value is not None:
+                item[keyed.range_key_field] = _key(
+                    rule_sql.substitute(keyed.range_key_value, message), keyed.range_key_type
+                )
+            if isinstance(selected, dict):
+                item[keyed.payload_field] = _decimals(selected)
+            else:
+                item[keyed.payload_field] = selected
+            return _put(targets.table(keyed.table), item)
+        case Republish(topic=template, qos=qos):
+            expanded = rule_sql.substitute(template, message)
+            # AWS spells a reserved topic with '$$' ($$aws/things/...), which the outbox's
+            # topic rules refuse to publish to; the name is checked as a publish topic.
+            topic_name = rules.check_topic(expanded)
+            payload = rules.check_payload(_bytes(selected), topic=topic_name)
+            message_id = ids.uuid4()
+            return lambda tx: topics.publish_mqtt(tx, topic_name, payload, qos, message_id)
+
+
+def _discard(_: object) -> None:
+    return None
+
+
+def _put(info: TableInfo, item: dict[str, Any]) -> Op:
+    encoded = attrvalue.serialize_item(item)
+    tables.check_item(info, encoded)
+    tables.encode_key(info, encoded)  # the key attributes are there, of the right type
+    return lambda tx: tables.put(tx, info, encoded, if_not_exists=False)
+
+
+def _key(text: str, kind: str) -> Any:
+    if kind == "STRING":
+        return text
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"key value {text!r} is not a NUMBER") from None
+
+
+def _decimals(value: Any) -> Any:
+    """JSON numbers as DynamoDB numbers (floats through their shortest text)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
