@@ -403,3 +403,21 @@ def test_layers_and_inline_code_are_local_folders(tmp_path: Path) -> None:
     assert (inline.code.module, inline.code.function) == ("index", "handler")
     # Called in the runtime's own process (--isolation thread), it imports on first use.
     assert inline.handler({"a": 1}, None) == {"inline": {"a": 1}}
+
+
+def test_an_http_api_sqs_integration_becomes_a_service_route_with_its_parameters() -> None:
+    pattern = Path(__file__).parent.parent / "data" / "templates"
+    stack = load_stack(str(pattern / "apigw-http-api-fifo-sqs-lambda-sns-sam"))
+    (route,) = stack.app.graph.service_routes
+    assert (route.method, route.path, route.service, route.action) == (
+        "POST",
+        "/prod",
+        "sqs",
+        "SendMessage",
+    )
+    assert dict(route.action_parameters) == {
+        "MessageBody": "$request.body",
+        "MessageGroupId": "$request.body.messagegroup",
+        "QueueUrl": "https://sqs.us-east-1.amazonaws.com/000000000000/ServerlessLandSQS.fifo",
+    }
+    assert route.role is not None

@@ -10,6 +10,7 @@ with the same validation and errors AWS would give the integration.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -142,6 +143,13 @@ def integration_request(
         path = "/" + re.sub(
             r"\{([^}]+)\}", lambda m: path_values.get(m.group(1), m.group(0)), spec.uri_path
         ).lstrip("/")
+    if spec.action_parameters:
+        form = [
+            (name, _request_value(expression, request))
+            for name, expression in spec.action_parameters
+        ]
+        rendered = urlencode([(k, v) for k, v in form if v is not None])
+        headers["content-type"] = "application/x-www-form-urlencoded"
     prefix = JSON_TARGETS.get(spec.service)
     if prefix is not None and spec.action is not None:
         headers["x-amz-target"] = f"{prefix}.{spec.action}"
@@ -167,6 +175,36 @@ def _parameter_value(source: str, request: mapping.MappingRequest) -> str | None
             return values.get(key.lower() if prefix.endswith("header.") else key)
     if source == "method.request.body":
         return request.body
+    return None
+
+
+def _request_value(expression: str, request: mapping.MappingRequest) -> str | None:
+    """An HTTP API parameter mapping's value: ``$request.body`` (the body),
+    ``$request.body.a.b`` (a member of a JSON body), ``$request.header.x``,
+    ``$request.querystring.x``, ``$request.path.x``, ``$context.x``, or a literal."""
+    if not expression.startswith("$"):
+        return expression
+    if expression == "$request.body":
+        return request.body
+    if expression.startswith("$request.body."):
+        try:
+            found: Any = json.loads(request.body or "null")
+        except json.JSONDecodeError:
+            return None
+        for key in expression.removeprefix("$request.body.").split("."):
+            found = found.get(key) if isinstance(found, dict) else None
+        return None if found is None else found if isinstance(found, str) else json.dumps(found)
+    sources: dict[str, Mapping[str, Any]] = {
+        "$request.header.": {k.lower(): v for k, v in request.headers.items()},
+        "$request.querystring.": request.query,
+        "$request.path.": request.path,
+        "$context.": request.context,
+    }
+    for prefix, values in sources.items():
+        if expression.startswith(prefix):
+            key = expression.removeprefix(prefix)
+            value = values.get(key.lower() if prefix == "$request.header." else key)
+            return None if value is None else str(value)
     return None
 
 

@@ -71,6 +71,9 @@ class ServiceRouteSpec:
     responses: tuple[IntegrationResponse, ...] = ()
     role: RolePolicy | None = None
     auth: AuthSpec | None = None
+    # An HTTP API's first-class integration (``integrationSubtype: SQS-SendMessage``): the
+    # action's parameters by name, each a literal or a ``$request.body.x`` style expression.
+    action_parameters: tuple[tuple[str, str], ...] = ()
     # ApiKeyRequired: the x-api-key header must hold one of `api_keys` (the usage plans' keys).
     api_key_required: bool = False
     api_keys: tuple[str, ...] = ()

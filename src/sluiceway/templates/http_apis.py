@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sluiceway.apigateway.spec import ServiceRouteSpec
 from sluiceway.templates import authorizers, convert
 from sluiceway.templates.build import Build
+from sluiceway.templates.roles import role_of
 
 HTTP_API = "AWS::ApiGatewayV2::Api"
 _VERBS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -37,7 +39,7 @@ def http_api(build: Build, logical: str) -> None:
                 )
                 here = f"{where} {method} {path}"
                 auth = authorizers.swagger(build, here, body, operation)
-                _route(build, here, method, prefix + path, integration, auth)
+                _route(build, here, method, _join(prefix, path), integration, auth)
     for route in build.of_type("AWS::ApiGatewayV2::Route"):
         route_props = build.props(route)
         if build.origin(route_props.get("ApiId"), build.where(route, "ApiId"), HTTP_API) != logical:
@@ -46,7 +48,12 @@ def http_api(build: Build, logical: str) -> None:
         target = str(route_props.get("Target", "")).removeprefix("integrations/")
         integration = _integration_resource(build, target, build.where(route, "Target"))
         auth = authorizers.http_route(build, route, route_props)
-        _route(build, build.where(route), method, prefix + path, integration, auth)
+        _route(build, build.where(route), method, _join(prefix, path), integration, auth)
+
+
+def _join(prefix: str, path: str) -> str:
+    """A route's local path under its stage: ``/prod`` for the root of stage prod."""
+    return path if not prefix else prefix if path == "/" else prefix + path
 
 
 def _prefix(build: Build, api: str) -> str:
@@ -65,6 +72,9 @@ def _integration_resource(build: Build, target: str, where: str) -> dict[str, An
         "type": props.get("IntegrationType"),
         "uri": props.get("IntegrationUri"),
         "payloadFormatVersion": props.get("PayloadFormatVersion", "2.0"),
+        "integrationSubtype": props.get("IntegrationSubtype"),
+        "requestParameters": props.get("RequestParameters"),
+        "credentials": props.get("CredentialsArn"),
     }
 
 
@@ -73,6 +83,10 @@ def _route(
 ) -> None:
     kind = str(integration.get("type", "")).upper()
     uri = str(integration.get("uri", ""))
+    subtype = str(integration.get("integrationSubtype") or "")
+    if kind == "AWS_PROXY" and subtype:
+        _first_class(build, where, method, path, integration, subtype, auth)
+        return
     if kind != "AWS_PROXY" or not (":lambda:" in uri or ":function:" in uri):
         build.note(f"{where}: a {kind or 'missing'} integration is not emulated")
         return
@@ -88,3 +102,44 @@ def _route(
         )(handler)
 
     build.trigger(function, f"HTTP API {method} {path}", on_http)
+
+
+# The HTTP API first-class integrations sluiceway runs: subtype -> (service, action).
+_SUBTYPES = {
+    "SQS-SendMessage": ("sqs", "SendMessage"),
+    "SQS-ReceiveMessage": ("sqs", "ReceiveMessage"),
+    "SQS-DeleteMessage": ("sqs", "DeleteMessage"),
+    "SQS-PurgeQueue": ("sqs", "PurgeQueue"),
+}
+
+
+def _first_class(
+    build: Build,
+    where: str,
+    method: str,
+    path: str,
+    integration: dict[str, Any],
+    subtype: str,
+    auth: Any,
+) -> None:
+    """An AWS service integration of an HTTP API (``integrationSubtype``): its
+    requestParameters become the action's parameters, sent as its ``credentials`` role."""
+    found = _SUBTYPES.get(subtype)
+    if found is None:
+        build.note(f"{where}: the {subtype} integration is not emulated")
+        return
+    service, action = found
+    parameters = convert.mapping(f"{where} requestParameters", integration.get("requestParameters"))
+    credentials = integration.get("credentials")
+    role = None if credentials is None else role_of(build, f"{where} credentials", credentials)
+    build.app.service_route(
+        ServiceRouteSpec(
+            method=method.upper(),
+            path=path,
+            service=service,
+            action=action,
+            action_parameters=tuple((str(k), str(v)) for k, v in parameters.items()),
+            role=role,
+            auth=auth,
+        )
+    )
