@@ -26,7 +26,7 @@ from sluiceway.core.specs import Endpoint, ParameterRef
 from sluiceway.dynamodb.handle import Table
 from sluiceway.dynamodb.spec import STREAM_VIEW_TYPES, GlobalIndex, LocalIndex, TableSpec
 from sluiceway.dynamodb.validation import index_specs, key_spec
-from sluiceway.iot import topic_rules
+from sluiceway.iot import rule_checks
 from sluiceway.iot.handle import Iot
 from sluiceway.iot.spec import IotSpec, RuleAction, TopicRuleSpec
 from sluiceway.pipes.spec import PipeSpec
@@ -409,7 +409,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         if name in self._topic_rules:
             raise DeclarationError(where, "declared twice", "give each rule its own name")
         try:
-            topic_rules.compile_rule(
+            rule_checks.compile_rule(
                 spec,
                 functions=self._functions,
                 queues_=self._queues,

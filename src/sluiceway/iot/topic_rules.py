@@ -1,10 +1,9 @@
 """AWS IoT Core's rules engine: what a topic rule does with one MQTT message.
 
-`compile_rule` checks a `TopicRuleSpec` when the app declares it (its SQL, its substitution
-templates, a Republish that would feed its own rule forever); `plan` evaluates the rule's
-query on a message and returns the actions' writes, to be committed together in one
-transaction of the store (so a message's actions happen all or not at all, and the message
-is acknowledged to the broker only after they are durable):
+`rule_checks.compile_rule` checks a `TopicRuleSpec` when the app declares it; `plan`
+evaluates the rule's query on a message and returns the actions' writes, to be committed
+together in one transaction of the store (so a message's actions happen all or not at all,
+and the message is acknowledged to the broker only after they are durable):
 
 * Lambda: an asynchronous invoke through the outbox (`topics.enqueue_invocation`, what
   ``InvocationType=Event`` does), run by the functions' delivery worker with Lambda's retries;
@@ -22,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -33,7 +32,8 @@ from sluiceway.core.store import Tx
 from sluiceway.dynamodb import tables
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.iot import rule_sql, rules
-from sluiceway.iot.rule_sql import Message, Query
+from sluiceway.iot.rule_checks import CompiledRule, compile_rule, describe
+from sluiceway.iot.rule_sql import Message
 from sluiceway.iot.spec import (
     InvokeFunction,
     PublishToTopic,
@@ -42,7 +42,6 @@ from sluiceway.iot.spec import (
     Republish,
     RuleAction,
     SendToQueue,
-    TopicRuleSpec,
 )
 from sluiceway.sns import topics
 from sluiceway.sns.info import TopicInfo
@@ -64,20 +63,6 @@ class Targets(Protocol):
     def table(self, name: str) -> TableInfo: ...
 
 
-@dataclass(frozen=True)
-class CompiledRule:
-    spec: TopicRuleSpec
-    query: Query
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def topic_filter(self) -> str:
-        return self.query.topic_filter
-
-
 Op = Callable[[Tx], None]
 
 
@@ -92,97 +77,6 @@ class Plan:
     def commit(self, tx: Tx) -> None:
         for op in self.ops:
             op(tx)
-
-
-def describe(action: RuleAction) -> str:
-    match action:
-        case InvokeFunction(function=function):
-            return f"Lambda {function}"
-        case SendToQueue(queue=queue):
-            return f"SQS {queue}"
-        case PublishToTopic(topic=topic):
-            return f"SNS {topic}"
-        case PutItem(table=table):
-            return f"DynamoDBv2 {table}"
-        case PutKeyedItem(table=table):
-            return f"DynamoDB {table}"
-        case Republish(topic=topic):
-            return f"Republish {topic}"
-
-
-def compile_rule(
-    spec: TopicRuleSpec,
-    *,
-    functions: Collection[str],
-    queues_: Collection[str],
-    topics_: Collection[str],
-    tables_: Collection[str],
-) -> CompiledRule:
-    """The rule, checked: `ValidationError` names what is wrong (bad or unsupported SQL, a
-    target the app does not declare, a Republish that would trigger its own rule forever)."""
-    if not spec.name or len(spec.name) > 128 or not spec.name.replace("_", "").isalnum():
-        raise ValidationError(
-            f"topic rule name {spec.name!r}: AWS allows 1 to 128 letters, digits and '_'"
-        )
-    query = rule_sql.parse(spec.sql)
-    if not spec.actions:
-        raise ValidationError(f"topic rule {spec.name!r} has no actions")
-    for action in (*spec.actions, *([spec.error_action] if spec.error_action else [])):
-        _check_action(action, spec.name, functions, queues_, topics_, tables_)
-        if (
-            isinstance(action, Republish)
-            and action is not spec.error_action
-            and "${" not in action.topic
-            and query.where is None
-            and rules.topic_matches(query.topic_filter, action.topic)
-        ):
-            raise ValidationError(
-                f"topic rule {spec.name!r}: its Republish to {action.topic!r} matches its own "
-                f"FROM {query.topic_filter!r}, so every message would trigger it again forever"
-            )
-    return CompiledRule(spec, query)
-
-
-def _check_action(
-    action: RuleAction,
-    rule: str,
-    functions: Collection[str],
-    queues_: Collection[str],
-    topics_: Collection[str],
-    tables_: Collection[str],
-) -> None:
-    def need(name: str, declared: Collection[str], kind: str) -> None:
-        if name not in declared:
-            raise ValidationError(
-                f"topic rule {rule!r}: {describe(action)} names no {kind} of this app"
-            )
-
-    match action:
-        case InvokeFunction(function=function):
-            need(function, functions, "function")
-        case SendToQueue(queue=queue):
-            need(queue, queues_, "queue")
-        case PublishToTopic(topic=topic, message_format=message_format):
-            need(topic, topics_, "topic")
-            if message_format not in ("RAW", "JSON"):
-                raise ValidationError(f"topic rule {rule!r}: SNS MessageFormat RAW or JSON")
-        case PutItem(table=table):
-            need(table, tables_, "table")
-        case PutKeyedItem() as keyed:
-            need(keyed.table, tables_, "table")
-            for template in (keyed.hash_key_value, keyed.range_key_value or ""):
-                rule_sql.check_template(template)
-            for kind in (keyed.hash_key_type, keyed.range_key_type):
-                if kind not in ("STRING", "NUMBER"):
-                    raise ValidationError(f"topic rule {rule!r}: key type STRING or NUMBER")
-        case Republish(topic=topic, qos=qos):
-            if topic.startswith("$") and not topic.startswith("${"):
-                raise ValidationError(
-                    f"topic rule {rule!r}: republishing to a reserved topic ({topic!r}) is not "
-                    "emulated (the local broker has no $aws topics)"
-                )
-            rule_sql.check_template(topic)
-            rules.check_qos(qos)
 
 
 def plan(rule: CompiledRule, message: Message, targets: Targets, fanout: Fanout) -> Plan:
@@ -297,3 +191,6 @@ def _decimals(value: Any) -> Any:
     if isinstance(value, list):
         return [_decimals(v) for v in value]
     return value
+
+
+__all__ = ["CompiledRule", "Plan", "Targets", "compile_rule", "describe", "plan"]
