@@ -266,7 +266,10 @@ class Environments:
     def close(self) -> None:
         self._stop.set()
         with self._lock:
-            environments = list(self._by_pid.values())
+            # The idle ones too: one whose process exited (or whose template went) has left
+            # `_by_pid`, but its channel is still open.
+            idle = [e for pool in self._pools.values() for e in pool.idle]
+            environments = list({id(e): e for e in [*self._by_pid.values(), *idle]}.values())
         for environment in environments:
             environment.close()
         self.template.close()
