@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -179,8 +180,12 @@ class Invoker:
         self.region = region
         self.now = now
         self.tracer = tracer
-        # Told of every invocation once it ended (metrics, live events); must be quick.
-        self.observers: list[Callable[[FunctionSpec, Outcome], None]] = []
+        # Told of every invocation once it ended, with its event (metrics, live events,
+        # `sluiceway.testing`'s record); must be quick.
+        self.observers: list[Callable[[FunctionSpec, Any, Outcome], None]] = []
+        # Failures to report instead of running a handler (`fail_next`), by function name.
+        self._injected: dict[str, list[BaseException]] = {}
+        self._injected_lock = threading.Lock()
         self._grants: dict[str, tuple[Grant, ...]] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
         # Set by the engine for process isolation: the environments, and what their
@@ -211,7 +216,12 @@ class Invoker:
             else None
         )
         started = time.perf_counter()
-        if self.environments is not None:
+        result: Any
+        error: BaseException | None
+        injected = self._take_injected(function.name)
+        if injected is not None:
+            result, error = None, injected
+        elif self.environments is not None:
             result, error = self._in_environment(invocation, event, traces if known else ())
         else:
             result, error = self._in_thread(invocation, _traced(event, traces) if known else event)
@@ -238,8 +248,26 @@ class Invoker:
             duration,
         )
         for observe in self.observers:
-            observe(function, outcome)
+            observe(function, event, outcome)
         return outcome
+
+    def fail_next(self, function: str, errors: Sequence[BaseException]) -> None:
+        """Fail `function`'s next invocations with `errors`, one each, instead of running
+        its handler (a fault a test injects: the handler "raised" them)."""
+        with self._injected_lock:
+            self._injected.setdefault(function, []).extend(errors)
+
+    def _take_injected(self, function: str) -> BaseException | None:
+        if not self._injected:  # the common case, without the lock
+            return None
+        with self._injected_lock:
+            waiting = self._injected.get(function)
+            if not waiting:
+                return None
+            error = waiting.pop(0)
+            if not waiting:
+                del self._injected[function]
+            return error
 
     def _in_thread(self, invocation: Invocation, event: Any) -> tuple[Any, BaseException | None]:
         function = invocation.function

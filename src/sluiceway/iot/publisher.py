@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -389,12 +389,27 @@ class _Connection:
 RECONNECT_RETRY_MS = 1000
 
 
+class Publisher(Protocol):
+    """What MQTT deliveries leave by: `MqttPublisher`, or a stand-in that records them
+    (`sluiceway.testing`). `url` is the broker's, which the app's topic rules subscribe to."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def display(self) -> str: ...
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class MqttCarrier:
     """Carries ``mqtt`` deliveries (``iot.publish``) to the broker, in publish order: the
     outbox hands over the oldest waiting messages first and, once one fails to get through,
     the rest of the batch waits behind it."""
 
-    def __init__(self, publisher: MqttPublisher) -> None:
+    def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
 
     def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:

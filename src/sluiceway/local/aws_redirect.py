@@ -40,3 +40,13 @@ def redirect_aws_endpoints(local: str) -> None:
     create_client.sluiceway_redirect = local  # type: ignore[attr-defined]
     create_client.sluiceway_original = original  # type: ignore[attr-defined]
     session_class.create_client = create_client
+
+
+def stop_redirecting() -> None:
+    """Undo `redirect_aws_endpoints`: clients are made with the endpoints they name."""
+    import botocore.session
+
+    session_class: Any = botocore.session.Session
+    original = getattr(session_class.create_client, "sluiceway_original", None)
+    if original is not None:
+        session_class.create_client = original

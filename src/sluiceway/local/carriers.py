@@ -19,7 +19,7 @@ from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import Links, Mailer
 from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.sns.signing import Signer
-from sluiceway.sns.sms import SmsCarrier, make_provider
+from sluiceway.sns.sms import SmsCarrier, SmsProvider, make_provider
 
 
 def mail_carrier(settings: Settings, mailer: Mailer | None, links: Links) -> MailCarrier:
@@ -31,8 +31,9 @@ def mail_carrier(settings: Settings, mailer: Mailer | None, links: Links) -> Mai
     )
 
 
-def sms_carrier(settings: Settings) -> SmsCarrier:
-    return SmsCarrier(make_provider(settings.sms, Path(settings.data_dir)))
+def sms_carrier(settings: Settings, provider: SmsProvider | None = None) -> SmsCarrier:
+    """Texts to the given provider, else to ``--sms``'s."""
+    return SmsCarrier(provider or make_provider(settings.sms, Path(settings.data_dir)))
 
 
 def mqtt_broker_url(settings: Settings) -> tuple[str, EmbeddedBroker | None]:

@@ -37,7 +37,7 @@ from sluiceway.core.store import Store, Tx
 from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
-from sluiceway.iot.publisher import MqttCarrier, MqttPublisher
+from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
 from sluiceway.local import carriers, iot_rules
 from sluiceway.local.backend import HandleCalls, LocalBackend
 from sluiceway.local.counters import Metrics
@@ -55,7 +55,7 @@ from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import Links, Mailer
 from sluiceway.sns.sender import ChildSender
 from sluiceway.sns.signing import Signer
-from sluiceway.sns.sms import SmsCarrier
+from sluiceway.sns.sms import SmsCarrier, SmsProvider
 from sluiceway.sqs import queues
 
 log = logging.getLogger("sluiceway.engine")
@@ -80,8 +80,14 @@ class LocalEngine(HandleCalls):
         *,
         clock: Clock | None = None,
         mailer: Mailer | None = None,
+        sms: SmsProvider | None = None,
+        mqtt: Callable[[Publisher | None], Publisher] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        """`mailer`, `sms` and `mqtt` replace the carriers' peers (what `sluiceway.testing`
+        records with): email goes to `mailer` (else ``--smtp`` or the Maildir), texts to `sms`
+        (else ``--sms``'s provider), and MQTT to what `mqtt` makes of the broker's publisher
+        (given None, and no broker started, when the app has no topic rules to feed)."""
         self.app = app
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
@@ -89,6 +95,8 @@ class LocalEngine(HandleCalls):
         self.graph = app.graph
         self._env = os.environ if env is None else env
         self._mailer_override = mailer
+        self._sms_override = sms
+        self._mqtt_override = mqtt
         self.store = Store(
             Path(self.settings.data_dir), durability=self.settings.durability, clock=self.clock
         )
@@ -190,7 +198,7 @@ class LocalEngine(HandleCalls):
                 self.graph.functions, store=self.store, clock=self.clock, region=self.region
             )
             self.email = carriers.mail_carrier(self.settings, self._mailer_override, self.links)
-            self.sms = carriers.sms_carrier(self.settings)
+            self.sms = carriers.sms_carrier(self.settings, self._sms_override)
             self.deliverers = [
                 DeliveryWorker("email", ("email",), self.email, store=self.store, clock=self.clock),
                 DeliveryWorker("sms", ("sms",), self.sms, store=self.store, clock=self.clock),
@@ -240,8 +248,14 @@ class LocalEngine(HandleCalls):
     def _mqtt_deliverer(self) -> DeliveryWorker:
         """MQTT goes to ``--mqtt``'s broker or, without one, to a broker embedded here. One
         worker: messages leave in publish order."""
-        url, self.broker = carriers.mqtt_broker_url(self.settings)
-        self.mqtt = MqttCarrier(MqttPublisher(url))
+        publisher: Publisher | None = None
+        if self._mqtt_override is None or self.graph.topic_rules:
+            url, self.broker = carriers.mqtt_broker_url(self.settings)
+            publisher = MqttPublisher(url)
+        if self._mqtt_override is not None:
+            publisher = self._mqtt_override(publisher)
+        assert publisher is not None
+        self.mqtt = MqttCarrier(publisher)
         return DeliveryWorker(
             "mqtt", ("mqtt",), self.mqtt, store=self.store, clock=self.clock, workers=1
         )
@@ -401,10 +415,14 @@ class LocalEngine(HandleCalls):
         """Carry out DLQ redrive tasks (StartMessageMoveTask), a chunk per step."""
         return self._housekeeping().move_messages()
 
-    def drain(self, *, advance_time: bool = False, max_steps: int = 100_000) -> int:
+    def drain(
+        self, *, advance_time: bool = False, until: float | None = None, max_steps: int = 100_000
+    ) -> int:
         """Run every mapping and delivery until none has anything to do; return how many
         steps did work. With a `VirtualClock` and ``advance_time=True``, jump the clock to the
-        next due item (a delayed message, a retry) whenever idle, until nothing is due."""
+        next due item (a delayed message, a retry) whenever idle, until nothing is due; with
+        `until` too, only to items due by then, and then to `until` itself: time passes as it
+        would have, each thing happening when it is due."""
         done = 0
         units = self.work()
         for _ in range(max_steps):
@@ -413,9 +431,16 @@ class LocalEngine(HandleCalls):
                 done += sum(r.did_work for _, r in results)
                 continue
             now = self.clock.now()
+            # Periodic work (schedules, the sweep) counts only when time is to pass by `until`.
             dues = [
-                r.due for u, r in results if not u.periodic and r.due is not None and r.due > now
+                r.due
+                for u, r in results
+                if (until is not None or not u.periodic) and r.due is not None and r.due > now
             ]
+            if until is not None:
+                dues = [due for due in dues if due <= until]
+                if not dues and now < until:
+                    dues = [until]  # nothing due before then: the rest of the time passes
             if advance_time and self.clock.is_virtual and dues:
                 self.clock.set(min(dues))  # type: ignore[attr-defined]
                 continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sluiceway.awslambda import pausing
 from sluiceway.awslambda.invoke import Outcome
@@ -31,7 +32,7 @@ class Observer:
         self.metrics = metrics
         self.bus = bus
 
-    def invoked(self, function: FunctionSpec, outcome: Outcome) -> None:
+    def invoked(self, function: FunctionSpec, event: Any, outcome: Outcome) -> None:
         self.metrics.invoked(function.name, outcome.duration, outcome.ok)
         self.bus.publish(
             "invocation",

@@ -27,10 +27,10 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sluiceway.sns.deliveries import Delivered, one_by_one
 from sluiceway.sns.email import DeliveryError
@@ -91,9 +91,18 @@ class WebhookProvider:
     """POSTs each text as JSON ``{"messageId", "phone", "text", "senderId", "smsType",
     "parts"}``; the answer's JSON ``"id"``, if any, is the provider's id for it."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        urlopen: Callable[..., Any] | None = None,
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        # What makes the request: urllib's own, or one that records it (`sluiceway.testing`:
+        # the webhook's calls, answered without a server).
+        self._open = urllib.request.urlopen if urlopen is None else urlopen
 
     @property
     def display(self) -> str:
@@ -114,7 +123,7 @@ class WebhookProvider:
             self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with self._open(request, timeout=self.timeout) as answer:
                 payload = answer.read()
         except urllib.error.HTTPError as error:
             error.close()  # it holds the answer's socket
