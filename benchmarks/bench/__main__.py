@@ -302,7 +302,14 @@ def run(profile: Profile, phases: set[str], *, quick: bool) -> dict[str, Any]:
         return found
 
     phase("engine", engine)
-    phase("startup", lambda: startup.measure(p.starts))
+
+    def starting() -> Any:
+        found = startup.measure(p.starts)
+        # A user's test of the app: under sluiceway.testing, and as a subprocess runtime.
+        found["kit"] = _try(found.setdefault("errors", {}), "kit", run_module, "testing_kit")
+        return found
+
+    phase("startup", starting)
 
     def wire() -> Any:
         # boto3 over the wire: sluiceway's AWS APIs, then moto's, then the handles, in turn.

@@ -216,6 +216,9 @@ class Figures:
             "ready_s": _runs(r, ["startup", "ready_s"], float),
             "idle_rss_mb": _runs(r, ["startup", "idle_rss_mb"], float),
             "idle_pss_mb": _runs(r, ["startup", "idle_pss_mb"], float),
+            "kit_test_s": _runs(r, ["startup", "kit", "test_s"], float),
+            "kit_cold_s": _runs(r, ["startup", "kit", "cold_s"], float),
+            "kit_baseline_s": _runs(r, ["startup", "kit", "baseline_s"], float),
         }
 
     def __getitem__(self, name: str) -> float:
@@ -321,6 +324,14 @@ def checks(results: dict[str, Any], f: Figures) -> list[Check]:
             "-",
             f"<= {READY_S:.0f} s",
             verdict(f["ready_s"], lambda x: x <= READY_S),
+        ),
+        Check(
+            "A test of the orders app under sluiceway.testing (README's first example)",
+            fmt(f["kit_test_s"], " s", 3) + f" (first: {fmt(f['kit_cold_s'], ' s', 2)})",
+            f"subprocess runtime + Maildir {fmt(f['kit_baseline_s'], ' s', 2)}",
+            fmt(f["kit_baseline_s"] / f["kit_test_s"], "x", 0),
+            "< 1 s",
+            verdict(f["kit_test_s"], lambda x: x < 1.0),
         ),
         Check(
             "Idle memory, runtime + delivery process (RSS)",
