@@ -1,4 +1,5 @@
-"""The orders blueprint end to end: real HTTP in, real SMTP out, drained deterministically."""
+"""The orders blueprint end to end: real HTTP in, real SMTP out, drained deterministically;
+and, where neither a socket nor SMTP is the point, under the testing kit (`sluiceway`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from conftest import EngineFactory
 from sluiceway.blueprints.orders import app
 from sluiceway.core.clock import VirtualClock
 from sluiceway.local import Admin
+from sluiceway.testing.plugin import Launcher
 from support import Mailbox, SmtpServer, free_port, gateway, smtp_server
 
 SEED_ORDER = {"item": "latex gloves", "customerID": "12345"}
@@ -46,64 +48,6 @@ def test_the_seed_order_is_stored_and_emailed_once(
     assert "item: latex gloves" in text
     assert "customerID: 12345" in text
     assert "/_sluiceway/sns/unsubscribe?" in text
-
-
-def test_the_notification_address_comes_from_a_parameter(
-    make_engine: EngineFactory, smtp: SmtpServer
-) -> None:
-    engine = make_engine(
-        app, smtp=smtp.url, auto_confirm=True, params={"notify_email": "me@shop.test"}
-    )
-    with gateway(engine) as url:
-        httpx.post(f"{url}/orders", json=SEED_ORDER)
-    engine.drain()
-    assert smtp.mailbox.wait_for(1)[0]["To"] == "me@shop.test"
-
-
-def test_an_idempotency_key_makes_a_repeated_order_a_no_op(
-    make_engine: EngineFactory, smtp: SmtpServer
-) -> None:
-    engine = make_engine(app, smtp=smtp.url, auto_confirm=True)
-    with gateway(engine) as url:
-        for _ in range(3):
-            answer = httpx.post(
-                f"{url}/orders", json=SEED_ORDER, headers={"Idempotency-Key": "order-77"}
-            )
-            assert answer.status_code == 200
-    engine.drain()
-    assert [o["orderID"] for o in orders_in(engine)] == ["order-77"]
-    assert len(smtp.mailbox.wait_for(1)) == 1
-    assert smtp.mailbox.subjects() == ["New order order-77"]
-
-
-def test_email_subscriptions_wait_for_confirmation(
-    make_engine: EngineFactory, smtp: SmtpServer
-) -> None:
-    engine = make_engine(app, smtp=smtp.url)
-    with gateway(engine) as url:
-        engine.set_base_url(url)
-        engine.drain()
-        (confirmation,) = smtp.mailbox.wait_for(1)
-        assert confirmation["Subject"] == "AWS Notification - Subscription Confirmation"
-        link = re.search(
-            r"http://\S+/_sluiceway/sns/confirm\?Token=\w+", str(confirmation.get_content())
-        )
-        assert link is not None
-
-        httpx.post(f"{url}/orders", json={"item": "before confirmation"})
-        engine.drain()
-        with Admin(engine.settings.data_dir) as admin:
-            statuses = [(d.kind, d.status) for d in admin.deliveries()]
-        assert statuses == [("confirmation", "delivered"), ("notification", "unconfirmed")]
-
-        page = httpx.get(link.group())
-        assert page.status_code == 200
-        assert "Subscription confirmed!" in page.text
-        httpx.post(f"{url}/orders", json={"item": "after confirmation"})
-        engine.drain()
-    mails = smtp.mailbox.wait_for(2)
-    assert "item: after confirmation" in str(mails[1].get_content())
-    assert len(mails) == 2
 
 
 def test_emails_wait_while_smtp_is_down_and_go_out_once_it_returns(
@@ -188,18 +132,6 @@ def test_bad_requests_get_a_clear_4xx_and_store_nothing(
     assert engine.store.query("SELECT COUNT(*) AS n FROM messages")[0]["n"] == 1
 
 
-def test_unknown_paths_and_methods_are_answered_plainly(make_engine: EngineFactory) -> None:
-    engine = make_engine(app, auto_confirm=True)
-    with gateway(engine) as url:
-        missing = httpx.post(f"{url}/nope", json={})
-        wrong = httpx.get(f"{url}/orders")
-        health = httpx.get(f"{url}/_sluiceway/health")
-    assert (missing.status_code, missing.json()["code"]) == (404, "NotFound")
-    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
-    assert health.json() == {"status": "ok", "app": "orders"}
-    assert missing.headers["x-content-type-options"] == "nosniff"
-
-
 def test_the_cli_send_command_takes_the_same_path_as_http(make_engine: EngineFactory) -> None:
     from sluiceway.apigateway.ingest import Rejection
 
@@ -254,3 +186,60 @@ def test_concurrent_posts_each_get_their_own_stored_message(make_engine: EngineF
     with Admin(engine.settings.data_dir) as admin:
         (stats,) = [s for s in admin.queue_stats() if s.name == "POC-Queue"]
     assert stats.visible == 200
+
+
+# -- under the testing kit ---------------------------------------------------------------
+
+
+def test_the_notification_address_comes_from_a_parameter(sluiceway: Launcher) -> None:
+    app = sluiceway.run("orders", params={"notify_email": "me@shop.test"})
+    app.http.post("/orders", json=SEED_ORDER)
+    app.drain()
+    assert [mail["To"] for mail in app.emails] == ["me@shop.test"]
+
+
+def test_an_idempotency_key_makes_a_repeated_order_a_no_op(sluiceway: Launcher) -> None:
+    app = sluiceway.run("orders")
+    for _ in range(3):
+        answer = app.http.post("/orders", json=SEED_ORDER, headers={"Idempotency-Key": "order-77"})
+        assert answer.status_code == 200
+    app.drain()
+    assert [o["orderID"] for o in app.items("orders")] == ["order-77"]
+    assert [mail["Subject"] for mail in app.emails] == ["New order order-77"]
+    # Three stored messages, one order: the two repeats were no-ops, not failures.
+    assert [i.ok for i in app.invocations if i.function == "POC-Lambda-1"] == [True]
+
+
+def test_email_subscriptions_wait_for_confirmation(sluiceway: Launcher) -> None:
+    app = sluiceway.run("orders", auto_confirm=False)
+    app.drain()
+    (confirmation,) = app.emails
+    assert confirmation["Subject"] == "AWS Notification - Subscription Confirmation"
+    link = re.search(
+        r"http://\S+/_sluiceway/sns/confirm\?Token=\w+", str(confirmation.get_content())
+    )
+    assert link is not None
+
+    app.http.post("/orders", json={"item": "before confirmation"})
+    app.drain()
+    statuses = [(d.kind, d.status) for d in app.deliveries()]
+    assert statuses == [("confirmation", "delivered"), ("notification", "unconfirmed")]
+
+    page = app.http.get(link.group())
+    assert page.status_code == 200
+    assert "Subscription confirmed!" in page.text
+    app.http.post("/orders", json={"item": "after confirmation"})
+    app.drain()
+    assert len(app.emails) == 2
+    assert "item: after confirmation" in str(app.emails[1].get_content())
+
+
+def test_unknown_paths_and_methods_are_answered_plainly(sluiceway: Launcher) -> None:
+    app = sluiceway.run("orders")
+    missing = app.http.post("/nope", json={})
+    wrong = app.http.get("/orders")
+    health = app.http.get("/_sluiceway/health")
+    assert (missing.status_code, missing.json()["code"]) == (404, "NotFound")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert health.json() == {"status": "ok", "app": "orders"}
+    assert missing.headers["x-content-type-options"] == "nosniff"
