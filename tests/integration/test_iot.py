@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from sluiceway.blueprints import iot_router
 from sluiceway.core.clock import VirtualClock
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.local import Admin, LocalEngine
+from sluiceway.testing.plugin import Launcher
 from support import free_port
 
 SEED_MESSAGE = {
@@ -236,24 +236,22 @@ def test_the_router_publishes_a_message_to_its_clients_topic(
     ids=["unknown-client", "no-client-id", "topic-not-allowed"],
 )
 def test_a_message_that_cannot_be_routed_lands_in_the_dlq_after_three_receives(
-    router: LocalEngine,
+    sluiceway: Launcher,
     capsys: pytest.CaptureFixture[str],
-    data_dir: Path,
     message: dict[str, str],
     reason: str,
 ) -> None:
-    with Admin(data_dir) as admin:
-        admin.put_item("clients", {"ClientID": "Rogue", "Topic": "admin/reboot"})
-        admin.put_item("clients", {"ClientID": "DemoClient", "Topic": "MyTopic"})
+    app = sluiceway.run("iot-router")
+    iot_router.clients.put_item({"ClientID": "Rogue", "Topic": "admin/reboot"})
+    iot_router.clients.put_item({"ClientID": "DemoClient", "Topic": "MyTopic"})
     iot_router.messages.send_message(json.dumps(message))
     iot_router.messages.send_message(json.dumps(SEED_MESSAGE))  # its batch mate goes through
-    router.drain(advance_time=True)
-    with Admin(data_dir) as admin:
-        stats = {s.name: s for s in admin.queue_stats()}
-    assert stats["DeviceMessages"].visible == 0
-    assert stats["DeviceMessages"].in_flight == 0
-    assert stats["DeviceMessages-DLQ"].visible == 1
+    app.advance(3 * 30)  # DeviceMessages: visibility timeout 30 s, three receives
+    assert app.messages("DeviceMessages") == []
+    (dead,) = app.dead_letters()
+    assert json.loads(dead.body) == message
     routed = [line for line in capsys.readouterr().out.splitlines() if "not routed" in line]
     assert len(routed) == 3
     assert all(reason in m for m in routed), routed
-    assert [d["topic"] for d in mqtt_deliveries(router)] == ["MyTopic"]
+    assert [m.topic for m in app.mqtt] == ["MyTopic"]
+    assert app.mqtt[0].json() == SEED_MESSAGE

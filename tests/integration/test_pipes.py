@@ -8,14 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from conftest import EngineFactory
 from sluiceway import App, DeclarationError, deserialize_item
-from sluiceway.blueprints.registrations import app as registrations
-from sluiceway.local import Admin, LocalEngine
-from support import gateway
+from sluiceway.local import LocalEngine
+from sluiceway.testing.plugin import Launcher
 
 INDIA = "+919876543210"
 
@@ -39,37 +37,35 @@ def visible(engine: LocalEngine, queue: str) -> list[dict[str, Any]]:
 # -- the registrations blueprint -------------------------------------------------------------
 
 
-def test_only_new_indian_users_are_texted_once(make_engine: EngineFactory, data_dir: Path) -> None:
-    engine = make_engine(registrations)
-    with gateway(engine) as url:
-        asha = {"id": "u1", "roll": "7", "name": "Asha", "phone": INDIA}
-        bob = {"id": "u2", "roll": "8", "name": "Bob", "phone": "+14155550100"}
-        assert httpx.post(f"{url}/users", json=asha).status_code == 200
-        assert httpx.post(f"{url}/users", json=bob).status_code == 200
-        engine.drain()
-        # The +91 user changes their name: a MODIFY, dropped by the pipe's filter.
-        assert httpx.post(f"{url}/users", json={**asha, "name": "Asha K"}).status_code == 200
-        engine.drain()
+def test_only_new_indian_users_are_texted_once(sluiceway: Launcher) -> None:
+    app = sluiceway.run("registrations")
+    asha = {"id": "u1", "roll": "7", "name": "Asha", "phone": INDIA}
+    bob = {"id": "u2", "roll": "8", "name": "Bob", "phone": "+14155550100"}
+    assert app.http.post("/users", json=asha).status_code == 200
+    assert app.http.post("/users", json=bob).status_code == 200
+    app.drain()
+    # The +91 user changes their name: a MODIFY, dropped by the pipe's filter.
+    assert app.http.post("/users", json={**asha, "name": "Asha K"}).status_code == 200
+    app.drain()
 
-    (sms,) = outbox(data_dir)
-    assert sms["phone"] == INDIA
-    assert sms["text"] == "Hi Asha, welcome! Your registration 7 is confirmed."
-    with Admin(data_dir) as admin:
-        rows = [(v.protocol, v.destination, v.status) for v in admin.deliveries()]
+    (sms,) = app.texts
+    assert sms.phone == INDIA
+    assert sms.text == "Hi Asha, welcome! Your registration 7 is confirmed."
+    rows = [(v.protocol, v.destination, v.status) for v in app.deliveries()]
     assert rows == [("sms", INDIA, "delivered")]
 
 
-def test_a_bad_sign_up_is_refused_at_the_door(make_engine: EngineFactory, data_dir: Path) -> None:
-    engine = make_engine(registrations)
-    with gateway(engine) as url:
-        answer = httpx.post(f"{url}/users", json={"id": "u1", "roll": "7", "phone": "98765"})
+def test_a_bad_sign_up_is_refused_at_the_door(sluiceway: Launcher) -> None:
+    app = sluiceway.run("registrations")
+    answer = app.http.post("/users", json={"id": "u1", "roll": "7", "phone": "98765"})
     assert answer.status_code == 400
     assert answer.json()["errors"] == [
         "$.name: required",
         "$.phone: does not match ^\\+[1-9][0-9]{1,14}$",
     ]
-    engine.drain()
-    assert outbox(data_dir) == []
+    app.drain()
+    assert app.items("Users") == []
+    assert app.texts == []
 
 
 # -- a pipe's delivery -----------------------------------------------------------------------
