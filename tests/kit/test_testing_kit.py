@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sluiceway import App
+from sluiceway.iot.spec import InvokeFunction, PutItem, Republish
 from sluiceway.testing import InjectedFailure, RunningApp
 from sluiceway.testing.plugin import Launcher
 
@@ -402,3 +403,34 @@ def test_fault_switches_refuse_what_is_not_there(sluiceway: Launcher) -> None:
         app.faults.down("ftp")
     with pytest.raises(ValueError, match="times is 1 or more"):
         app.faults.fail("POC-Lambda-1", times=0)
+
+
+def test_topic_rules_see_what_devices_and_the_app_publish(sluiceway: Launcher) -> None:
+    app = App("sensors")
+    readings = app.table("readings", partition_key="device")
+    seen: list[dict[str, Any]] = []
+
+    @app.function()
+    def record(event: dict[str, Any], context: Any) -> None:
+        seen.append(event)
+
+    app.topic_rule(
+        "hot",
+        "SELECT *, topic(2) AS device FROM 'sensors/+' WHERE temperature > 30",
+        [InvokeFunction("record"), PutItem(readings.name), Republish("alerts/${topic(2)}")],
+    )
+    running = sluiceway.run(app)
+    running.publish_mqtt("sensors/dev-1", {"temperature": 20})
+    running.publish_mqtt("sensors/dev-2", {"temperature": 31})
+    running.drain()
+    assert seen == [{"temperature": 31, "device": "dev-2"}]
+    assert running.items("readings") == [{"temperature": 31, "device": "dev-2"}]
+    (alert,) = running.mqtt  # the rule's Republish: the app's own message
+    assert alert.topic == "alerts/dev-2"
+    assert alert.json() == {"temperature": 31, "device": "dev-2"}
+
+
+def test_publish_mqtt_needs_an_app_that_reads_mqtt(sluiceway: Launcher) -> None:
+    app = sluiceway.run("orders")
+    with pytest.raises(ValueError, match="no topic rules"):
+        app.publish_mqtt("sensors/dev-1", {"temperature": 20})

@@ -37,6 +37,7 @@ from sluiceway.core.store import Store, Tx
 from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
+from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
 from sluiceway.local import carriers, iot_rules
 from sluiceway.local.backend import HandleCalls, LocalBackend
@@ -81,13 +82,13 @@ class LocalEngine(HandleCalls):
         clock: Clock | None = None,
         mailer: Mailer | None = None,
         sms: SmsProvider | None = None,
-        mqtt: Callable[[Publisher | None], Publisher] | None = None,
+        mqtt: Callable[[Loopback | None], Publisher] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         """`mailer`, `sms` and `mqtt` replace the carriers' peers (what `sluiceway.testing`
         records with): email goes to `mailer` (else ``--smtp`` or the Maildir), texts to `sms`
-        (else ``--sms``'s provider), and MQTT to what `mqtt` makes of the broker's publisher
-        (given None, and no broker started, when the app has no topic rules to feed)."""
+        (else ``--sms``'s provider), and MQTT to what `mqtt` makes, given the in-process
+        broker the app's topic rules then read (`iot.loopback`; None without rules)."""
         self.app = app
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
@@ -123,6 +124,7 @@ class LocalEngine(HandleCalls):
         self.sms: SmsCarrier | None = None
         self.mqtt: MqttCarrier | None = None
         self.broker: EmbeddedBroker | None = None  # when the app uses IoT and no --mqtt
+        self.loopback: Loopback | None = None  # the topic rules' broker, with `mqtt=`
         self.topic_rules: iot_rules.TopicRules | None = None  # subscribed, once open
         self.sender: ChildSender | None = None
         self.links = Links(self.settings.base_url)
@@ -248,14 +250,13 @@ class LocalEngine(HandleCalls):
     def _mqtt_deliverer(self) -> DeliveryWorker:
         """MQTT goes to ``--mqtt``'s broker or, without one, to a broker embedded here. One
         worker: messages leave in publish order."""
-        publisher: Publisher | None = None
-        if self._mqtt_override is None or self.graph.topic_rules:
+        if self._mqtt_override is None:
             url, self.broker = carriers.mqtt_broker_url(self.settings)
-            publisher = MqttPublisher(url)
-        if self._mqtt_override is not None:
-            publisher = self._mqtt_override(publisher)
-        assert publisher is not None
-        self.mqtt = MqttCarrier(publisher)
+            self.mqtt = MqttCarrier(MqttPublisher(url))
+        else:
+            # The topic rules read what is published from a broker in this process.
+            self.loopback = Loopback() if self.graph.topic_rules else None
+            self.mqtt = MqttCarrier(self._mqtt_override(self.loopback))
         return DeliveryWorker(
             "mqtt", ("mqtt",), self.mqtt, store=self.store, clock=self.clock, workers=1
         )

@@ -8,6 +8,7 @@ actions' writes in one transaction and only then acknowledges the message to the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from sluiceway.core.settings import Settings
 from sluiceway.core.store import Store
 from sluiceway.core.work import IDLE, Step, Work
 from sluiceway.iot import topic_rules
+from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import MqttCarrier
 from sluiceway.iot.rule_sql import Message
-from sluiceway.iot.subscriber import RuleSubscriber
+from sluiceway.iot.subscriber import Received, RuleSubscriber
 from sluiceway.iot.topic_rules import CompiledRule, Targets
 from sluiceway.local.registry import Registry
 from sluiceway.sns.email import Links
@@ -38,13 +40,28 @@ def channel(rule: str) -> str:
     return f"iot-rule:{rule}"
 
 
+class Subscription(Protocol):
+    """A rule's subscription: `RuleSubscriber` on a broker, `LoopbackSubscriber` in-process."""
+
+    @property
+    def display(self) -> str: ...
+
+    def start(self, wait: float = 10.0) -> bool: ...
+
+    def take(self, limit: int) -> list[Received]: ...
+
+    def ack(self, received: Received) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class RuleWorker:
     """One enabled rule: its subscription and the step that runs what arrived."""
 
     def __init__(
         self,
         rule: CompiledRule,
-        subscriber: RuleSubscriber,
+        subscriber: Subscription,
         *,
         store: Store,
         targets: Targets,
@@ -106,6 +123,7 @@ class Host(Protocol):
     clock: Clock
     region: naming.Region
     mqtt: MqttCarrier | None
+    loopback: Loopback | None
     registry: Registry | None
 
     @property
@@ -118,12 +136,13 @@ class Host(Protocol):
 
 
 def subscribe(engine: Host) -> TopicRules:
-    """The engine's rules, on the broker its MQTT deliveries go to."""
+    """The engine's rules, on the broker its MQTT deliveries go to (or its loopback)."""
     assert engine.mqtt is not None
     assert engine.registry is not None
     return start(
         engine.graph,
         engine.mqtt.publisher.url,
+        loopback=engine.loopback,
         data_dir=Path(engine.settings.data_dir),
         store=engine.store,
         targets=engine.registry,
@@ -137,6 +156,7 @@ def start(
     graph: AppGraph,
     url: str,
     *,
+    loopback: Loopback | None = None,
     data_dir: Path,
     store: Store,
     targets: Targets,
@@ -158,12 +178,16 @@ def start(
             topics_=[t.name for t in graph.topics],
             tables_=[t.name for t in graph.tables],
         )
-        name = channel(spec.name)
-        subscriber = RuleSubscriber(
-            url,
-            _client_id(data_dir, graph.name, spec.name),
-            rule.topic_filter,
-            on_arrival=lambda name=name: notify({name}),  # type: ignore[misc]
+        arrived = functools.partial(notify, {channel(spec.name)})
+        subscriber: Subscription = (
+            loopback.subscribe(rule.topic_filter, arrived)
+            if loopback is not None
+            else RuleSubscriber(
+                url,
+                _client_id(data_dir, graph.name, spec.name),
+                rule.topic_filter,
+                on_arrival=arrived,
+            )
         )
         workers.append(
             RuleWorker(

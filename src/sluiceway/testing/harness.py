@@ -11,6 +11,7 @@ pytest fixtures.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -30,6 +31,7 @@ from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core.clock import VirtualClock
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.settings import Isolation, Settings
+from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import Publisher
 from sluiceway.local.engine import LocalEngine
 from sluiceway.sns.outbox import DeliveryView, list_deliveries
@@ -182,7 +184,7 @@ class RunningApp:
             self.close()
             raise
 
-    def _record_mqtt(self, forward: Publisher | None) -> Publisher:
+    def _record_mqtt(self, forward: Loopback | None) -> Publisher:
         self._mqtt = RecordingPublisher(self.faults.peers["mqtt"], forward)
         return self._mqtt
 
@@ -273,6 +275,18 @@ class RunningApp:
     def mqtt(self) -> list[MqttMessage]:
         """Every message the MQTT broker accepted, in order."""
         return [] if self._mqtt is None else list(self._mqtt.sent)
+
+    def publish_mqtt(self, topic: str, payload: bytes | str | Any, qos: int = 1) -> None:
+        """A device publishes to the broker: the app's topic rules whose filter matches get
+        it (at the next `drain`). A payload that is not bytes or text is sent as JSON."""
+        loopback = self.engine.loopback
+        if loopback is None:
+            raise ValueError(f"app '{self.app.name}' has no topic rules: nothing of it reads MQTT")
+        if isinstance(payload, str):
+            payload = payload.encode()
+        elif not isinstance(payload, bytes):
+            payload = json.dumps(payload).encode()
+        loopback.publish(topic, payload, qos)
 
     def deliveries(self, status: str | None = None) -> list[DeliveryView]:
         """Every delivery of the outbox (email, SMS, MQTT, functions on topics) with its

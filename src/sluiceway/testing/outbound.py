@@ -137,8 +137,8 @@ class MqttMessage:
 
 
 class RecordingPublisher:
-    """The MQTT broker: each message published. With `forward` (the app has topic rules,
-    which read the broker), each also goes to the real broker."""
+    """The MQTT broker: each message published. With `forward` (the app has topic rules:
+    the in-process broker they read, `iot.loopback`), each also goes there."""
 
     def __init__(self, peer: Peer, forward: Publisher | None) -> None:
         self.peer = peer
