@@ -434,3 +434,16 @@ def test_publish_mqtt_needs_an_app_that_reads_mqtt(sluiceway: Launcher) -> None:
     app = sluiceway.run("orders")
     with pytest.raises(ValueError, match="no topic rules"):
         app.publish_mqtt("sensors/dev-1", {"temperature": 20})
+
+
+def test_process_isolation_serves_on_a_port_for_the_environments(sluiceway: Launcher) -> None:
+    # Each function in execution environments of its own, as `sluiceway run` runs them;
+    # their boto3 calls reach the app over HTTP, as the function (its role's grants).
+    app = sluiceway.run(TEMPLATES / "apigw-lambda-dynamodb" / "template.yaml", isolation="process")
+    assert app.url.startswith("http://127.0.0.1:")
+    assert app.outputs["EndpointUrl"] == f"{app.url}/Prod"
+    answer = app.http.post(app.outputs["EndpointUrl"])
+    assert (answer.status_code, answer.text) == (200, "Successfully inserted data!")
+    assert app.items("WeatherData") == [{"id": "1", "Weather": "Sunny"}]
+    (invocation,) = app.invocations
+    assert invocation.result == {"statusCode": 200, "body": "Successfully inserted data!"}
