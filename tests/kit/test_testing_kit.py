@@ -447,3 +447,27 @@ def test_process_isolation_serves_on_a_port_for_the_environments(sluiceway: Laun
     assert app.items("WeatherData") == [{"id": "1", "Weather": "Sunny"}]
     (invocation,) = app.invocations
     assert invocation.result == {"statusCode": 200, "body": "Successfully inserted data!"}
+
+
+def test_handlers_of_different_folders_are_different_modules_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two templates' app.py, and a test's own module named app: three different modules.
+    from types import ModuleType
+
+    from sluiceway.awslambda.code import CodeHandler, CodeSource
+
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "helpers.py").write_text(f"WHO = {name!r}\n")
+        (folder / "app.py").write_text(
+            "import helpers\n\ndef lambda_handler(event, context):\n    return helpers.WHO\n"
+        )
+    own = ModuleType("app")
+    monkeypatch.setitem(sys.modules, "app", own)
+    one = CodeHandler(CodeSource(str(tmp_path / "one"), "app.lambda_handler"))
+    two = CodeHandler(CodeSource(str(tmp_path / "two"), "app.lambda_handler"))
+    assert (one({}, None), two({}, None), one({}, None)) == ("one", "two", "one")
+    assert sys.modules["app"] is own
+    assert "helpers" not in sys.modules

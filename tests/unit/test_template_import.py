@@ -300,11 +300,13 @@ def test_sam_events_become_routes_subscriptions_and_pipes(tmp_path: Path) -> Non
     rest, http = sorted(http_sources, key=lambda s: s.payload_format_version)
     (topic,) = [s for s in sources if isinstance(s, TopicSource)]
     assert {f.name for f in graph.functions} >= {"events-Rest", "events-Rest-2", "events-Rest-3"}
-    assert (rest.method, rest.path, rest.payload_format_version) == (
+    assert (rest.method, rest.path, rest.stage, rest.payload_format_version) == (
         "POST",
-        "/Prod/orders/{id}",
+        "/orders/{id}",
+        "Prod",
         "1.0",
     )
+    assert rest.served_path == "/Prod/orders/{id}"
     assert (http.method, http.path, http.payload_format_version) == (
         "GET",
         "/v2/orders",

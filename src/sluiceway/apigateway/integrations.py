@@ -389,9 +389,13 @@ def proxy_event(
             domain_name=next((v for k, v in headers if k == "host"), "localhost"),
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
         )
+    path = scope["path"]
+    if route.stage is not None:  # served at /<stage><path>; the event's path is the API's
+        path = path[len(route.stage) + 1 :] or "/"
     return events.apigw_proxy_event(
         method=scope["method"],
-        path=scope["path"],
+        path=path,
+        stage=route.stage or "local",
         resource=route.resource,
         path_parameters=params,
         query=parse_qsl(query, keep_blank_values=True),

@@ -58,6 +58,12 @@ class FunctionRoute:
     rank: tuple[int, int, int]
 
     @property
+    def stage(self) -> str | None:
+        """A REST API stage's route: its stage (the request's path starts with it)."""
+        source = self.function.source
+        return source.stage if isinstance(source, HttpSource) else None
+
+    @property
     def v2(self) -> bool:
         """Whether this is an HTTP API's route (payload format 2.0), not a REST API's."""
         source = self.function.source
@@ -73,7 +79,7 @@ class FunctionRoute:
 def compile_route(function: FunctionSpec) -> FunctionRoute:
     source = function.source
     assert isinstance(source, HttpSource)
-    pattern, rank = compile_path(source.path)
+    pattern, rank = compile_path(source.served_path)
     return FunctionRoute(source.method, source.path, pattern, function, rank)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -144,6 +145,7 @@ class FunctionDeclarations(Declarations):
         memory_size: int = 128,
         environment: Mapping[str, str] | None = None,
         reserved_concurrency: int | None = None,
+        stage: str | None = None,
     ) -> Callable[[F], F]:
         """Serve `method` `path` with the decorated function (API Gateway's Lambda proxy
         integration). The function gets the API Gateway proxy event and returns
@@ -155,7 +157,11 @@ class FunctionDeclarations(Declarations):
         ``cookies``, ``requestContext.http``...) and may also return a bare value, answered
         as 200 ``application/json`` (`sluiceway.apigateway.proxy.answer_v2`). Such a
         route's `path` may be ``"$default"`` (with `method` ``"ANY"``): an HTTP API's
-        catch-all route, answering every request no other route matches."""
+        catch-all route, answering every request no other route matches.
+
+        `stage` (a REST API's deployment stage, as a template's ``StageName``) serves it at
+        ``/<stage><path>``, with the event's ``path`` and ``resource`` still `path` and its
+        ``requestContext.stage`` the stage."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
@@ -193,9 +199,17 @@ class FunctionDeclarations(Declarations):
                     "the $default route is an HTTP API's, for any method",
                     "declare on_http('ANY', '$default', payload_format_version='2.0')",
                 )
+            if stage is not None and (
+                version != "1.0" or not re.fullmatch(r"[A-Za-z0-9_]{1,128}", stage)
+            ):
+                raise DeclarationError(
+                    where,
+                    f"stage={stage!r} is not a REST API stage name",
+                    "name it with 1-128 letters, digits or underscores, on a REST API route",
+                )
             guard = self._auth(where, auth)
-            self._claim_route(where, verb, path)
-            source = HttpSource(verb, path, guard, version)
+            source = HttpSource(verb, path, guard, version, stage)
+            self._claim_route(where, verb, source.served_path)
             self._add_function(handler, fname, source, uses, runtime, where)
             return handler
 

@@ -3,8 +3,9 @@
 A template's function is not imported by the runtime: its execution environments import
 `CodeSource.module` from `CodeSource.root` (Lambda's ``/var/task``), with the function's layers
 on the path after it, as Lambda puts ``/opt/python`` there. `CodeHandler` is the callable the
-app graph holds for it; called in the runtime's own process (``--isolation thread``) it
-imports the module on first use.
+app graph holds for it; called in the runtime's own process (``--isolation thread``, or a test
+under `sluiceway.testing`) it imports the module on first use, apart from other folders' modules
+of the same name (`load_apart`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sluiceway.core.errors import DeclarationError
@@ -109,11 +111,53 @@ class CodeHandler:
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    for folder in reversed(self.code.path):
-                        if folder not in sys.path:
-                            sys.path.insert(0, folder)
-                    self._loaded = self.code.load()
+                    self._loaded = load_apart(self.code)
         return self._loaded(event, context)
 
     def __repr__(self) -> str:
         return f"CodeHandler({self.code.root!r}, {self.code.handler!r})"
+
+
+# The modules each code folder (with its layers) gave, kept out of `sys.modules` between loads.
+_apart: dict[tuple[str, ...], dict[str, ModuleType]] = {}
+_apart_lock = threading.Lock()
+
+
+def load_apart(code: CodeSource) -> Callable[[Any, Any], Any]:
+    """`code`'s handler, imported in this process as its own environment would import it: from
+    its folders first, with modules of its own. Two templates' ``index.py`` (or a test's own
+    ``app`` module and a function's ``app.py``) are different modules: while the import runs,
+    `sys.modules` holds none of the modules the folders' names would shadow but the folders'
+    own (from an earlier load), and afterwards the others are back."""
+    names = _top_level_names(code.path)
+    with _apart_lock:
+        ours = _apart.setdefault(code.path, {})
+        displaced = {n: sys.modules.pop(n) for n in list(sys.modules) if _named(n, names)}
+        sys.modules.update(ours)
+        saved = list(sys.path)
+        sys.path[:0] = list(code.path)
+        try:
+            return code.load()
+        finally:
+            sys.path[:] = saved
+            for name in [n for n in sys.modules if _named(n, names)]:
+                ours[name] = sys.modules.pop(name)
+            sys.modules.update(displaced)
+
+
+def _named(module: str, names: set[str]) -> bool:
+    return module.partition(".")[0] in names
+
+
+def _top_level_names(folders: tuple[str, ...]) -> set[str]:
+    """The top-level modules and packages `folders` provide."""
+    names: set[str] = set()
+    for folder in folders:
+        try:
+            entries = list(Path(folder).iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.suffix == ".py" or (entry.is_dir() and entry.name.isidentifier()):
+                names.add(entry.stem if entry.suffix == ".py" else entry.name)
+    return names

@@ -67,6 +67,16 @@ class HttpSource:
     path: str
     auth: AuthSpec | None = None
     payload_format_version: PayloadFormatVersion = "1.0"
+    # A REST API stage's route (a template's): served at ``/<stage><path>``, while the event
+    # says `path` and ``requestContext.stage`` the stage, as API Gateway's does.
+    stage: str | None = None
+
+    @property
+    def served_path(self) -> str:
+        """Where the runtime answers it: `path`, under its stage if it has one."""
+        if self.stage is None:
+            return self.path
+        return f"/{self.stage}" if self.path == "/" else f"/{self.stage}{self.path}"
 
 
 @dataclass(frozen=True)

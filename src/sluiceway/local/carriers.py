@@ -15,6 +15,8 @@ from sluiceway.core.clock import Clock
 from sluiceway.core.settings import Settings
 from sluiceway.core.store import Store
 from sluiceway.iot.broker import EmbeddedBroker
+from sluiceway.iot.loopback import Loopback
+from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import Links, Mailer
 from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
@@ -36,12 +38,19 @@ def sms_carrier(settings: Settings, provider: SmsProvider | None = None) -> SmsC
     return SmsCarrier(provider or make_provider(settings.sms, Path(settings.data_dir)))
 
 
-def mqtt_broker_url(settings: Settings) -> tuple[str, EmbeddedBroker | None]:
-    """``--mqtt``'s broker or, without one, a broker embedded here (started)."""
+def mqtt_carrier(
+    settings: Settings, override: Callable[[Loopback | None], Publisher] | None, *, rules: bool
+) -> tuple[MqttCarrier, EmbeddedBroker | None, Loopback | None]:
+    """MQTT to ``--mqtt``'s broker or, without one, to a broker embedded here (started); or
+    to what `override` makes (`sluiceway.testing`), given a broker in this process for the
+    app's topic `rules` to read. One worker carries it: messages leave in publish order."""
+    if override is not None:
+        loopback = Loopback() if rules else None
+        return MqttCarrier(override(loopback)), None, loopback
     if settings.mqtt is not None:
-        return settings.mqtt, None
+        return MqttCarrier(MqttPublisher(settings.mqtt)), None, None
     broker = EmbeddedBroker().start()
-    return broker.url, broker
+    return MqttCarrier(MqttPublisher(broker.url)), broker, None
 
 
 def functions_deliverer(

@@ -38,7 +38,7 @@ from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.loopback import Loopback
-from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
+from sluiceway.iot.publisher import MqttCarrier, Publisher
 from sluiceway.local import carriers, iot_rules
 from sluiceway.local.backend import HandleCalls, LocalBackend
 from sluiceway.local.counters import Metrics
@@ -248,15 +248,9 @@ class LocalEngine(HandleCalls):
         self._opened = False
 
     def _mqtt_deliverer(self) -> DeliveryWorker:
-        """MQTT goes to ``--mqtt``'s broker or, without one, to a broker embedded here. One
-        worker: messages leave in publish order."""
-        if self._mqtt_override is None:
-            url, self.broker = carriers.mqtt_broker_url(self.settings)
-            self.mqtt = MqttCarrier(MqttPublisher(url))
-        else:
-            # The topic rules read what is published from a broker in this process.
-            self.loopback = Loopback() if self.graph.topic_rules else None
-            self.mqtt = MqttCarrier(self._mqtt_override(self.loopback))
+        self.mqtt, self.broker, self.loopback = carriers.mqtt_carrier(
+            self.settings, self._mqtt_override, rules=bool(self.graph.topic_rules)
+        )
         return DeliveryWorker(
             "mqtt", ("mqtt",), self.mqtt, store=self.store, clock=self.clock, workers=1
         )
@@ -279,22 +273,9 @@ class LocalEngine(HandleCalls):
         self.close()
 
     def _start_environments(self) -> None:
-        """Process isolation: each function in execution environments of its own, which
-        import the app again by its origin (see `sluiceway.local.environments`)."""
-        if self.app.origin is None:
-            raise SluicewayError(
-                f"app '{self.app.name}' was not loaded by reference, so its functions cannot "
-                "be imported in execution environments of their own; load it with "
-                "sluiceway.app.loader.load_app('module:attr' or 'path/to/app.py'), or use "
-                "isolation='thread' (--isolation thread)"
-            )
-        self.environments = Environments(
-            app=self.app.origin,
-            graph=self.graph,
-            region=self.region,
-            root=Path(self.settings.data_dir) / "environments",
-            idle_seconds=self.settings.environment_idle_seconds,
-            aws_variables=self.aws_variables,
+        """Process isolation: each function in execution environments of its own."""
+        self.environments = Environments.of(
+            self.app, self.settings, self.region, self.aws_variables
         )
         self.environments.start()
         self.invoker.environments = self.environments

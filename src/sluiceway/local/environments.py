@@ -28,11 +28,13 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from sluiceway.app import App
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.invoke import Call
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import SluicewayError
+from sluiceway.core.settings import Settings
 from sluiceway.local.environment import INHERITED, Environment, HandlerError, config_for
 from sluiceway.local.environment_process import EnvironmentConfig
 
@@ -224,6 +226,32 @@ class _Pool:
 
 class Environments:
     """Every function's environments in one runtime."""
+
+    @classmethod
+    def of(
+        cls,
+        app: App,
+        settings: Settings,
+        region: naming.Region,
+        aws_variables: Callable[[str], Mapping[str, str]],
+    ) -> Environments:
+        """The environments of `app`'s functions, which import the app again by its origin
+        (so it must have one: loaded by reference)."""
+        if app.origin is None:
+            raise SluicewayError(
+                f"app '{app.name}' was not loaded by reference, so its functions cannot be "
+                "imported in execution environments of their own; load it with "
+                "sluiceway.app.loader.load_app('module:attr' or 'path/to/app.py'), or use "
+                "isolation='thread' (--isolation thread)"
+            )
+        return cls(
+            app=app.origin,
+            graph=app.graph,
+            region=region,
+            root=Path(settings.data_dir) / "environments",
+            idle_seconds=settings.environment_idle_seconds,
+            aws_variables=aws_variables,
+        )
 
     def __init__(
         self,

@@ -296,7 +296,7 @@ def _banner(engine: LocalEngine, url: str) -> list[str]:
     for function in engine.graph.functions:
         if isinstance(function.source, HttpSource):
             source_ = function.source
-            path = "/* ($default)" if source_.path == "$default" else source_.path
+            path = "/* ($default)" if source_.path == "$default" else source_.served_path
             lines.append(f"  {source_.method} {url}{path} -> function {function.name}")
     for pipe in engine.graph.pipes:
         source = pipe.source

@@ -57,7 +57,8 @@ def rest_api(build: Build, logical: str) -> None:
             build,
             build.where(method),
             verb,
-            _local(stage, path),
+            stage,
+            path,
             integration,
             auth,
             _cfn_keys,
@@ -131,12 +132,14 @@ def _integration(
     build: Build,
     where: str,
     verb: str,
+    stage: str,
     path: str,
     integration: dict[str, Any],
     auth: Any,
     keys: dict[str, str],
     api_key_values: tuple[str, ...] | None = None,
 ) -> None:
+    """One method's integration: `path` of the API, served under `stage`."""
     kind = str(integration.get(keys["type"], "")).upper()
     uri = str(integration.get(keys["uri"], ""))
     if kind == "AWS_PROXY" and ":lambda:path/" in uri:
@@ -146,17 +149,18 @@ def _integration(
 
         def on_http(name: str, common: dict[str, Any], handler: Any) -> None:
             common["timeout"] = min(common["timeout"], 29)
-            build.app.on_http(verb, path, auth=auth, name=name, **common)(handler)
+            build.app.on_http(verb, path, auth=auth, name=name, stage=stage, **common)(handler)
 
-        build.trigger(function, f"API {verb} {path}", on_http)
+        build.trigger(function, f"API {verb} {_local(stage, path)}", on_http)
         return
+    served = _local(stage, path)
     if kind == "AWS":
-        spec = _service_route(build, where, verb, path, integration, auth, keys)
+        spec = _service_route(build, where, verb, served, integration, auth, keys)
         if api_key_values is not None:
             spec = replace(spec, api_key_required=True, api_keys=api_key_values)
         build.app.service_route(spec)
         return
-    build.note(f"{where}: a {kind or 'missing'} integration on {verb} {path} is not emulated")
+    build.note(f"{where}: a {kind or 'missing'} integration on {verb} {served} is not emulated")
 
 
 def _service_route(
@@ -250,7 +254,8 @@ def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> Non
                 build,
                 f"{where} {method} {path}",
                 method,
-                _local(stage, path),
+                stage,
+                path,
                 integration,
                 auth,
                 _swagger_keys,

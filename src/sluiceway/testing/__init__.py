@@ -23,13 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sluiceway.testing.harness import (
-        Faults,
-        InjectedFailure,
-        Invocation,
-        RunningApp,
-        run_app,
-    )
+    from sluiceway.testing.faults import Faults, InjectedFailure
+    from sluiceway.testing.harness import Invocation, RunningApp, run_app
     from sluiceway.testing.outbound import MqttMessage, WebhookCall
 
 __all__ = [
@@ -43,8 +38,8 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Faults": "harness",
-    "InjectedFailure": "harness",
+    "Faults": "faults",
+    "InjectedFailure": "faults",
     "Invocation": "harness",
     "RunningApp": "harness",
     "run_app": "harness",

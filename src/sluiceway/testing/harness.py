@@ -39,6 +39,7 @@ from sluiceway.sns.sms import Sms, WebhookProvider
 from sluiceway.sqs import queues
 from sluiceway.sqs.queues import MessageView
 from sluiceway.testing import inprocess
+from sluiceway.testing.faults import Faults
 from sluiceway.testing.outbound import (
     PEERS,
     MqttMessage,
@@ -49,13 +50,10 @@ from sluiceway.testing.outbound import (
     RecordingWebhook,
     WebhookCall,
 )
+from sluiceway.testing.sdk_environment import point_sdks_at
 
 if TYPE_CHECKING:
     from sluiceway.templates.stack import Stack
-
-
-class InjectedFailure(RuntimeError):
-    """What a function "raises" when a test made it fail (`Faults.fail`)."""
 
 
 @dataclass(frozen=True)
@@ -72,69 +70,6 @@ class Invocation:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-class Faults:
-    """Switches a test flips: peers down (``smtp``, ``sms``, ``webhook``, ``mqtt``), a
-    webhook's answer, a function failing its next invocations."""
-
-    def __init__(self, app: RunningApp) -> None:
-        self._app = app
-        self.peers = {name: Peer(name) for name in PEERS}
-
-    def down(self, *peers: str) -> _BackUp:
-        """Make `peers` unreachable until `up` (or the end of a ``with`` block)."""
-        for peer in self._peers(peers):
-            peer.down = True
-        return _BackUp(self, peers)
-
-    def up(self, *peers: str) -> None:
-        """Make `peers` reachable again; what waited goes out when its retry is due."""
-        for peer in self._peers(peers):
-            peer.down = False
-
-    def webhook_answers(self, status: int) -> None:
-        """What the SMS webhook answers from now on (2xx delivers; 4xx refuses a text for
-        good; 5xx, 408 and 429 are retried)."""
-        if not 200 <= status <= 599:
-            raise ValueError(f"an HTTP status is 200..599, not {status}")
-        self.peers["webhook"].status = status
-
-    def fail(self, function: str, times: int = 1, error: BaseException | str | None = None) -> None:
-        """Make `function`'s next `times` invocations fail with `error` (an exception, or a
-        message for an `InjectedFailure`) without running its handler."""
-        names = [f.name for f in self._app.app.graph.functions]
-        if function not in names:
-            raise ValueError(f"the app has no function {function!r} (it has: {', '.join(names)})")
-        if times < 1:
-            raise ValueError("times is 1 or more")
-        made = [
-            error
-            if isinstance(error, BaseException)
-            else InjectedFailure(error or f"{function} failed (injected by the test)")
-            for _ in range(times)
-        ]
-        self._app.engine.invoker.fail_next(function, made)
-
-    def _peers(self, names: Sequence[str]) -> list[Peer]:
-        unknown = [name for name in names if name not in self.peers]
-        if unknown or not names:
-            raise ValueError(f"name peers among {', '.join(PEERS)} (not {', '.join(unknown)})")
-        return [self.peers[name] for name in names]
-
-
-class _BackUp:
-    """`Faults.down`'s result: used as a context manager, it brings the peers back up."""
-
-    def __init__(self, faults: Faults, peers: Sequence[str]) -> None:
-        self._faults = faults
-        self._peers = peers
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        self._faults.up(*self._peers)
 
 
 class RunningApp:
@@ -155,10 +90,10 @@ class RunningApp:
     ) -> None:
         self.app = app
         self.clock = VirtualClock()
-        self.faults = Faults(self)
-        self._mailer = RecordingMailer(self.faults.peers["smtp"])
-        self._webhook = RecordingWebhook(self.faults.peers["webhook"])
-        self._sms = RecordingSms(self.faults.peers["sms"])
+        self._peers = {name: Peer(name) for name in PEERS}
+        self._mailer = RecordingMailer(self._peers["smtp"])
+        self._webhook = RecordingWebhook(self._peers["webhook"])
+        self._sms = RecordingSms(self._peers["sms"])
         self._mqtt: RecordingPublisher | None = None
         self.invocations: list[Invocation] = []
         self._cleanup = cleanup
@@ -178,6 +113,7 @@ class RunningApp:
             mqtt=self._record_mqtt,
             env={},
         )
+        self.faults = Faults(app, self.engine.invoker, self._peers)
         try:
             self._open(url)
         except BaseException:
@@ -185,7 +121,7 @@ class RunningApp:
             raise
 
     def _record_mqtt(self, forward: Loopback | None) -> Publisher:
-        self._mqtt = RecordingPublisher(self.faults.peers["mqtt"], forward)
+        self._mqtt = RecordingPublisher(self._peers["mqtt"], forward)
         return self._mqtt
 
     def _open(self, url: str) -> None:
@@ -380,53 +316,6 @@ def _dead_letter_queues(app: App) -> list[str]:
     return list(dict.fromkeys(named))
 
 
-# Not a secret: the key every app under test signs with (see `_point_sdks_at`).
-TEST_SECRET = b"sluiceway.testing: well known, for tests only"
-
-_AWS_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_PROFILE",
-)
-
-
-def _point_sdks_at(data_dir: Path, region: str, url: str) -> Any:
-    """While the app runs, this process's SDKs call it (as its admin), not AWS with whatever
-    the shell holds: the app's modules and handlers on threads make their clients here, some
-    as they are imported. Returns the undo."""
-    from sluiceway.core.wire.credentials import SECRET_FILE, Keyring
-    from sluiceway.local.aws_redirect import redirect_aws_endpoints, stop_redirecting
-
-    keys = data_dir / "keys"
-    if not (keys / SECRET_FILE).exists():
-        # The same admin credentials for every app under test: a client a module made when
-        # an earlier test imported it still signs as this app's admin.
-        keys.mkdir(parents=True, exist_ok=True)
-        (keys / SECRET_FILE).write_bytes(TEST_SECRET)
-    admin = Keyring.load(keys).admin
-    saved = {name: os.environ.get(name) for name in _AWS_VARIABLES}
-    for name in _AWS_VARIABLES:
-        os.environ.pop(name, None)
-    os.environ["AWS_ENDPOINT_URL"] = url
-    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
-    os.environ.update(admin.variables())
-    redirect_aws_endpoints(url)
-
-    def undo() -> None:
-        stop_redirecting()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    return undo
-
-
 def _resolve(
     target: App | str | os.PathLike[str], overrides: Mapping[str, str]
 ) -> tuple[App, Stack | None]:
@@ -490,7 +379,7 @@ def run_app(
         **settings,
     )
     url = f"http://127.0.0.1:{_free_port()}" if serve else inprocess.BASE_URL
-    undo = _point_sdks_at(Path(data_dir), chosen.region, url)
+    undo = point_sdks_at(Path(data_dir), chosen.region, url)
     try:
         app, stack = _resolve(target, parameter_overrides or {})
         return RunningApp(app, chosen, url=url, stack=stack, cleanup=cleanup, undo=[undo])

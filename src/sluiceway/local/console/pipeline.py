@@ -242,7 +242,7 @@ class _Builder(Pipeline):
             case TopicSource():
                 self.link(self.topic(source.topic), node)
             case HttpSource():
-                self.link(self.route(source.method, source.path), node)
+                self.link(self.route(source.method, source.served_path), node)
             case ScheduleSource():
                 self.link(self.schedule(function.name, source.expression), node)
             case DirectSource():
