@@ -471,3 +471,26 @@ def test_handlers_of_different_folders_are_different_modules_in_one_process(
     assert (one({}, None), two({}, None), one({}, None)) == ("one", "two", "one")
     assert sys.modules["app"] is own
     assert "helpers" not in sys.modules
+
+
+def test_an_async_client_meets_the_same_gateway(sluiceway: Launcher) -> None:
+    import asyncio
+
+    app = sluiceway.run("orders")
+
+    async def post_some() -> list[int]:
+        async with app.async_http() as client:
+            answers = await asyncio.gather(
+                *(client.post("/orders", json={"n": n}) for n in range(5))
+            )
+            return [a.status_code for a in answers]
+
+    assert asyncio.run(post_some()) == [200] * 5
+    app.drain()
+    assert len(app.emails) == 5
+
+
+def test_one_app_object_runs_once_at_a_time(sluiceway: Launcher) -> None:
+    sluiceway.run("orders")
+    with pytest.raises(Exception, match="running already"):
+        sluiceway.run("orders")

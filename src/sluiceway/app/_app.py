@@ -82,8 +82,8 @@ class App(FunctionDeclarations, IntegrationDeclarations):
     def backend(self) -> Backend:
         if self._backend is None:
             raise NotBound(
-                f"app '{self.name}' is not running: run it with `sluiceway run`, or bind it "
-                "with LocalEngine(app, ...) in tests"
+                f"app '{self.name}' is not running: run it with `sluiceway run`, or in a test "
+                "with sluiceway.testing.run_app(app) (the `sluiceway` pytest fixture)"
             )
         return self._backend
 

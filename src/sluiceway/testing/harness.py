@@ -29,7 +29,7 @@ from sluiceway.app import App
 from sluiceway.awslambda.invoke import Outcome
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core.clock import VirtualClock
-from sluiceway.core.errors import SluicewayError
+from sluiceway.core.errors import NotBound, SluicewayError
 from sluiceway.core.settings import Isolation, Settings
 from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import Publisher
@@ -128,10 +128,20 @@ class RunningApp:
         from sluiceway.local.web import RuntimeApp
 
         self.url = url
+        try:
+            self.app.backend  # noqa: B018 (bound: another engine runs it)
+        except NotBound:
+            pass
+        else:
+            raise SluicewayError(
+                f"app '{self.app.name}' is running already (its handles are bound to another "
+                "engine): close that one first"
+            )
         self.engine.open()
         self._undo.append(self.engine.close)
         self.engine.invoker.observers.append(self._invoked)
         transport: httpx.BaseTransport | None = None
+        served: inprocess.InProcess | None = None
         if url == inprocess.BASE_URL:
             served = inprocess.InProcess(RuntimeApp(self.engine))
             self._undo.append(served.close)
@@ -141,6 +151,7 @@ class RunningApp:
         else:
             self._serve(int(url.rsplit(":", 1)[1]))
         self.engine.set_base_url(url)
+        self._served = served if transport is not None else None
         self.http = httpx.Client(base_url=self.url, transport=transport, timeout=30)
         self._undo.append(self.http.close)
 
@@ -261,6 +272,15 @@ class RunningApp:
         return {} if self.stack is None else self.stack.local_outputs(self.url)
 
     # -- clients ---------------------------------------------------------------------------
+
+    def async_http(self) -> httpx.AsyncClient:
+        """An `httpx.AsyncClient` on the same gateway as `http`, for a test that runs on an
+        event loop (``async with app.async_http() as client: await client.post(...)``)."""
+        if self._served is None:
+            return httpx.AsyncClient(base_url=self.url, timeout=30)
+        return httpx.AsyncClient(
+            base_url=self.url, transport=inprocess.AsyncTransport(self._served), timeout=30
+        )
 
     def token(self, *scopes: str, pool: str | None = None) -> str:
         """An access token for `scopes` of the app's user pool (`pool` if it has several),

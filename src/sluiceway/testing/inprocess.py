@@ -20,6 +20,7 @@ import asyncio
 import io
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,9 @@ BASE_URL = "http://sluiceway.test"
 HOST = urlsplit(BASE_URL).hostname
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, raw body
+
+
 class InProcess:
     """An ASGI application answering in this process (see the module's docstring)."""
 
@@ -44,20 +48,27 @@ class InProcess:
         )
         self._thread.start()
 
-    def send(self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Any:
+    def submit(
+        self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> Future[Answer]:
+        """One request, to be answered on the application's thread."""
+        return asyncio.run_coroutine_threadsafe(
+            self._answer(method, url, headers, body), self._loop
+        )
+
+    def send(
+        self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> Answer:
         """(status, headers, raw body) of one request, answered by the application."""
         if threading.current_thread() is self._thread:
             raise RuntimeError(
                 "a request to the app under test from its own HTTP thread would wait for itself"
             )
-        future = asyncio.run_coroutine_threadsafe(
-            self._answer(method, url, headers, body), self._loop
-        )
-        return future.result()
+        return self.submit(method, url, headers, body).result()
 
     async def _answer(
         self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> Answer:
         request = httpx.Request(method, url, headers=headers, content=body)
         response = await self._transport.handle_async_request(request)
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
@@ -80,6 +91,20 @@ class Transport(httpx.BaseTransport):
         status, headers, raw = self.served.send(
             request.method, str(request.url), request.headers.raw, request.read()
         )
+        return httpx.Response(status, headers=headers, content=raw, request=request)
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """httpx's async client onto `InProcess`: the request is answered on its loop's thread
+    (the caller's loop waits for it), as the sync `Transport` is."""
+
+    def __init__(self, served: InProcess) -> None:
+        self.served = served
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        submitted = self.served.submit(request.method, str(request.url), request.headers.raw, body)
+        status, headers, raw = await asyncio.wrap_future(submitted)
         return httpx.Response(status, headers=headers, content=raw, request=request)
 
 
