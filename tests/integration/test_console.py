@@ -105,7 +105,8 @@ def test_console_refuses_a_host_name_that_is_not_this_machines(make_engine: Engi
 
 def test_no_console_serves_nothing_at_console(make_engine: EngineFactory) -> None:
     engine = make_engine(shop(), console=False)
-    assert call(engine, "GET", "/console").status_code == 404
+    answer = call(engine, "GET", "/console")  # the app's API, which has no such route
+    assert (answer.status_code, answer.json()) == (403, {"message": "Missing Authentication Token"})
 
 
 def test_a_runtime_bound_beyond_loopback_gets_a_console_token() -> None:

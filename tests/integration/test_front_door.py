@@ -133,7 +133,7 @@ def test_refusals_are_the_gateways_and_store_nothing(make_engine: EngineFactory)
     assert (form.status_code, form.json()["code"]) == (415, "UnsupportedMediaType")
     assert (too_big.status_code, too_big.json()["code"]) == (413, "PayloadTooLarge"), too_big.text
     assert (header.status_code, header.json()["code"]) == (400, "InvalidHeader")
-    assert wrong_method.status_code == 405  # handed over: the gateway knows the route's methods
+    assert wrong_method.status_code == 403  # handed over: the gateway answers as API Gateway
     assert stored(engine) == []
 
 

@@ -11,6 +11,7 @@ import httpx
 
 from conftest import EngineFactory
 from sluiceway import App
+from sluiceway.testing.plugin import Launcher
 from support import gateway
 
 
@@ -151,3 +152,25 @@ def test_failures_answer_as_an_http_api_does_without_details(make_engine: Engine
     assert "secret" not in crashed.text
     assert (malformed.status_code, malformed.json()) == (500, {"message": "Internal Server Error"})
     assert (timed_out.status_code, timed_out.json()) == (503, {"message": "Service Unavailable"})
+
+
+def test_an_unknown_route_of_an_http_api_is_404_and_of_a_rest_api_403(
+    sluiceway: Launcher,
+) -> None:
+    only_http = App("only-http")
+
+    @only_http.on_http("GET", "/hello", payload_format_version="2.0")
+    def hello(event: dict[str, Any], context: Any) -> str:
+        return "hi"
+
+    app = sluiceway.run(only_http)
+    assert app.http.get("/hello").text == "hi"
+    for unrouted in (app.http.get("/nope"), app.http.delete("/hello")):
+        assert (unrouted.status_code, unrouted.json()) == (404, {"message": "Not Found"})
+    app.close()
+    mixed = sluiceway.run(http_api_app([]))  # a REST route beside them: a REST API answers
+    unrouted = mixed.http.get("/nope")
+    assert (unrouted.status_code, unrouted.json()) == (
+        403,
+        {"message": "Missing Authentication Token"},
+    )

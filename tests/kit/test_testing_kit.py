@@ -83,7 +83,9 @@ def test_a_template_runs_with_its_outputs_and_boto3_handlers(sluiceway: Launcher
     assert app.items("WeatherData") == [{"id": "1", "Weather": "Sunny"}]
     (invocation,) = app.invocations
     assert invocation.ok
-    assert invocation.event["httpMethod"] == "POST"
+    event = invocation.event
+    assert (event["httpMethod"], event["path"], event["resource"]) == ("POST", "/", "/")
+    assert (event["requestContext"]["stage"], event["requestContext"]["path"]) == ("Prod", "/Prod/")
 
 
 def test_handlers_boto3_clients_made_at_import_reach_the_app(

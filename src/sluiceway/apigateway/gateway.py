@@ -55,11 +55,15 @@ class Gateway(Integrations, ServiceIntegrations):
             for key, route in registry.routes.items()
             if route.table is not None
         }
-        self.methods: dict[str, list[str]] = {}
-        for method, path in [*self.routes, *self.table_routes]:
-            self.methods.setdefault(path, []).append(method)
         self.router = proxy.Router(engine.graph.functions)
         self.service_routes = service_integration.compile_routes(engine.graph.service_routes)
+        graph = engine.graph
+        self.http_api_only = bool(self.router.routes or graph.service_routes) and not (
+            self.routes
+            or self.table_routes
+            or any(not route.v2 for route in self.router.routes)
+            or any(not r.action_parameters for r in graph.service_routes)
+        )
         self.account_id = engine.region.account_id
         self.requests = 0
         self.sends = SendBatcher(engine.store)
@@ -101,23 +105,8 @@ class Gateway(Integrations, ServiceIntegrations):
                 await self._service(mapped[0], mapped[1], scope, receive, send, self._authorized)
             elif (found := self.router.find(scope["method"], path, default=True)) is not None:
                 await self._proxy(found[0], found[1], scope, receive, send)
-            elif path in self.methods or self._allowed(path):
-                allow = ", ".join(sorted({*self.methods.get(path, ()), *self._allowed(path)}))
-                await answer_json(
-                    send,
-                    405,
-                    {
-                        "message": f"{scope['method']} is not allowed on {path}",
-                        "code": "MethodNotAllowed",
-                    },
-                    [(b"allow", allow.encode())],
-                )
             else:
-                await answer_json(
-                    send,
-                    404,
-                    {"message": f"no route for {scope['method']} {path}", "code": "NotFound"},
-                )
+                await self._unrouted(send)
         except ClientGone:
             return
         except Exception:
@@ -126,13 +115,24 @@ class Gateway(Integrations, ServiceIntegrations):
             with contextlib.suppress(Exception):  # the answer may have started already
                 await answer_json(send, 500, {"message": "internal error", "code": "InternalError"})
 
+    async def _unrouted(self, send: Send) -> None:
+        """No route for this method and path: what API Gateway answers. A REST API (the
+        app's routes, as rendered, and a template's RestApi) answers any unknown method or
+        path 403 Missing Authentication Token; an app whose routes are all an HTTP API's
+        answers 404 Not Found, as API Gateway v2 does."""
+        if self.http_api_only:
+            await answer_json(send, 404, {"message": "Not Found"})
+            return
+        await answer_json(
+            send,
+            403,
+            {"message": "Missing Authentication Token"},
+            [(b"x-amzn-errortype", b"MissingAuthenticationTokenException")],
+        )
+
     @property
     def aws_call(self) -> service_integration.AwsCall | None:  # type: ignore[override]
         return self.engine.aws_integration
-
-    def _allowed(self, path: str) -> list[str]:
-        mapped = [r.spec.method for r in self.service_routes if r.pattern.fullmatch(path)]
-        return sorted({*self.router.allowed(path), *mapped})
 
     async def _screen(
         self, firewall: Firewall, scope: Scope, receive: Receive, send: Send

@@ -122,10 +122,6 @@ class Router:
                 return route, params
         return None
 
-    def allowed(self, path: str) -> list[str]:
-        """The methods some route answers on `path` (for a 405's Allow header)."""
-        return sorted({r.method for r in self.routes if r.pattern.fullmatch(path)})
-
 
 class MalformedAnswer(ValueError):
     pass

@@ -66,11 +66,12 @@ UNAVAILABLE_RESPONSE = (
     '{"message": "the message could not be stored; retry", "code": "Unavailable"}'
 )
 
-# API Gateway's own refusals, in the local gateway's {"message", "code"} shape.
+# API Gateway's own refusals, in the local gateway's {"message", "code"} shape. An unknown
+# method or path keeps API Gateway's own answer (403 Missing Authentication Token), which the
+# local gateway gives too.
 GATEWAY_RESPONSES = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "UnsupportedMediaType"),
     "BAD_REQUEST_BODY": (400, "BadRequestBody"),
-    "MISSING_AUTHENTICATION_TOKEN": (404, "NotFound"),
 }
 # The authorizer's refusals (with an app that requires tokens): as the local authorizer's.
 AUTH_RESPONSES = {"UNAUTHORIZED": (401, "Unauthorized"), "ACCESS_DENIED": (403, "Forbidden")}

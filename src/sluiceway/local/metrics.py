@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from sluiceway.apigateway import service_integration
 from sluiceway.core import otel, traces
 from sluiceway.core.histogram import Histogram
 from sluiceway.local.counters import HttpSnapshot, Metrics
@@ -35,6 +36,8 @@ PATH = "/metrics"
 CLIENT_CLOSED = 499
 
 Labels = tuple[tuple[str, str], ...]
+# The runtime's own pages, labelled by their path (an unknown one answers 404).
+_RUNTIME_PAGES = ("/_sluiceway/", PATH, "/oauth2/token")
 
 
 def route_label(gateway: Gateway, method: str, path: str, status: int) -> str:
@@ -44,13 +47,18 @@ def route_label(gateway: Gateway, method: str, path: str, status: int) -> str:
     key = (method, path)
     if key in gateway.routes or key in gateway.table_routes:
         return path
-    found = gateway.router.find(method, path)
+    found = gateway.router.find(method, path) or gateway.router.find(method, path, default=True)
     if found is not None:
         return found[0].resource
-    if status in (404, 405):
-        return "(unmatched)"
+    mapped = service_integration.find(gateway.service_routes, method, path)
+    if mapped is not None:
+        return mapped[0].spec.path
     if path.startswith("/console"):
         return "/console"
+    if path.endswith("/.well-known/jwks.json") and status != 404:
+        return path
+    if status in (404, 405) or not path.startswith(_RUNTIME_PAGES):
+        return "(unmatched)"  # what the app's API has no route for (403 or 404 there)
     return path
 
 
