@@ -301,3 +301,31 @@ def test_a_topic_functions_sends_commit_with_its_delivery(make_engine: EngineFac
     engine.drain(advance_time=True)
     bodies = [r["body"] for r in engine.store.query("SELECT body FROM messages")]
     assert bodies == ["eventually"]  # the failed attempt's send was never committed
+
+
+def test_the_start_banner_lists_every_route_with_what_it_leads_to(
+    make_engine: EngineFactory,
+) -> None:
+    from sluiceway.local.runtime import _banner
+
+    app = App("routes")
+    inbox = app.queue("inbox")
+    users = app.table("users", partition_key="id")
+    app.route("POST", "/in", to=inbox)
+    app.route("PUT", "/users", to=users)
+
+    @app.on_http("GET", "/h/{id}")
+    def show(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": ""}
+
+    @app.on_http("GET", "/v2/h", payload_format_version="2.0")
+    def show_v2(event: dict[str, Any], context: Any) -> str:
+        return ""
+
+    lines = _banner(make_engine(app), "http://127.0.0.1:8080")
+    assert [line for line in lines if line.startswith("  ") and " -> " in line] == [
+        "  POST http://127.0.0.1:8080/in -> queue inbox",
+        "  PUT http://127.0.0.1:8080/users -> table users",
+        "  GET http://127.0.0.1:8080/h/{id} -> function show",
+        "  GET http://127.0.0.1:8080/v2/h -> function show_v2",
+    ]
