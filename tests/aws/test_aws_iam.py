@@ -1,7 +1,7 @@
 """IAM derived from the graph: every statement of the deployed template names specific ARNs
-(texting a phone number, which SNS knows no ARN for, is the one ``"*"``; publishing to IoT
-Core names the declared topics) and only the actions the graph derives; the seeds' four
-policies, made least-privilege."""
+(texting a phone number, which SNS knows no ARN for, is the one ``NotResource``: anything but a
+topic; publishing to IoT Core names the declared topics) and only the actions the graph
+derives; the seeds' four policies, made least-privilege."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambda
 # The one resource that ends in "*": ListStreams is evaluated against a table's streams,
 # whose label is unknown until the stream exists (and changes if it is re-enabled).
 STREAM_LISTING = {"Fn::Sub": "${Orders.Arn}/stream/*"}
+# The SMS grant: sns:Publish on anything that is not a topic (a phone number has no ARN).
+SMS_FENCE = {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}
 
 # The seeds' four policies (000/001), all on "Resource": "*".
 SEED_POLICIES = {
@@ -151,9 +153,13 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
         for statement in statements(role):
             assert statement["Effect"] == "Allow"
             assert "NotAction" not in statement
-            assert "NotResource" not in statement
             actions = statement["Action"]
             granted |= set(actions)
+            if "NotResource" in statement:
+                # Texting a number: SNS has no resource for one, so "anything but a topic".
+                assert (statement["Sid"], actions) == ("Sms", ["sns:Publish"])
+                assert statement["NotResource"] == SMS_FENCE
+                continue
             if statement["Sid"] == "IotTopics":
                 # Publishing to IoT Core: exactly the topics app.iot(topics=[...]) allows.
                 assert app.graph.iot is not None
@@ -164,10 +170,8 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
                 assert all(r["Fn::Sub"] != iot_any_topic() for r in statement["Resource"])
                 continue
             for resource in resources_of(statement):
-                if resource == "*":
-                    # Texting a number: SNS has no resource for one.
-                    assert (statement["Sid"], actions) == ("Sms", ["sns:Publish"])
-                elif "Fn::Sub" in resource:
+                assert resource != "*", statement
+                if "Fn::Sub" in resource:
                     # The resources ending in "*": a table's streams, for ListStreams, and
                     # its secondary indexes, for Query and Scan.
                     table, tail = resource["Fn::Sub"].removeprefix("${").split(".Arn}")
@@ -364,3 +368,47 @@ def test_a_failure_destination_topic_gets_only_publish() -> None:
             "Resource": {"Ref": "Failures"},
         }
     ]
+
+
+def test_the_sms_grant_texts_a_number_but_publishes_to_no_topic_but_its_own() -> None:
+    """The rendered role, evaluated as IAM evaluates it (`sluiceway.core.policies`): a
+    function that texts and publishes to its one topic can do both, and nothing else."""
+    from sluiceway.core.policies import role_policy
+
+    app = App("texter")
+    news = app.topic("news")
+
+    @app.function(uses=[app.sms.sends, news.publishes], name="texter")
+    def texter(event: Any, context: Any) -> None: ...
+
+    template = template_for(app.graph, Code("m:app"))
+    (role,) = roles(template).values()
+    account = "arn:aws:sns:us-east-1:123456789012"
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return value["Fn::Sub"].replace("${AWS::Partition}", "aws")
+        if isinstance(value, dict) and "Ref" in value:
+            return f"{account}:{value['Ref']}"
+        if isinstance(value, list):
+            return [resolved(v) for v in value]
+        return value
+
+    documents = [
+        (
+            policy["PolicyName"],
+            {
+                "Statement": [
+                    {k: resolved(v) for k, v in statement.items()}
+                    for statement in policy["PolicyDocument"]["Statement"]
+                ]
+            },
+        )
+        for policy in role["Policies"]
+    ]
+    policy = role_policy("texter", documents)
+    assert policy.allows("sns:Publish", "*")  # a text: SNS authorizes it against "*"
+    assert policy.allows("sns:Publish", f"{account}:{names.resource_id('news')}")
+    assert not policy.allows("sns:Publish", f"{account}:Billing")
+    assert not policy.allows("sns:Publish", "arn:aws:sns:eu-west-1:999999999999:Other")
+    assert not policy.allows("sns:CreateTopic", "*")

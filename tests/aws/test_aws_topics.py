@@ -195,8 +195,14 @@ def test_a_function_that_texts_may_publish_to_any_number_and_to_nothing_else() -
     rendered = resources(app)
     role = rendered["TexterRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    # Any number, and no topic: a phone number has no ARN, a topic always has one.
     assert statements[1:] == [
-        {"Sid": "Sms", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": "*"}
+        {
+            "Sid": "Sms",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "NotResource": {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"},
+        }
     ]
     assert statements[0]["Resource"] == {"Fn::GetAtt": ["Jobs", "Arn"]}
     # A phone number is no resource: nothing to tell the shim.

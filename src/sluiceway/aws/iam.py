@@ -208,6 +208,19 @@ def statements(grants: Iterable[Grant], iot: IotSpec | None = None) -> list[dict
         if grant.kind == "iot":
             out.append(_allow("IotTopics", grant.actions, iot_resources(iot)))
             continue
+        if grant.kind == "sms":
+            # SNS knows no resource for a phone number, so the grant is "not a topic": a
+            # text to any number, never a publish to a topic (the function's own topics
+            # have statements of their own; a Deny of topics would override those).
+            out.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": sorted(grant.actions),
+                    "NotResource": sub("arn:${AWS::Partition}:sns:*:*:*"),
+                }
+            )
+            continue
         main = grant.actions - STREAM_LISTING_ACTIONS if grant.kind == "stream" else grant.actions
         if main:
             out.append(_allow(sid, main, arn(grant.kind, grant.name)))
@@ -258,7 +271,7 @@ def arn(kind: ResourceKind, name: str) -> Any:
         case "topic":
             return ref(logical)  # a topic's Ref is its ARN
         case "sms":
-            return "*"  # SNS knows no resource for a phone number
+            return "*"  # SNS knows no resource for a phone number (`statements` fences it)
         case "iot":
             raise RenderError(
                 "IoT topics have no single ARN: the resources of iot:Publish come from the "

@@ -126,8 +126,9 @@ class Sms(Handle):
     >>> app.sms.publish("+919876543210", "Welcome!")             # doctest: +SKIP
     {'MessageId': '...'}
 
-    A function needs ``uses=[app.sms.sends]``; on AWS that is ``sns:Publish`` on ``*``, the
-    only resource SNS knows for phone numbers.
+    A function needs ``uses=[app.sms.sends]``; on AWS that is ``sns:Publish`` on anything
+    but a topic (``NotResource: arn:aws:sns:*:*:*``): SNS knows no resource for a phone
+    number, and the grant must not reach the account's topics.
     """
 
     name = "*"
