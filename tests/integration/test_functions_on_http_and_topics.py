@@ -44,6 +44,9 @@ CONTEXT_KEYS = [
     "httpMethod",
     "apiId",
     "protocol",
+    "domainName",
+    "domainPrefix",
+    "extendedRequestId",
 ]
 # The keys of the SNS event Lambda receives (the console's "SNS" template).
 SNS_KEYS = [

@@ -28,7 +28,7 @@ from sluiceway.apigateway.ingest import Rejection
 from sluiceway.apigateway.integrations import GatewayEngine, Integrations, SendBatcher
 from sluiceway.apigateway.service_integration import ServiceIntegrations
 from sluiceway.cognito.token_endpoint import MAX_TOKEN_REQUEST_BYTES
-from sluiceway.core import attrvalue
+from sluiceway.core import attrvalue, ids
 from sluiceway.core.settings import Settings
 from sluiceway.dynamodb.info import TableInfo
 from sluiceway.sqs.info import QueueInfo
@@ -65,6 +65,7 @@ class Gateway(Integrations, ServiceIntegrations):
             or any(not r.action_parameters for r in graph.service_routes)
         )
         self.account_id = engine.region.account_id
+        self.api_id = ids.short_id("api", engine.graph.name)
         self.requests = 0
         self.sends = SendBatcher(engine.store)
         acl = engine.graph.firewall

@@ -8,6 +8,7 @@ transaction and one fsync, and a queue route answers 200 only once its message i
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from typing import Any, Protocol
@@ -52,6 +53,8 @@ log = logging.getLogger("sluiceway.gateway")
 class GatewayGraph(Protocol):
     """What the gateway reads of the app's graph (`sluiceway.app.graph.AppGraph` is one)."""
 
+    @property
+    def name(self) -> str: ...
     @property
     def functions(self) -> tuple[FunctionSpec, ...]: ...
     @property
@@ -156,6 +159,7 @@ class Integrations:
 
     engine: GatewayEngine
     sends: SendBatcher
+    api_id: str  # the API's id in the events (AWS's 10-character shape)
 
     async def _ingest(
         self, route: RouteInfo, queue: QueueInfo, scope: Scope, receive: Receive, send: Send
@@ -264,8 +268,11 @@ class Integrations:
         ]
         source = route.function.source
         guard = source.auth if isinstance(source, HttpSource) else None
-        if guard is not None and not await self._authorized(guard, scope, send, trace):
-            return
+        claims: dict[str, object] | None = None
+        if guard is not None:
+            claims = await self._claims(guard, scope, send, trace)
+            if claims is None:
+                return
         try:
             headers = request_headers(scope)
             body = await read_body(receive, headers, proxy.MAX_BODY_BYTES)
@@ -290,6 +297,8 @@ class Integrations:
                 request_id,
                 int(self.engine.clock.now() * 1000),
                 self.engine.region.account_id,
+                self.api_id,
+                claims,
             )
             loop = asyncio.get_running_loop()
             outcome = await loop.run_in_executor(
@@ -333,15 +342,26 @@ class Integrations:
         send: Send,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> bool:
-        """Check the request's access token against `requirement` (API Gateway's Cognito
-        authorizer, before the body is read); answer 401/403 and return False if it fails."""
+        """`_claims`, for a route whose integration has no use for them."""
+        return await self._claims(requirement, scope, send, extra) is not None
+
+    async def _claims(
+        self,
+        requirement: AuthSpec,
+        scope: Scope,
+        send: Send,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> dict[str, object] | None:
+        """The claims of the request's access token, checked against `requirement` (API
+        Gateway's Cognito authorizer, before the body is read); None, once 401/403 is
+        answered, if it fails."""
         identity = self.engine.identity
         assert identity is not None
         authorization = next(
             (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
         )
         try:
-            identity.authorize(requirement, authorization)
+            return identity.authorize(requirement, authorization)
         except AuthError as refusal:
             code = "Unauthorized" if refusal.status == 401 else "Forbidden"
             challenge = [(b"www-authenticate", refusal.www_authenticate.encode("latin-1"))]
@@ -351,8 +371,7 @@ class Integrations:
                 {"message": refusal.description, "code": code},
                 [*challenge, *(extra or [])],
             )
-            return False
-        return True
+            return None
 
 
 def proxy_event(
@@ -363,13 +382,19 @@ def proxy_event(
     request_id: str,
     now_ms: int,
     account_id: str,
+    api_id: str,
+    claims: dict[str, object] | None = None,
 ) -> dict[str, Any]:
     """The request as the route's function gets it: a REST API's proxy event (payload
-    format 1.0), or an HTTP API's (2.0) when the route's source says so."""
+    format 1.0), or an HTTP API's (2.0) when the route's source says so; with the headers
+    API Gateway adds, and an authorizer's `claims`."""
     client = scope.get("client") or ("127.0.0.1", 0)
     query = scope.get("query_string", b"").decode("latin-1")
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    headers = _with_gateway_headers(headers, scope, client[0], now_ms)
+    domain = next((v for k, v in headers if k.lower() == "host"), "localhost")
     if route.v2:
+        scopes = claims.get("scope") if claims is not None else None
         return events.apigw_http_event(
             method=scope["method"],
             path=scope["path"],
@@ -386,8 +411,11 @@ def proxy_event(
             request_id=request_id,
             request_time_ms=now_ms,
             account_id=account_id,
-            domain_name=next((v for k, v in headers if k == "host"), "localhost"),
+            domain_name=domain,
+            api_id=api_id,
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+            claims=claims,
+            scopes=scopes.split() if isinstance(scopes, str) else None,
         )
     path = scope["path"]
     if route.stage is not None:  # served at /<stage><path>; the event's path is the API's
@@ -405,4 +433,33 @@ def proxy_event(
         request_id=request_id,
         request_time_ms=now_ms,
         account_id=account_id,
+        api_id=api_id,
+        domain_name=domain,
+        extended_request_id=base64.b64encode(ids.random_bytes(11)).decode(),
+        claims=claims,
     )
+
+
+def _with_gateway_headers(
+    headers: list[tuple[str, str]], scope: Scope, client: str, now_ms: int
+) -> list[tuple[str, str]]:
+    """The request's headers with those API Gateway adds: ``X-Forwarded-For`` (the client's
+    address after any the request carried), ``-Port``, ``-Proto`` and ``X-Amzn-Trace-Id``."""
+    names = {k.lower() for k, _ in headers}
+    kept = [(k, v) for k, v in headers if k.lower() not in _FORWARDED]
+    earlier = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    server = scope.get("server") or ("localhost", 80)
+    scheme = scope.get("scheme", "http")
+    port = server[1] if server[1] is not None else (443 if scheme == "https" else 80)
+    added = [
+        ("x-forwarded-for", ", ".join([*earlier, client])),
+        ("x-forwarded-port", str(port)),
+        ("x-forwarded-proto", scheme),
+    ]
+    if "x-amzn-trace-id" not in names:
+        trace = f"Root=1-{now_ms // 1000:08x}-{ids.random_bytes(12).hex()}"
+        added.append(("x-amzn-trace-id", trace))
+    return [*kept, *added]
+
+
+_FORWARDED = ("x-forwarded-for", "x-forwarded-port", "x-forwarded-proto")

@@ -63,13 +63,23 @@ class Declarations:
 
     def _function_of(self, where: str, option: str, handler: Any) -> str:
         """The name of the function `handler` was declared as in this app."""
-        for spec in self._functions.values():
-            if spec.handler is handler:
-                return spec.name
+        if isinstance(handler, str) and handler in self._functions:
+            return handler
+        found = [spec.name for spec in self._functions.values() if spec.handler is handler]
+        if len(found) > 1:
+            raise DeclarationError(
+                where,
+                f"{option}={getattr(handler, '__name__', handler)!r} is the handler of several "
+                f"functions ({', '.join(found)})",
+                f"name the function instead: {option}={found[0]!r}",
+            )
+        if found:
+            return found[0]
         raise DeclarationError(
             where,
             f"{option}={handler!r} is not a function declared in app '{self.name}'",
-            "declare it first with @app.function(...) (or another app.on_* decorator)",
+            "declare it first with @app.function(...) (or another app.on_* decorator), or "
+            "give its name",
         )
 
     def _destination(self, where: str, handle: Queue | Topic, option: str) -> Destination:

@@ -132,9 +132,9 @@ class IntegrationDeclarations(Declarations):
         name: str,
         *,
         source: Table | Queue,
-        target: Callable[..., Any] | Queue | Topic,
+        target: Callable[..., Any] | str | Queue | Topic,
         filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        enrichment: Callable[..., Any] | None = None,
+        enrichment: Callable[..., Any] | str | None = None,
         batch_size: int | None = None,
         maximum_batching_window_in_seconds: int = 0,
         starting_position: str = "LATEST",
@@ -145,7 +145,8 @@ class IntegrationDeclarations(Declarations):
         dead_letter: Queue | Topic | None = None,
     ) -> PipeSpec:
         """Declare an EventBridge Pipe from a table's stream (or a queue) to a function, a
-        queue or a topic.
+        queue or a topic. A function (`target`, `enrichment`) is given by its handler or,
+        when one handler serves several functions, by its name.
 
         `filter` is an event pattern (or up to 5, OR-ed) in the Pipes dialect: records that
         match none are skipped (a queue's are deleted). `enrichment` is a function (declared

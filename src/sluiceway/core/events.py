@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -287,10 +288,15 @@ def apigw_proxy_event(
     request_id: str,
     request_time_ms: int,
     account_id: str,
-    api_id: str = "sluiceway",
+    api_id: str,
+    domain_name: str,
+    extended_request_id: str,
     stage: str = "local",
+    claims: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The REST API Lambda proxy event (the console's "API Gateway AWS Proxy" template)."""
+    """The REST API Lambda proxy event (the console's "API Gateway AWS Proxy" template),
+    field for field; `claims` are a Cognito authorizer's (``requestContext.authorizer.claims``,
+    each a string, as API Gateway passes them)."""
     single_query: dict[str, str] = {}
     multi_query: dict[str, list[str]] = {}
     for name, value in query:
@@ -304,6 +310,12 @@ def apigw_proxy_event(
     text, encoded = proxy_body(body)
     user_agent = next((v for n, v in headers if n.lower() == "user-agent"), None)
     moment = datetime.fromtimestamp(request_time_ms / 1000, UTC)
+    context: dict[str, Any] = {
+        "accountId": account_id,
+        "resourceId": hashlib.sha256(resource.encode()).hexdigest()[:6],
+    }
+    if claims is not None:
+        context["authorizer"] = {"claims": {k: _claim_text(v) for k, v in claims.items()}}
     return {
         "body": text,
         "resource": resource,
@@ -317,8 +329,7 @@ def apigw_proxy_event(
         "headers": single_headers,
         "multiValueHeaders": multi_headers,
         "requestContext": {
-            "accountId": account_id,
-            "resourceId": hashlib.sha256(resource.encode()).hexdigest()[:6],
+            **context,
             "stage": stage,
             "requestId": request_id,
             "requestTime": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -335,14 +346,31 @@ def apigw_proxy_event(
                 "userArn": None,
                 "userAgent": user_agent,
                 "user": None,
+                "principalOrgId": None,
+                "apiKey": None,
+                "apiKeyId": None,
+                "clientCert": None,
             },
             "path": f"/{stage}{path}",
             "resourcePath": resource,
             "httpMethod": method,
             "apiId": api_id,
             "protocol": "HTTP/1.1",
+            "domainName": domain_name,
+            "domainPrefix": domain_name.split(".", 1)[0],
+            "extendedRequestId": extended_request_id,
         },
     }
+
+
+def _claim_text(value: Any) -> str:
+    """A token claim as API Gateway hands it to the function: text (a list space-separated,
+    a number or a boolean as JSON writes it)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(map(_claim_text, value))
+    return json.dumps(value)
 
 
 def apigw_http_event(
@@ -359,9 +387,11 @@ def apigw_http_event(
     request_time_ms: int,
     account_id: str,
     domain_name: str,
-    api_id: str = "sluiceway",
+    api_id: str,
     stage: str = "$default",
     protocol: str = "HTTP/1.1",
+    claims: Mapping[str, Any] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The HTTP API (API Gateway v2) Lambda event, payload format 2.0, in the key order of
     AWS's example ("Create AWS Lambda proxy integrations for HTTP APIs"): header names in
@@ -369,7 +399,8 @@ def apigw_http_event(
     headers' cookies (split at ";") in ``cookies`` instead of ``headers``. ``route_key`` is
     ``"POST /orders/{id}"`` or ``"$default"``. As AWS does, it omits ``cookies``,
     ``queryStringParameters``, ``pathParameters`` and ``body`` when there are none (and
-    ``stageVariables``, which a local API never has)."""
+    ``stageVariables``, which a local API never has). A JWT authorizer's `claims` and
+    `scopes` are in ``requestContext.authorizer.jwt``."""
     cookies: list[str] = []
     single_headers: dict[str, str] = {}
     for name, value in headers:
@@ -399,6 +430,18 @@ def apigw_http_event(
     event["requestContext"] = {
         "accountId": account_id,
         "apiId": api_id,
+        **(
+            {}
+            if claims is None
+            else {
+                "authorizer": {
+                    "jwt": {
+                        "claims": {k: _claim_text(v) for k, v in claims.items()},
+                        "scopes": list(scopes) if scopes else None,
+                    }
+                }
+            }
+        ),
         "domainName": domain_name,
         "domainPrefix": domain_name.split(".", 1)[0],
         "http": {

@@ -8,6 +8,7 @@ the parent's blocks, so two processes never hand out the same id.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 
@@ -53,3 +54,10 @@ def uuid4() -> str:
     """A random UUID in its canonical form, like `str(uuid.uuid4())`."""
     h = uuid4_hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def short_id(*parts: str, length: int = 10) -> str:
+    """A stable id of AWS's shape (an API's ``a1b2c3d4e5``) for what `parts` name."""
+    digest = hashlib.sha512("/".join(parts).encode()).hexdigest()  # up to 64 characters
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(alphabet[int(digest[i : i + 2], 16) % 36] for i in range(0, 2 * length, 2))

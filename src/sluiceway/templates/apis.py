@@ -14,7 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from sluiceway.apigateway.spec import IntegrationResponse, ServiceRouteSpec
-from sluiceway.templates import authorizers, convert, values
+from sluiceway.core.ids import short_id
+from sluiceway.templates import authorizers, convert
 from sluiceway.templates.build import Build
 from sluiceway.templates.errors import TemplateError
 from sluiceway.templates.roles import role_of
@@ -293,6 +294,6 @@ def _key(build: Build, key_id: Any, where: str) -> str:
     props = build.props(logical)
     if not convert.boolean(build.where(logical, "Enabled"), props.get("Enabled"), False):
         return ""
-    value = str(props.get("Value") or values.short_id(build.pseudo.stack_name, logical, length=40))
+    value = str(props.get("Value") or short_id(build.pseudo.stack_name, logical, length=40))
     build.api_keys[logical] = value
     return value

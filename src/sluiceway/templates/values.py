@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sluiceway.cognito.clients import declared_client_id
 from sluiceway.cognito.identity import pool_id
 from sluiceway.core import naming
+from sluiceway.core.ids import short_id
 from sluiceway.templates.errors import TemplateError
 
 
@@ -29,13 +30,6 @@ class Physical:
     name: str
     scope: str = "REGIONAL"  # a web ACL's or IP set's Scope (REGIONAL or CLOUDFRONT)
     app: str = ""
-
-
-def short_id(*parts: str, length: int = 10) -> str:
-    """A stable id of AWS's shape (an API's ``a1b2c3d4e5``) for a resource of this stack."""
-    digest = hashlib.sha512("/".join(parts).encode()).hexdigest()  # up to 64 characters
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(alphabet[int(digest[i : i + 2], 16) % 36] for i in range(0, 2 * length, 2))
 
 
 def ref(region: naming.Region, resource: Physical) -> str:
