@@ -60,6 +60,7 @@ class Chaos:
         self.kills: list[str] = []
         self.kills_of: Counter[str] = Counter()  # environments and front doors killed
         self.acked = 0
+        self.posted = False  # every order has had its attempts (the load is over)
         self.generation = 0
         self.changed = asyncio.Condition()
         self.runtime = self._start(self.plan[0])
@@ -97,7 +98,7 @@ class Chaos:
                 target = self.acked + self.random.randint(10, 150)
                 async with self.changed:
                     await self.changed.wait_for(
-                        lambda target=target: self.acked >= target or load.done()  # type: ignore[misc]
+                        lambda target=target: self.acked >= target or self.posted  # type: ignore[misc]
                     )
                 self.runtime.kill()
             else:
@@ -199,6 +200,11 @@ async def post(chaos: Chaos) -> dict[str, str]:
                         break
 
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    # Said under the condition: a kill waiting for more acknowledgements than will come
+    # stops waiting (the task's own end would notify nobody).
+    async with chaos.changed:
+        chaos.posted = True
+        chaos.changed.notify_all()
     return acked
 
 
