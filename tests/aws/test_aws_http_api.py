@@ -3,6 +3,7 @@ Gateway v2), beside the REST API that keeps the app's 1.0 routes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from aws_support import findings, sam_transform
 
 from sluiceway import App
 from sluiceway.aws import Code, RenderError, _yaml, template_for
+from sluiceway.aws.observability import HTTP_API_FORMAT
 from sluiceway.firewall import Rule, rate_limit
 
 
@@ -59,7 +61,13 @@ def test_a_2_0_route_is_an_http_api_event_on_the_apps_http_api() -> None:
     assert resources["Admin"]["Properties"]["Events"]["HttpApi"]["Properties"]["Method"] == "ANY"
     assert resources["ShopHttpApi"] == {
         "Type": "AWS::Serverless::HttpApi",
-        "Properties": {"Name": "shop-http"},
+        "Properties": {
+            "Name": "shop-http",
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": ["ShopHttpApiAccessLogs", "Arn"]},
+                "Format": json.dumps(HTTP_API_FORMAT),
+            },
+        },
     }
     # SAM makes their invoke permissions; only the 1.0 route has one of its own.
     assert "PlaceInvokePermission" not in resources

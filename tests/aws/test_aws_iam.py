@@ -16,6 +16,7 @@ from aws_support import sam_transform
 
 from sluiceway import App
 from sluiceway.aws import Code, iam, names, route_grants, template_for
+from sluiceway.aws.observability import CLOUDWATCH_ROLE, PUSH_TO_LOGS_POLICY, XRAY_POLICY
 from sluiceway.awslambda import permissions
 from sluiceway.awslambda.spec import HttpSource, TopicSource
 from sluiceway.blueprints import iot_router
@@ -147,8 +148,13 @@ def test_every_iam_statement_names_specific_resources_and_only_derived_actions(
     template = sam_transform(template_for(app.graph, Code("m:app")))
     expected = derived_actions(app)
     tables = {names.resource_id(t.name) for t in app.graph.tables}
-    assert set(roles(template)) == set(expected)  # the SAM transform added no role
+    # The SAM transform added no role (API Gateway's account role writes its access logs).
+    assert set(roles(template)) - {CLOUDWATCH_ROLE} == set(expected)
     for logical, role in roles(template).items():
+        if logical == CLOUDWATCH_ROLE:
+            assert role["ManagedPolicyArns"] == [PUSH_TO_LOGS_POLICY]
+            assert "Policies" not in role
+            continue
         granted: set[str] = set()
         for statement in statements(role):
             assert statement["Effect"] == "Allow"
@@ -228,11 +234,16 @@ def test_no_policy_lives_outside_the_rendered_roles(transformed: dict[str, Any])
     ]
 
 
-def test_the_one_managed_policy_is_basic_execution_for_logs(transformed: dict[str, Any]) -> None:
+def test_the_managed_policies_are_aws_own_for_logs_and_tracing(
+    transformed: dict[str, Any],
+) -> None:
+    """Logs and X-Ray traces (whose write actions take no resource): AWS's managed policies
+    for them, never a "*" of ours; and API Gateway's role for the account's API logs."""
     assert {k: r.get("ManagedPolicyArns") for k, r in roles(transformed).items()} == {
-        "POCLambda1Role": [LOGS],
-        "POCLambda2Role": [LOGS],
+        "POCLambda1Role": [LOGS, XRAY_POLICY],
+        "POCLambda2Role": [LOGS, XRAY_POLICY],
         "RoutePostOrdersRole": None,
+        CLOUDWATCH_ROLE: [PUSH_TO_LOGS_POLICY],
     }
 
 

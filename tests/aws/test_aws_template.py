@@ -4,6 +4,7 @@ translator, and each kind renders to exactly the resource it should (pipes: test
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,22 @@ from sluiceway.apigateway.render import request_template
 from sluiceway.aws import Code, RenderError, _yaml, render, render_spec, template_for
 from sluiceway.aws import checks as rendering
 from sluiceway.aws.fragment import Target
+from sluiceway.aws.observability import REST_FORMAT
 from sluiceway.awslambda.render import render_event
 from sluiceway.blueprints.iot_router import app as iot_router_app
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
 
 ORDERS = Code(app="sluiceway.blueprints.orders:app")
+
+
+def access_logging(api: str) -> dict[str, str]:
+    """What a REST API's access logs add: its log group, the account's CloudWatch role."""
+    return {
+        f"{api}AccessLogs": "AWS::Logs::LogGroup",
+        "ApiGatewayCloudWatchRole": "AWS::IAM::Role",
+        "ApiGatewayAccount": "AWS::ApiGateway::Account",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +90,7 @@ def test_the_iot_router_template_passes_cfn_lint_and_becomes_every_seed_004_reso
         "IotRouterApi": "AWS::ApiGateway::RestApi",
         "IotRouterApiprodStage": "AWS::ApiGateway::Stage",
         **{k: "AWS::ApiGateway::Deployment" for k in types if k.startswith("IotRouterApiDeploy")},
+        **access_logging("IotRouterApi"),
     }
     assert sorted(transformed["Parameters"]) == ["DevicesDomainPrefix", "IotDataEndpoint"]
 
@@ -112,6 +124,7 @@ def test_the_sam_translator_turns_it_into_plain_cloudformation(
         "OrdersApi": "AWS::ApiGateway::RestApi",
         "OrdersApiprodStage": "AWS::ApiGateway::Stage",
         **{k: "AWS::ApiGateway::Deployment" for k in types if k.startswith("OrdersApiDeployment")},
+        **access_logging("OrdersApi"),
     }
 
 
@@ -230,7 +243,7 @@ def test_a_topic_and_its_email_subscription_take_the_endpoint_from_the_parameter
 ) -> None:
     assert resources(template)["POCTopic"] == {
         "Type": "AWS::SNS::Topic",
-        "Properties": {"TopicName": "POC-Topic"},
+        "Properties": {"TopicName": "POC-Topic", "KmsMasterKeyId": "alias/aws/sns"},
     }
     assert resources(template)["POCTopicEmailNotifyEmail"] == {
         "Type": "AWS::SNS::Subscription",
@@ -261,6 +274,11 @@ def test_a_route_is_an_sqs_integration_answering_like_the_local_gateway(
         "StageName": "prod",
         "OpenApiVersion": "3.0.1",
         "EndpointConfiguration": {"Type": "REGIONAL"},
+        "TracingEnabled": True,
+        "AccessLogSetting": {
+            "DestinationArn": {"Fn::GetAtt": ["OrdersApiAccessLogs", "Arn"]},
+            "Format": json.dumps(REST_FORMAT),
+        },
     }
     operation = properties["DefinitionBody"]["paths"]["/orders"]["post"]
     assert operation["x-amazon-apigateway-integration"] == {
@@ -389,6 +407,7 @@ def test_a_queue_function_renders_with_the_shim_its_grants_and_its_mapping(
                     "SLUICEWAY_TABLE_Orders": {"Ref": "Orders"},
                 }
             },
+            "Tracing": "Active",
             "Events": {
                 "POCQueue": {
                     "Type": "SQS",

@@ -22,7 +22,7 @@ from sluiceway.cognito.validation import user_pool
 from sluiceway.core import naming, validation
 from sluiceway.core.attrvalue import KeyType
 from sluiceway.core.errors import DeclarationError, NotBound, ValidationError
-from sluiceway.core.specs import Endpoint, ParameterRef
+from sluiceway.core.specs import Deployment, Endpoint, ParameterRef
 from sluiceway.dynamodb.handle import Table
 from sluiceway.dynamodb.spec import STREAM_VIEW_TYPES, GlobalIndex, LocalIndex, TableSpec
 from sluiceway.dynamodb.validation import index_specs, key_spec
@@ -32,7 +32,7 @@ from sluiceway.iot.spec import IotSpec, RuleAction, TopicRuleSpec
 from sluiceway.pipes.spec import PipeSpec
 from sluiceway.sns import validation as sns_validation
 from sluiceway.sns.handle import Sms, Topic
-from sluiceway.sns.spec import PROTOCOLS, SubscriptionSpec, TopicSpec
+from sluiceway.sns.spec import AWS_MANAGED_KEY, PROTOCOLS, SubscriptionSpec, TopicSpec
 from sluiceway.sns.validation import check_endpoint
 from sluiceway.sqs.handle import Queue
 from sluiceway.sqs.spec import QueueSpec
@@ -68,6 +68,7 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         self._iot: Iot | None = None
         self._topic_rules: dict[str, TopicRuleSpec] = {}
         self._firewall: WebACL | None = None
+        self._deployment = Deployment()
         self._backend: Backend | None = None
         # How another process imports this app again (set by `sluiceway.app.loader.load_app`):
         # what each function's execution environment loads. None: built in place.
@@ -109,7 +110,22 @@ class App(FunctionDeclarations, IntegrationDeclarations):
             iot=None if self._iot is None else self._iot.spec,
             topic_rules=tuple(self._topic_rules.values()),
             firewall=self._firewall,
+            deployment=self._deployment,
         )
+
+    def deployment(self, *, tracing: bool = True, access_logs: bool = True) -> Deployment:
+        """How the app is observed on AWS (both on unless turned off here): X-Ray `tracing`
+        of its API stage and its functions (``TracingEnabled``, ``Tracing: Active``), and
+        its API's `access_logs` (``AccessLogSetting`` to a log group kept a year). Locally
+        every request is traced either way."""
+        if not isinstance(tracing, bool) or not isinstance(access_logs, bool):
+            raise DeclarationError(
+                f"app '{self.name}' deployment",
+                "tracing and access_logs are True or False",
+                "pass app.deployment(tracing=False) or access_logs=False to turn one off",
+            )
+        self._deployment = Deployment(tracing=tracing, access_logs=access_logs)
+        return self._deployment
 
     # -- parameters -----------------------------------------------------------------------
 
@@ -251,11 +267,21 @@ class App(FunctionDeclarations, IntegrationDeclarations):
         self._tables[name] = handle
         return handle
 
-    def topic(self, name: str) -> Topic:
-        """Declare an SNS topic; add subscriptions with `topic.subscribe(protocol, endpoint)`."""
+    def topic(self, name: str, *, kms_key: str | None = AWS_MANAGED_KEY) -> Topic:
+        """Declare an SNS topic; add subscriptions with `topic.subscribe(protocol, endpoint)`.
+
+        On AWS its messages are encrypted at rest with `kms_key`: SNS's AWS-managed key
+        (``alias/aws/sns``) unless another key's alias, id or ARN is given; None stores them
+        unencrypted (a publisher such as CloudWatch alarms cannot use the AWS-managed key)."""
         naming.check_topic_name(name)
         self._unique(self._topics, name, "topic")
-        handle = Topic(self, TopicSpec(name))
+        if kms_key is not None and (not isinstance(kms_key, str) or not kms_key.strip()):
+            raise DeclarationError(
+                f"topic '{name}'",
+                f"kms_key={kms_key!r} is not a key",
+                "give a KMS key's alias (alias/...), id or ARN, or None",
+            )
+        handle = Topic(self, TopicSpec(name, kms_key))
         self._topics[name] = handle
         return handle
 

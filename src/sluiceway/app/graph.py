@@ -8,13 +8,13 @@ target's exhaustive ``match``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar
 
 from sluiceway.apigateway.spec import RouteSpec, ServiceRouteSpec
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.cognito.spec import UserPoolSpec
-from sluiceway.core.specs import ParameterRef
+from sluiceway.core.specs import Deployment, ParameterRef
 from sluiceway.dynamodb.spec import TableSpec
 from sluiceway.iot.spec import IotSpec, TopicRuleSpec
 from sluiceway.pipes.spec import PipeSpec
@@ -43,6 +43,7 @@ class AppGraph:
     iot: IotSpec | None = None
     topic_rules: tuple[TopicRuleSpec, ...] = ()
     firewall: WebACL | None = None
+    deployment: Deployment = field(default_factory=Deployment)
 
     def queue(self, name: str) -> QueueSpec:
         return next(_named(self.queues, name, "queue"))

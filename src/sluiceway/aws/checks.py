@@ -64,7 +64,7 @@ RENDERED_FIELDS: dict[type, frozenset[str]] = {
     ),
     KeySpec: frozenset({"name", "type"}),
     IndexSpec: frozenset({"name", "partition_key", "sort_key", "projection", "non_key_attributes"}),
-    TopicSpec: frozenset({"name"}),
+    TopicSpec: frozenset({"name", "kms_key"}),
     SubscriptionSpec: frozenset(
         {"topic", "protocol", "endpoint", "filter_policy", "raw_message_delivery"}
     ),

@@ -32,6 +32,7 @@ from sluiceway.aws import names
 from sluiceway.aws.checks import describe
 from sluiceway.aws.errors import RenderError
 from sluiceway.aws.fragment import DEFAULT_STAGE, Code, Fragment, Renderable, Target
+from sluiceway.aws.observability import observed
 from sluiceway.awslambda import render as awslambda
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.cognito import render as cognito
@@ -104,6 +105,9 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
             _claim(claims, logical, f"the HTTP API of app '{graph.name}'")
         resources.update(fragment.resources)
         outputs = {**fragment.outputs, **outputs}
+    for logical, resource in observed(graph.deployment, resources).items():
+        _claim(claims, logical, f"the deployment of app '{graph.name}'")
+        resources[logical] = resource
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",

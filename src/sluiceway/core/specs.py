@@ -1,5 +1,5 @@
-"""What declarations share: parameters resolved per deployment, handlers, permissions and
-destinations."""
+"""What declarations share: parameters resolved per deployment, handlers, permissions,
+destinations and how the app is deployed."""
 
 from __future__ import annotations
 
@@ -50,3 +50,13 @@ class Destination:
 
     kind: Literal["queue", "topic"]
     name: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How the AWS render observes the app (`App.deployment`): X-Ray `tracing` of its API
+    stage and functions (the local runtime traces every request too), and its API's
+    `access_logs` (a JSON line per request in a log group of its own)."""
+
+    tracing: bool = True
+    access_logs: bool = True

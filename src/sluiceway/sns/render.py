@@ -33,6 +33,8 @@ def render_topic(spec: TopicSpec) -> Fragment:
     properties: dict[str, Any] = {"TopicName": spec.name}
     if spec.name.endswith(".fifo"):
         properties["FifoTopic"] = True
+    if spec.kms_key is not None:
+        properties["KmsMasterKeyId"] = spec.kms_key
     return Fragment(
         resources={logical: {"Type": "AWS::SNS::Topic", "Properties": properties}},
         outputs={

@@ -17,9 +17,17 @@ FilterPolicyScope = Literal["MessageAttributes", "MessageBody"]
 FILTER_POLICY_SCOPES: tuple[FilterPolicyScope, ...] = ("MessageAttributes", "MessageBody")
 
 
+# SNS's AWS-managed key: what a topic is encrypted at rest with on AWS unless another is named.
+AWS_MANAGED_KEY = "alias/aws/sns"
+
+
 @dataclass(frozen=True)
 class TopicSpec:
+    """A topic. `kms_key` encrypts its messages at rest on AWS (``KmsMasterKeyId``: a key's
+    alias, id or ARN); None leaves them unencrypted there."""
+
     name: str
+    kms_key: str | None = AWS_MANAGED_KEY
 
 
 @dataclass(frozen=True)

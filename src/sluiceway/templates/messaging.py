@@ -91,7 +91,8 @@ def topic(build: Build, logical: str) -> Topic:
             "FIFO topics are not emulated yet",
             "use a standard topic locally (drop FifoTopic and the .fifo suffix)",
         )
-    handle = build.app.topic(build.name(logical))
+    key = props.get("KmsMasterKeyId")  # kept as the template has it (none: unencrypted)
+    handle = build.app.topic(build.name(logical), kms_key=key if isinstance(key, str) else None)
     build.handles[logical] = handle
     for i, item in enumerate(
         convert.listing(f"{where} property Subscription", props.get("Subscription"))
