@@ -8,8 +8,11 @@ The runtime serves it behind its own pages (`sluiceway.local.web`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from sluiceway.apigateway import proxy, service_integration
@@ -34,6 +37,9 @@ from sluiceway.dynamodb.info import TableInfo
 from sluiceway.sqs.info import QueueInfo
 from sluiceway.wafv2.evaluator import Firewall
 from sluiceway.wafv2.request import WebRequest
+
+# Token requests checked at once (each a scrypt of a core's time for a secret).
+TOKEN_THREADS = 2
 
 log = logging.getLogger("sluiceway.gateway")
 
@@ -66,6 +72,7 @@ class Gateway(Integrations, ServiceIntegrations):
         )
         self.account_id = engine.region.account_id
         self.api_id = ids.short_id("api", engine.graph.name)
+        self._token_pool = ThreadPoolExecutor(TOKEN_THREADS, thread_name_prefix="sluiceway-token")
         self.requests = 0
         self.sends = SendBatcher(engine.store)
         acl = engine.graph.firewall
@@ -203,8 +210,20 @@ class Gateway(Integrations, ServiceIntegrations):
                 {"error": "invalid_request", "error_description": rejection.message},
             )
             return
-        status, answer, extra = identity.token(
-            scope["method"], headers, body, scope.get("query_string", b"")
+        client = scope.get("client") or ("", 0)
+        # Off the event loop: a client secret is checked with a deliberately slow scrypt,
+        # which would hold every other request up. A pool of its own bounds how many cores
+        # a flood of guesses can take (and the throttle refuses most of them before that).
+        status, answer, extra = await asyncio.get_running_loop().run_in_executor(
+            self._token_pool,
+            functools.partial(
+                identity.token,
+                scope["method"],
+                headers,
+                body,
+                scope.get("query_string", b""),
+                source=client[0],
+            ),
         )
         # Cache-Control: no-store is on every answer already (RFC 6749 §5.1 asks for it).
         kept = [(k.lower(), v) for k, v in extra if k.lower() != "cache-control"]

@@ -91,6 +91,13 @@ if TYPE_CHECKING:
     "runtime serves HTTP itself (always so with TLS or a web ACL).",
 )
 @click.option(
+    "--token-failure-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Failed client authentications a minute at the token endpoint, per client id and "
+    "per address, before it answers 429 [default: $SLUICEWAY_TOKEN_FAILURE_LIMIT or 20].",
+)
+@click.option(
     "--parameter-overrides",
     "overrides",
     cls=GreedyOption,
@@ -129,6 +136,7 @@ def run(
     console_hosts: tuple[str, ...],
     isolation: str | None,
     front_door: str | None,
+    token_failure_limit: int | None,
     overrides: tuple[str, ...],
     config_env: str,
     stack_name: str | None,
@@ -165,6 +173,7 @@ def run(
             log_format=log_format,
             console=False if no_console else None,
             console_hosts=console_hosts or None,
+            token_failure_limit=token_failure_limit,
         )
         if isolation is not None or "SLUICEWAY_ISOLATION" not in os.environ:
             settings = settings.replace(isolation=isolation or "process")

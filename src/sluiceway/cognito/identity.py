@@ -23,10 +23,12 @@ the API Gateway answers 401 for a token without the scope, this answers 403
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import json
 import os
 import secrets
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ from sluiceway.cognito.clients import (
 from sluiceway.cognito.errors import OAuthError
 from sluiceway.cognito.keys import SigningKeys
 from sluiceway.cognito.spec import AuthSpec, ClientSpec, UserPoolSpec
+from sluiceway.cognito.throttle import DEFAULT_FAILURE_LIMIT, FailedAttempts
 from sluiceway.cognito.token_endpoint import (
     NO_STORE_HEADERS,
     TokenRequest,
@@ -105,6 +108,7 @@ class Identity:
         data_dir: Path,
         clock: Clock,
         region: str,
+        failure_limit: int = DEFAULT_FAILURE_LIMIT,
     ) -> None:
         self.app = app
         self.pools = {pool.name: pool for pool in pools}
@@ -114,6 +118,11 @@ class Identity:
         # Read afresh on each use, so a rotation made by the CLI shows at once.
         self.keys = SigningKeys(Path(data_dir) / "oauth" / "keys")
         self._secret_file = Path(data_dir) / "oauth" / SECRET_FILE
+        # Failed client authentications per minute, per client id and per source address.
+        self.failures = FailedAttempts(failure_limit, clock.now)
+        # The token endpoint's outcomes (``/metrics``): issued, refused, throttled.
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self._outcomes_lock = threading.Lock()
 
     # -- names ------------------------------------------------------------------------------
 
@@ -293,14 +302,45 @@ class Identity:
     # -- the token endpoint -----------------------------------------------------------------
 
     def token(
-        self, method: str, headers: Mapping[str, str], body: bytes, query: bytes = b""
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: bytes = b"",
+        source: str = "",
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        """``POST /oauth2/token``: (status, JSON body, headers) per RFC 6749."""
+        """``POST /oauth2/token``: (status, JSON body, headers) per RFC 6749. A client id or
+        a `source` address with too many failed authentications in the last minute gets
+        429 and ``Retry-After`` before its secret is checked (`throttle`)."""
         try:
-            answer = self._issue(parse_token_request(method, headers, body, query=query))
+            request = parse_token_request(method, headers, body, query=query)
+            keys = (f"client:{request.client_id}", f"address:{source}")
+            wait = self.failures.retry_after(keys)
+            if wait is not None:
+                self._count("throttled")
+                raise OAuthError(
+                    "too_many_requests",
+                    "too many failed client authentications from this client or address; "
+                    f"retry after {wait} s",
+                    429,
+                    headers=(("Retry-After", str(wait)),),
+                )
+            try:
+                answer = self._issue(request)
+            except OAuthError as refused:
+                if refused.error == "invalid_client":
+                    self.failures.failed(keys)
+                raise
         except OAuthError as error:
+            if error.status != 429:
+                self._count("refused")
             return error.status, dict(error.body()), [*error.headers, *NO_STORE_HEADERS]
+        self._count("issued")
         return 200, answer, list(NO_STORE_HEADERS)
+
+    def _count(self, outcome: str) -> None:
+        with self._outcomes_lock:
+            self.outcomes[outcome] += 1
 
     def issue(
         self, client_id: str, client_secret: str, scopes: Sequence[str] | None

@@ -53,6 +53,9 @@ class Settings:
     # queue routes' messages through the writer and hands every other request to the
     # runtime's gateway (`sluiceway run`'s default). inline: the runtime's gateway alone.
     front_door: FrontDoorMode = "inline"
+    # Failed client authentications a minute at the token endpoint, per client id and per
+    # source address, before it answers 429 (`sluiceway.cognito.throttle`).
+    token_failure_limit: int = 20
 
     def __post_init__(self) -> None:
         if self.durability not in ("full", "relaxed"):
@@ -79,6 +82,10 @@ class Settings:
             raise ValueError(f"isolation must be 'process' or 'thread', not {self.isolation!r}")
         if self.front_door not in ("process", "inline"):
             raise ValueError(f"front door must be 'process' or 'inline', not {self.front_door!r}")
+        if not isinstance(self.token_failure_limit, int) or self.token_failure_limit < 1:
+            raise ValueError(
+                f"--token-failure-limit {self.token_failure_limit!r}: at least 1 a minute"
+            )
         if not self.environment_idle_seconds > 0:
             raise ValueError("environment_idle_seconds must be more than 0")
         for host in self.console_hosts:
@@ -149,5 +156,7 @@ class Settings:
             values["front_door"] = env["SLUICEWAY_FRONT_DOOR"]
         if "SLUICEWAY_ENVIRONMENT_IDLE_SECONDS" in env:
             values["environment_idle_seconds"] = float(env["SLUICEWAY_ENVIRONMENT_IDLE_SECONDS"])
+        if "SLUICEWAY_TOKEN_FAILURE_LIMIT" in env:
+            values["token_failure_limit"] = int(env["SLUICEWAY_TOKEN_FAILURE_LIMIT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

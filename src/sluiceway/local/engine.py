@@ -180,6 +180,7 @@ class LocalEngine(HandleCalls):
                 data_dir=Path(self.settings.data_dir),
                 clock=self.clock,
                 region=self.region.region,
+                failure_limit=self.settings.token_failure_limit,
             )
             self.identity.sync_declared()  # the app's declared app clients exist from now
             sources = EventSources(

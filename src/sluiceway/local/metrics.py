@@ -151,6 +151,7 @@ def render(
     _mappings(out, engine)
     _invocations(out, metrics)
     _deliveries(out, engine)
+    _token_requests(out, engine)
     _store(out, engine)
     _traces(out, engine)
     if gateway is not None and gateway.firewall is not None:
@@ -321,6 +322,20 @@ def _invocations(out: _Exposition, metrics: Metrics) -> None:
         "counter",
         "Delivery attempts by protocol and outcome (delivered, retrying, failed).",
         [("", (("protocol", p), ("outcome", o)), n) for (p, o), n in attempts],
+    )
+
+
+def _token_requests(out: _Exposition, engine: LocalEngine) -> None:
+    identity = engine.identity
+    if identity is None or not identity.pools:
+        return
+    outcomes = dict(identity.outcomes)
+    out.family(
+        "sluiceway_token_requests_total",
+        "counter",
+        "Token endpoint requests by outcome: issued, refused (a bad request or client), "
+        "throttled (429: too many failed client authentications).",
+        [("", (("outcome", o),), outcomes.get(o, 0)) for o in ("issued", "refused", "throttled")],
     )
 
 

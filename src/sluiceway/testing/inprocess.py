@@ -40,8 +40,11 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, raw bo
 class InProcess:
     """An ASGI application answering in this process (see the module's docstring)."""
 
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self._transport = httpx.ASGITransport(app=app)
+    def __init__(
+        self, app: Callable[..., Any], client: tuple[str, int] = ("127.0.0.1", 50000)
+    ) -> None:
+        """`client` is the address requests come from (``scope["client"]``)."""
+        self._transport = httpx.ASGITransport(app=app, client=client)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="sluiceway-testing-http", daemon=True
