@@ -21,6 +21,7 @@ from sluiceway.cli import (
     queues,
     run,
     sms,
+    store,
     tables,
 )
 
@@ -53,6 +54,10 @@ main.add_command(identity.token)
 main.add_command(identity.keys)
 main.add_command(firewall.firewall)
 main.add_command(sms.sms)
+main.add_command(store.check)
+main.add_command(store.backup)
+main.add_command(store.restore)
+main.add_command(store.recover)
 main.add_command(env.env)
 main.add_command(outputs.outputs)
 main.add_command(aws.render)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,11 @@ def _admin(data_dir: Path | None) -> Iterator[Any]:
             yield admin
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
+    except sqlite3.DatabaseError as error:  # found mid-command (open checks it first)
+        from sluiceway.core.store_health import damaged
+
+        store = _data_dir(data_dir) / "sluiceway.db"
+        raise click.ClickException(str(damaged(store, str(error)))) from None
     except Rejection as rejection:
         raise click.ClickException(
             f"{rejection.status} {rejection.code}: {rejection.message}"

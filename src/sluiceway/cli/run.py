@@ -91,6 +91,12 @@ if TYPE_CHECKING:
     "runtime serves HTTP itself (always so with TLS or a web ACL).",
 )
 @click.option(
+    "--reset",
+    is_flag=True,
+    help="Set the data directory's store aside (in damaged-<time>/, kept) and start with an "
+    "empty one: for a store that is damaged or lost and that no backup can replace.",
+)
+@click.option(
     "--token-failure-limit",
     type=click.IntRange(min=1),
     default=None,
@@ -136,6 +142,7 @@ def run(
     console_hosts: tuple[str, ...],
     isolation: str | None,
     front_door: str | None,
+    reset: bool,
     token_failure_limit: int | None,
     overrides: tuple[str, ...],
     config_env: str,
@@ -180,6 +187,8 @@ def run(
         if front_door is not None or "SLUICEWAY_FRONT_DOOR" not in os.environ:
             settings = settings.replace(front_door=front_door or "process")
         logs.configure(settings.log_format)
+        if reset:
+            _reset(Path(settings.data_dir))
         settings = point_thread_handlers_here(settings)
         if is_template(app):
             _serve_template(app, settings, overrides, config_env, stack_name)
@@ -219,3 +228,18 @@ def _serve_template(
         return outputs_lines(stack.local_outputs(url), stack.api_keys)
 
     serve(stack.app, settings, on_ready=on_ready)
+
+
+def _reset(data_dir: Path) -> None:
+    from sluiceway.core.store_health import set_aside
+    from sluiceway.local.data_dir import DataDirLock
+
+    lock = DataDirLock(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock.acquire()  # not under a running runtime
+    try:
+        aside = set_aside(data_dir)
+    finally:
+        lock.release()
+    if aside is not None:
+        click.echo(f"sluiceway: the store was set aside in {aside}; starting empty", err=True)

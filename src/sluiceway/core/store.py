@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sluiceway.core import traces
+from sluiceway.core import store_health, traces
 from sluiceway.core.clock import Clock, SystemClock
 from sluiceway.core.histogram import LATENCY_BUCKETS, SIZE_BUCKETS, Histogram
 from sluiceway.core.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
@@ -145,9 +145,21 @@ class Store:
                 f"no sluiceway data in {self.data_dir}: start the app once with `sluiceway run`"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cx = self._connect()
-        cx.execute("PRAGMA journal_mode=WAL")
-        version = cx.execute("PRAGMA user_version").fetchone()[0]
+        store_health.refuse_if_lost(self.path)
+        try:
+            cx = self._connect()
+        except sqlite3.DatabaseError as error:
+            raise store_health.damaged(self.path, str(error)) from None
+        try:
+            cx.execute("PRAGMA journal_mode=WAL")
+            version = cx.execute("PRAGMA user_version").fetchone()[0]
+            store_health.check(cx, self.path)
+        except sqlite3.DatabaseError as error:
+            cx.close()
+            raise store_health.damaged(self.path, str(error)) from None
+        except BaseException:
+            cx.close()
+            raise
         if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} was written by a newer sluiceway (schema {version}); "
@@ -161,6 +173,7 @@ class Store:
             cx.executescript(
                 f"BEGIN IMMEDIATE;\n{MIGRATIONS[step]}\nPRAGMA user_version={step + 1};\nCOMMIT;"
             )
+        store_health.remember(self.path)
         self._writer = cx
         self._data_version = int(cx.execute("PRAGMA data_version").fetchone()[0])
         self._thread = threading.Thread(target=self._run, name="sluiceway-writer", daemon=True)
