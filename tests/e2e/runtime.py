@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,6 +51,7 @@ class RuntimeProcess:
             stderr=self._log,
             text=True,
             env=self.env,
+            start_new_session=True,  # a process group of its own: `kill_tree` kills it all
         )
         ready = threading.Event()
         stdout = self.process.stdout
@@ -82,6 +84,16 @@ class RuntimeProcess:
         """kill -9: no cleanup of any kind."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self._close()
+
+    def kill_tree(self) -> None:
+        """kill -9 of the whole process group at once (the runtime, its front door, delivery
+        process and environments), as a container stop, an OOM kill of the cgroup or a power
+        cut stops them."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
         self._close()
 

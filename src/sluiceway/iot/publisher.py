@@ -423,9 +423,10 @@ class MqttCarrier:
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
+        self.sent: Callable[[int], None] | None = None  # the engine's `SentLog.sent`
 
     def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:
-        return one_by_one(jobs, self._deliver)
+        return one_by_one(jobs, self._deliver, self.sent)
 
     def _deliver(self, job: Job) -> None:
         payload = job.message if isinstance(job.message, bytes) else (job.message or "").encode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.invoke import Invoker
@@ -20,6 +21,7 @@ from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import Links, Mailer
 from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
+from sluiceway.sns.sent_log import SentLog
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider, make_provider
 
@@ -93,3 +95,17 @@ def delivery_process(settings: Settings, base_url: str, lock_fd: int) -> ChildSe
         ),
         keep_fds=(lock_fd,),
     )
+
+
+class _Noting(Protocol):
+    sent: Callable[[int], None] | None
+
+
+def note_acceptances(settings: Settings, noting: Sequence[_Noting | None]) -> SentLog:
+    """This process's log of accepted deliveries, told of by each carrier in `noting` (the
+    delivery process keeps a log of its own)."""
+    log = SentLog(Path(settings.data_dir), "runtime", durable=settings.durability == "full")
+    for carrier in noting:
+        if carrier is not None:
+            carrier.sent = log.sent
+    return log

@@ -33,13 +33,13 @@ from sluiceway.core import naming, otel
 from sluiceway.core.clock import Clock, SystemClock
 from sluiceway.core.errors import SluicewayError
 from sluiceway.core.settings import Settings
-from sluiceway.core.store import Store, Tx
+from sluiceway.core.store import Store
 from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
 from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import MqttCarrier, Publisher
-from sluiceway.local import carriers, iot_rules
+from sluiceway.local import carriers, iot_rules, recovery
 from sluiceway.local.backend import HandleCalls, LocalBackend
 from sluiceway.local.counters import Metrics
 from sluiceway.local.data_dir import DataDirLock
@@ -51,26 +51,19 @@ from sluiceway.local.observing import Observer, Pauses
 from sluiceway.local.registry import NewSubscription, Registry, resolve_parameters, sync
 from sluiceway.local.tracing import InvocationTracer
 from sluiceway.local.workers import workers_for
-from sluiceway.sns import outbox
+from sluiceway.sns import sent_log
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
 from sluiceway.sns.email import Links, Mailer
 from sluiceway.sns.sender import ChildSender
+from sluiceway.sns.sent_log import SentLog
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider
-from sluiceway.sqs import queues
 
 log = logging.getLogger("sluiceway.engine")
 
 
 class DrainDidNotSettle(SluicewayError):
     code = "DrainDidNotSettle"
-
-
-def _recover(tx: Tx) -> None:
-    """Undo what a crash left half-done: deliveries being sent and messages being
-    processed go back to waiting (both are safe to repeat: see their modules)."""
-    outbox.release_in_flight(tx)
-    queues.release_interrupted(tx)
 
 
 class LocalEngine(HandleCalls):
@@ -127,6 +120,7 @@ class LocalEngine(HandleCalls):
         self.loopback: Loopback | None = None  # the topic rules' broker, with `mqtt=`
         self.topic_rules: iot_rules.TopicRules | None = None  # subscribed, once open
         self.sender: ChildSender | None = None
+        self.sent: SentLog | None = None  # accepted deliveries, noted one by one
         self.links = Links(self.settings.base_url)
         self.signer = Signer(Path(self.settings.data_dir) / "keys")
         self._keyring: Keyring | None = None
@@ -165,7 +159,7 @@ class LocalEngine(HandleCalls):
             self.backend = LocalBackend(self.store, self.registry, self)
             self.invoker.backend = self  # for calls from execution environments
             self.housekeeping = Housekeeping(self.store, self.registry, self.clock, self._owner)
-            self.store.write(_recover)
+            recovery.recover(self.store, Path(self.settings.data_dir))
             # What a front door acknowledged before a crash, before anything consumes.
             inbox.import_leftovers(
                 self.settings.data_dir,
@@ -208,6 +202,7 @@ class LocalEngine(HandleCalls):
             ]
             if self.graph.iot is not None or self.graph.topic_rules:
                 self.deliverers.append(self._mqtt_deliverer())
+            self._note_acceptances()
             functions = carriers.functions_deliverer(
                 self.graph,
                 self.invoker,
@@ -232,6 +227,10 @@ class LocalEngine(HandleCalls):
         self._opened = True
         return self
 
+    def _note_acceptances(self) -> None:
+        """Each delivery this process's carriers send is noted as accepted (`sent_log`)."""
+        self.sent = carriers.note_acceptances(self.settings, [self.email, self.sms, self.mqtt])
+
     def close(self) -> None:
         if not self._opened:
             return
@@ -245,6 +244,10 @@ class LocalEngine(HandleCalls):
             self.sms.close()
         self._close_mqtt()
         self.store.close()
+        if self.sent is not None:
+            self.sent.close()
+            self.sent = None
+            sent_log.clear(Path(self.settings.data_dir))  # every outcome is recorded
         self._lock.release()
         self._opened = False
 

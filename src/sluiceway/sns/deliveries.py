@@ -35,10 +35,13 @@ class Carrier(Protocol):
 
 
 def one_by_one(
-    jobs: Sequence[Job], deliver: Callable[[Job], Sequence[Op[Any]] | None]
+    jobs: Sequence[Job],
+    deliver: Callable[[Job], Sequence[Op[Any]] | None],
+    sent: Callable[[int], None] | None = None,
 ) -> list[Delivered]:
     """Deliver jobs in turn; once a peer proved unreachable, the rest of the batch fails at
-    once (and waits for its retry) instead of each trying in vain."""
+    once (and waits for its retry) instead of each trying in vain. `sent` notes each job the
+    peer accepted before the next goes (`sent_log.SentLog.sent`)."""
     results: list[Delivered] = []
     unreachable: DeliveryError | None = None
     for job in jobs:
@@ -46,7 +49,7 @@ def one_by_one(
             results.append((unreachable, ()))
             continue
         try:
-            results.append((None, deliver(job) or ()))
+            effects = deliver(job) or ()
         except DeliveryError as error:
             results.append((error, ()))
             if error.connection:
@@ -56,6 +59,10 @@ def one_by_one(
             # delivery that fails the same way every time.
             log.exception("%s delivery %d could not be attempted", job.protocol, job.id)
             results.append((DeliveryError(f"internal error: {bug!r}", permanent=True), ()))
+        else:
+            if sent is not None:
+                sent(job.id)
+            results.append((None, effects))
     return results
 
 
@@ -67,9 +74,10 @@ class MailCarrier:
         self.mailer = mailer
         self.sender = sender
         self.links = links
+        self.sent: Callable[[int], None] | None = None  # the engine's `SentLog.sent`
 
     def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:
-        return one_by_one(jobs, self._deliver)
+        return one_by_one(jobs, self._deliver, self.sent)
 
     def _deliver(self, job: Job) -> None:
         self.mailer.send(compose(job, sender=self.sender, links=self.links))

@@ -42,6 +42,7 @@ from sluiceway.sns import outbox
 from sluiceway.sns.deliveries import Delivered
 from sluiceway.sns.email import DeliveryError, Links, MaildirMailer, Mailer, SmtpMailer, compose
 from sluiceway.sns.outbox import Job
+from sluiceway.sns.sent_log import SentLog
 
 log = logging.getLogger("sluiceway.sender")
 
@@ -78,6 +79,7 @@ class _Child:
         self.orphaned = False
         self.broken_at = 0.0
         self.broken: dict[str, Any] | None = None
+        self.sent = SentLog(Path(config.data_dir), "email", durable=config.durability == "full")
 
     def run(self, inbox: IO[str]) -> None:
         workers = [
@@ -104,12 +106,15 @@ class _Child:
                 worker.join()
             if self.unrecorded:
                 _record_orphaned(self.config, list(self.unrecorded.values()))
+            self.sent.close()
 
     def _work(self) -> None:
         mailer = make_mailer(Path(self.config.data_dir), self.config.smtp)
         try:
             while (job := self.jobs.get()) is not None:
                 outcome = self._send(mailer, job)
+                if outcome["error"] is None:
+                    self.sent.sent(job.id)  # on disk before this connection sends another
                 with self.lock:
                     self.unrecorded[job.id] = outcome
                     if outcome["connection"]:

@@ -164,9 +164,10 @@ class SmsCarrier:
 
     def __init__(self, provider: SmsProvider) -> None:
         self.provider = provider
+        self.sent: Callable[[int], None] | None = None  # the engine's `SentLog.sent`
 
     def deliver_all(self, jobs: Sequence[Job]) -> list[Delivered]:
-        return one_by_one(jobs, self._deliver)
+        return one_by_one(jobs, self._deliver, self.sent)
 
     def _deliver(self, job: Job) -> None:
         text = job.text()
