@@ -27,7 +27,7 @@ from sluiceway.apigateway.asgi import (
 )
 from sluiceway.apigateway.info import RouteInfo, RouteRegistry
 from sluiceway.apigateway.ingest import Rejection
-from sluiceway.apigateway.service_integration import AwsCall
+from sluiceway.apigateway.service_integration import AwsCall, api_key_accepted
 from sluiceway.apigateway.spec import ServiceRouteSpec
 from sluiceway.apigateway.validation import DEFAULT_ROUTE
 from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
@@ -267,7 +267,12 @@ class Integrations:
             (traces.TRACE_HEADER, trace_id.encode()),
         ]
         source = route.function.source
-        guard = source.auth if isinstance(source, HttpSource) else None
+        assert isinstance(source, HttpSource)
+        if source.api_keys is not None and not api_key_accepted(source.api_keys, scope):
+            # API Gateway's answer to a missing or unknown key, before any authorizer.
+            await answer_json(send, 403, {"message": "Forbidden"}, trace)
+            return
+        guard = source.auth
         claims: dict[str, object] | None = None
         if guard is not None:
             claims = await self._claims(guard, scope, send, trace)

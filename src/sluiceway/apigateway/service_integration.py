@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -220,9 +220,11 @@ def select_response(responses: tuple[IntegrationResponse, ...], status: int) -> 
     return default or IntegrationResponse(200)
 
 
-def _key_accepted(spec: ServiceRouteSpec, scope: Scope) -> bool:
+def api_key_accepted(keys: Sequence[str], scope: Scope) -> bool:
+    """Whether the request's ``x-api-key`` is one of `keys` (API Gateway's ApiKeyRequired,
+    the keys its usage plans give the stage)."""
     given = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
-    return given is not None and given.decode("latin-1") in spec.api_keys
+    return given is not None and given.decode("latin-1") in keys
 
 
 class ServiceIntegrations:
@@ -244,7 +246,7 @@ class ServiceIntegrations:
         spec = route.spec
         request_id = ids.uuid4()
         trace = [(b"x-amzn-requestid", request_id.encode())]
-        if spec.api_key_required and not _key_accepted(spec, scope):
+        if spec.api_key_required and not api_key_accepted(spec.api_keys, scope):
             # API Gateway's answer to a missing or unknown key, before any authorizer.
             await answer_json(send, 403, {"message": "Forbidden"}, trace)
             return

@@ -146,6 +146,7 @@ class FunctionDeclarations(Declarations):
         environment: Mapping[str, str] | None = None,
         reserved_concurrency: int | None = None,
         stage: str | None = None,
+        api_keys: Sequence[str] | None = None,
     ) -> Callable[[F], F]:
         """Serve `method` `path` with the decorated function (API Gateway's Lambda proxy
         integration). The function gets the API Gateway proxy event and returns
@@ -161,7 +162,8 @@ class FunctionDeclarations(Declarations):
 
         `stage` (a REST API's deployment stage, as a template's ``StageName``) serves it at
         ``/<stage><path>``, with the event's ``path`` and ``resource`` still `path` and its
-        ``requestContext.stage`` the stage."""
+        ``requestContext.stage`` the stage. `api_keys` requires the ``x-api-key`` header to
+        hold one of them (API Gateway's ``ApiKeyRequired``; a 403 otherwise)."""
 
         def record(handler: F) -> F:
             fname = self._function_name(handler, name)
@@ -208,7 +210,8 @@ class FunctionDeclarations(Declarations):
                     "name it with 1-128 letters, digits or underscores, on a REST API route",
                 )
             guard = self._auth(where, auth)
-            source = HttpSource(verb, path, guard, version, stage)
+            keys = None if api_keys is None else tuple(api_keys)
+            source = HttpSource(verb, path, guard, version, stage, keys)
             self._claim_route(where, verb, source.served_path)
             self._add_function(handler, fname, source, uses, runtime, where)
             return handler

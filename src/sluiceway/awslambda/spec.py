@@ -70,6 +70,8 @@ class HttpSource:
     # A REST API stage's route (a template's): served at ``/<stage><path>``, while the event
     # says `path` and ``requestContext.stage`` the stage, as API Gateway's does.
     stage: str | None = None
+    # ApiKeyRequired (a template's): the x-api-key header must hold one of these keys.
+    api_keys: tuple[str, ...] | None = None
 
     @property
     def served_path(self) -> str:

@@ -144,13 +144,13 @@ def _integration(
     kind = str(integration.get(keys["type"], "")).upper()
     uri = str(integration.get(keys["uri"], ""))
     if kind == "AWS_PROXY" and ":lambda:path/" in uri:
-        if api_key_values is not None:
-            build.note(f"{where}: ApiKeyRequired is not enforced on Lambda proxy methods yet")
         function = build.function_of(uri.split("/functions/", 1)[-1], f"{where} Integration Uri")
 
         def on_http(name: str, common: dict[str, Any], handler: Any) -> None:
             common["timeout"] = min(common["timeout"], 29)
-            build.app.on_http(verb, path, auth=auth, name=name, stage=stage, **common)(handler)
+            build.app.on_http(
+                verb, path, auth=auth, name=name, stage=stage, api_keys=api_key_values, **common
+            )(handler)
 
         build.trigger(function, f"API {verb} {_local(stage, path)}", on_http)
         return
@@ -251,6 +251,7 @@ def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> Non
                 build.note(f"{where}: {method} {path} has no integration; not served")
                 continue
             auth = authorizers.swagger(build, f"{where} {path} {verb}", body, operation)
+            keyed = authorizers.swagger_api_key(f"{where} {path} {verb}", body, operation)
             _integration(
                 build,
                 f"{where} {method} {path}",
@@ -260,6 +261,7 @@ def _definition(build: Build, api: str, stage: str, body: dict[str, Any]) -> Non
                 integration,
                 auth,
                 _swagger_keys,
+                api_keys(build, api, stage) if keyed else None,
             )
 
 

@@ -82,8 +82,9 @@ def swagger(
     """An OpenAPI operation's ``security`` (or the definition's own), with the scheme it
     names from ``securityDefinitions`` (swagger 2) or ``components.securitySchemes``."""
     security = operation.get("security", body.get("security"))
+    keyed = _api_key_schemes(where, body)
     requirements = [
-        convert.mapping(f"{where} security", entry)
+        {k: v for k, v in convert.mapping(f"{where} security", entry).items() if k not in keyed}
         for entry in convert.listing(f"{where} security", security)
     ]
     requirements = [r for r in requirements if r and set(r) != {"NONE"}]
@@ -96,13 +97,7 @@ def swagger(
             "keep one authorizer for the local run",
         )
     ((name, scopes),) = requirements[0].items()
-    schemes = {
-        **convert.mapping(f"{where} securityDefinitions", body.get("securityDefinitions")),
-        **convert.mapping(
-            f"{where} components.securitySchemes",
-            convert.mapping(f"{where} components", body.get("components")).get("securitySchemes"),
-        ),
-    }
+    schemes = _schemes(where, body)
     here = f"{where} security scheme {name!r}"
     scheme = convert.mapping(here, schemes.get(name))
     authorizer = convert.mapping(here, scheme.get("x-amazon-apigateway-authorizer"))
@@ -127,6 +122,39 @@ def swagger(
     else:
         problem = f"the security scheme {name!r} is not a Cognito or JWT authorizer"
     raise TemplateError(here, problem, _LOCAL_FIX)
+
+
+def swagger_api_key(where: str, body: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
+    """Whether an OpenAPI operation's ``security`` requires the API key (``x-api-key``, the
+    ``api_key`` scheme SAM writes for ``ApiKeyRequired``)."""
+    keyed = _api_key_schemes(where, body)
+    security = operation.get("security", body.get("security"))
+    return any(
+        set(convert.mapping(f"{where} security", entry)) & keyed
+        for entry in convert.listing(f"{where} security", security)
+    )
+
+
+def _api_key_schemes(where: str, body: Mapping[str, Any]) -> set[str]:
+    """The definition's API key schemes: ``type: apiKey`` in the x-api-key header."""
+    return {
+        name
+        for name, scheme in _schemes(where, body).items()
+        if isinstance(scheme, Mapping)
+        and str(scheme.get("type", "")).lower() == "apikey"
+        and str(scheme.get("name", "")).lower() == "x-api-key"
+        and not scheme.get("x-amazon-apigateway-authorizer")
+    }
+
+
+def _schemes(where: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **convert.mapping(f"{where} securityDefinitions", body.get("securityDefinitions")),
+        **convert.mapping(
+            f"{where} components.securitySchemes",
+            convert.mapping(f"{where} components", body.get("components")).get("securitySchemes"),
+        ),
+    }
 
 
 def _jwt(build: Build, where: str, issuer: Any, audience: Any, scopes: Sequence[str]) -> AuthSpec:
