@@ -111,6 +111,8 @@ def test_a_lost_store_is_not_started_over_unless_asked(
             pass
 
     monkeypatch.setattr("sluiceway.local.runtime.serve", open_only)
+    # (and leaves this process's SDK settings as they are: no runtime will listen)
+    monkeypatch.setattr("sluiceway.local.runtime.point_thread_handlers_here", lambda s: s)
     result = CliRunner().invoke(
         main, ["run", "orders", "--reset", "--isolation", "thread", "--data-dir", str(data)]
     )
