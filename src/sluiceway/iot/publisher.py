@@ -41,10 +41,6 @@ _UNSUPPORTED_PROTOCOL = 0x84
 _REFUSED_FOR_GOOD = frozenset({0x87, 0x90, 0x95, 0x99})
 
 
-class _NotSent(DeliveryError):
-    """The client refused the publish at once (not connected): nothing reached the broker."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Broker:
     """Where an ``--mqtt`` URL points, and how to authenticate and encrypt."""
@@ -166,21 +162,13 @@ class MqttPublisher:
         """
         if qos not in (0, 1):
             raise ValueError(f"qos {qos!r}: MQTT publishing here is QoS 0 or 1")
-        for attempt in (1, 2):
-            connection = self._connected()
-            try:
-                connection.publish(topic, payload, qos, self.timeout)
-                return
-            except _NotSent:
-                # The connection was gone before anything left (its loss not yet noticed):
-                # a new one cannot duplicate the message, so it goes once more, on that.
+        connection = self._connected()
+        try:
+            connection.publish(topic, payload, qos, self.timeout)
+        except DeliveryError as error:
+            if error.connection:
                 self._discard(connection)
-                if attempt == 2:
-                    raise
-            except DeliveryError as error:
-                if error.connection:
-                    self._discard(connection)
-                raise
+            raise
 
     def close(self) -> None:
         """Disconnect; a later publish connects again."""
@@ -311,8 +299,11 @@ class _Connection:
                 f"MQTT cannot carry this message: {error}", permanent=True
             ) from None
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise _NotSent(
-                f"MQTT publish to {self.display} failed: {paho.error_string(info.rc)}",
+            # paho may have written the packet before it saw the connection go (the broker
+            # can have it): as a PUBACK that never came, the outbox retries it later.
+            raise DeliveryError(
+                f"MQTT publish to {self.display} failed ({paho.error_string(info.rc)}): the "
+                "connection was lost before the PUBACK, so the message may have arrived",
                 connection=True,
             )
         ack = self._wait(lambda: self._acks.pop(info.mid, None), timeout)
