@@ -3,6 +3,7 @@ user's own, a SAM template with boto3 handlers, each through the `sluiceway` fix
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from sluiceway import App
-from sluiceway.iot.spec import InvokeFunction, PutItem, Republish
+from sluiceway.iot.spec import InvokeFunction, PutItem, Republish, SendToQueue
 from sluiceway.testing import InjectedFailure, RunningApp
 from sluiceway.testing.plugin import Launcher
 
@@ -496,3 +497,32 @@ def test_one_app_object_runs_once_at_a_time(sluiceway: Launcher) -> None:
     sluiceway.run("orders")
     with pytest.raises(Exception, match="running already"):
         sluiceway.run("orders")
+
+
+def test_a_rules_failed_action_runs_its_error_action_with_awss_message(
+    sluiceway: Launcher,
+) -> None:
+    app = App("sensors-errors")
+    readings = app.table("readings", partition_key="device")
+    errors = app.queue("rule-errors")
+    alerts = app.queue("alerts")
+    app.topic_rule(
+        "store",
+        "SELECT * FROM 'sensors/+'",
+        [PutItem(readings.name), SendToQueue(alerts.name)],
+        error_action=SendToQueue(errors.name),
+    )
+    running = sluiceway.run(app)
+    running.publish_mqtt("sensors/dev-1", {"device": "dev-1", "t": 20})  # stored
+    running.publish_mqtt("sensors/dev-2", {"t": 31})  # no key: the PutItem fails
+    running.drain()
+    assert running.items("readings") == [{"device": "dev-1", "t": 20}]
+    assert len(running.messages("alerts")) == 2  # the other action ran for both
+    (error,) = running.messages("rule-errors")
+    report = json.loads(error.body)
+    assert report["ruleName"] == "store"
+    assert report["topic"] == "sensors/dev-2"
+    assert json.loads(base64.b64decode(report["base64OriginalPayload"])) == {"t": 31}
+    (failure,) = report["failures"]
+    assert (failure["failedAction"], failure["failedResource"]) == ("DynamoDBv2Action", "readings")
+    assert "device" in failure["errorMessage"]

@@ -13,8 +13,10 @@ and the message is acknowledged to the broker only after they are durable):
 * Republish: an MQTT publish through the outbox, to the topic its template names.
 
 An action that cannot run on this message (a DynamoDBv2 item without its key, a payload that
-is not JSON for Lambda) is reported in `Plan.failures`, as AWS would run the ErrorAction; the
-other actions still run.
+is not JSON for Lambda) is reported in `Plan.failures`; the other actions still run, and the
+rule's ErrorAction, if it has one, gets AWS's error message (the rule, the topic, the original
+payload in base64 and each failed action with its resource and error), in the same
+transaction as the rest.
 """
 
 from __future__ import annotations
@@ -85,12 +87,45 @@ def plan(rule: CompiledRule, message: Message, targets: Targets, fanout: Fanout)
     result = Plan(selected)
     if selected is None:
         return result
+    failed: list[dict[str, str]] = []
     for action in rule.spec.actions:
         try:
             result.ops.append(_op(action, selected, message, targets, fanout))
         except (ValidationError, KeyError, ValueError) as error:
             result.failures.append(f"{describe(action)}: {error}")
+            failed.append(_failure(action, error))
+    error_action = rule.spec.error_action
+    if failed and error_action is not None:
+        report = {
+            "ruleName": rule.spec.name,
+            "topic": message.topic,
+            "cloudwatchTraceId": ids.uuid4(),
+            "clientId": message.client_id,
+            "base64OriginalPayload": base64.b64encode(message.payload).decode(),
+            "failures": failed,
+        }
+        try:
+            result.ops.append(_op(error_action, report, message, targets, fanout))
+        except (ValidationError, KeyError, ValueError) as error:
+            result.failures.append(f"the ErrorAction {describe(error_action)}: {error}")
     return result
+
+
+def _failure(action: RuleAction, error: BaseException) -> dict[str, str]:
+    """A failed action as AWS's error message names it."""
+    kind, resource = {
+        InvokeFunction: ("LambdaAction", "function"),
+        SendToQueue: ("SqsAction", "queue"),
+        PublishToTopic: ("SnsAction", "topic"),
+        PutItem: ("DynamoDBv2Action", "table"),
+        PutKeyedItem: ("DynamoAction", "table"),
+        Republish: ("RepublishAction", "topic"),
+    }[type(action)]
+    return {
+        "failedAction": kind,
+        "failedResource": str(getattr(action, resource)),
+        "errorMessage": str(error).strip("'\""),
+    }
 
 
 def _json_text(selected: dict[str, Any] | bytes, what: str) -> str:

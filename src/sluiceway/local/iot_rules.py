@@ -87,7 +87,7 @@ class RuleWorker:
             plan = topic_rules.plan(self.rule, message, self.targets, self.fanout)
             for failure in plan.failures:
                 log.error(
-                    "topic rule %s on %r: %s (the ErrorAction is not run locally)",
+                    "topic rule %s on %r: %s",
                     self.rule.name,
                     received.topic,
                     failure,

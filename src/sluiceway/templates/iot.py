@@ -52,11 +52,12 @@ def topic_rule(build: Build, logical: str) -> None:
     ]
     error_action: RuleAction | None = None
     if payload.get("ErrorAction") is not None:
-        build.note(f"{inside}.ErrorAction is not run locally: a failed action is logged")
         try:
             error_action = _action(build, f"{inside}.ErrorAction", payload["ErrorAction"])
-        except TemplateError:
-            error_action = None  # never run here: an action of another kind is no obstacle
+        except TemplateError as refused:
+            # An error action of a kind not emulated (CloudWatch, S3...) is no obstacle.
+            build.note(f"{inside}.ErrorAction is not run locally ({refused}): failures are logged")
+            error_action = None
     build.app.topic_rule(
         build.name(logical),
         convert.text(f"{inside}.Sql", payload.get("Sql")),
