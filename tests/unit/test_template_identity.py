@@ -175,12 +175,13 @@ def test_a_cognito_method_without_scopes_takes_any_token_of_the_pool(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("kind", "problem"), [("AWS_IAM", "SigV4"), ("CUSTOM", "Lambda authorizers")]
+    ("kind", "problem"), [("AWS_IAM", "SigV4"), ("CUSTOM", "TOKEN or REQUEST")]
 )
 def test_iam_and_lambda_authorizers_are_refused_naming_the_method(
     tmp_path: Path, kind: str, problem: str
 ) -> None:
-    auth = f"      AuthorizationType: {kind}"
+    # (CUSTOM is a Lambda authorizer, emulated, but not on the pool's COGNITO authorizer)
+    auth = f"      AuthorizationType: {kind}\n      AuthorizerId: !Ref Authorizer"
     with pytest.raises(TemplateError) as error:
         load_stack(str(template(tmp_path, POOL + FUNCTION + rest_method(auth))))
     assert "'Post'" in str(error.value)

@@ -8,13 +8,11 @@ transaction and one fsync, and a queue route answers 200 only once its message i
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
 
-from sluiceway.apigateway import ingest, proxy
+from sluiceway.apigateway import ingest, lambda_authorizer, proxy
 from sluiceway.apigateway.asgi import (
     JSON,
     Receive,
@@ -23,19 +21,18 @@ from sluiceway.apigateway.asgi import (
     answer_json,
     read_body,
     request_headers,
-    title_case,
 )
 from sluiceway.apigateway.info import RouteInfo, RouteRegistry
 from sluiceway.apigateway.ingest import Rejection
+from sluiceway.apigateway.proxy_events import proxy_event
 from sluiceway.apigateway.service_integration import AwsCall, api_key_accepted
 from sluiceway.apigateway.spec import ServiceRouteSpec
-from sluiceway.apigateway.validation import DEFAULT_ROUTE
 from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
-from sluiceway.awslambda.spec import FunctionSpec, HttpSource
+from sluiceway.awslambda.spec import FunctionAuthorizer, FunctionSpec, HttpSource
 from sluiceway.cognito.errors import AuthError
 from sluiceway.cognito.identity import Identity
 from sluiceway.cognito.spec import AuthSpec
-from sluiceway.core import attrvalue, events, ids, naming, traces
+from sluiceway.core import attrvalue, ids, naming, traces
 from sluiceway.core.clock import Clock
 from sluiceway.core.errors import ConditionalCheckFailed
 from sluiceway.core.faults import crash_point
@@ -274,7 +271,12 @@ class Integrations:
             return
         guard = source.auth
         claims: dict[str, object] | None = None
-        if guard is not None:
+        decided: dict[str, Any] | None = None  # a Lambda authorizer's principal and context
+        if isinstance(guard, FunctionAuthorizer):
+            decided = await self._lambda_authorized(guard, route, params, scope, send, trace)
+            if decided is None:
+                return
+        elif guard is not None:
             claims = await self._claims(guard, scope, send, trace)
             if claims is None:
                 return
@@ -304,6 +306,7 @@ class Integrations:
                 self.engine.region.account_id,
                 self.api_id,
                 claims,
+                decided,
             )
             loop = asyncio.get_running_loop()
             outcome = await loop.run_in_executor(
@@ -339,6 +342,53 @@ class Integrations:
             self.engine.store.traces.add(
                 [traces.row(trace_id, at_ms, "http", label, hop, took_ms, seq)]
             )
+
+    async def _lambda_authorized(
+        self,
+        authorizer: FunctionAuthorizer,
+        route: proxy.FunctionRoute,
+        params: dict[str, str],
+        scope: Scope,
+        send: Send,
+        trace: list[tuple[bytes, bytes]],
+    ) -> dict[str, Any] | None:
+        """A Lambda authorizer's decision on this request (`lambda_authorizer`)."""
+        region = self.engine.region
+        path = scope["path"]
+        if route.stage is not None:
+            path = path[len(route.stage) + 1 :] or "/"
+        arn = lambda_authorizer.method_arn(
+            region.region,
+            region.account_id,
+            self.api_id,
+            route.stage or "local",
+            scope["method"],
+            path,
+        )
+        function = next(
+            (f for f in self.engine.graph.functions if f.name == authorizer.function), None
+        )
+        now_ms = int(self.engine.clock.now() * 1000)
+
+        def request_event() -> dict[str, Any]:
+            event = proxy_event(
+                route, params, scope, b"", ids.uuid4(), now_ms, region.account_id, self.api_id
+            )
+            del event["body"], event["isBase64Encoded"]
+            return event
+
+        trace_id = trace[1][1].decode()
+        return await lambda_authorizer.authorize(
+            self.engine,
+            authorizer,
+            function,
+            arn,
+            request_headers(scope),
+            request_event,
+            send,
+            trace,
+            trace_id,
+        )
 
     async def _authorized(
         self,
@@ -377,94 +427,3 @@ class Integrations:
                 [*challenge, *(extra or [])],
             )
             return None
-
-
-def proxy_event(
-    route: proxy.FunctionRoute,
-    params: dict[str, str],
-    scope: Scope,
-    body: bytes,
-    request_id: str,
-    now_ms: int,
-    account_id: str,
-    api_id: str,
-    claims: dict[str, object] | None = None,
-) -> dict[str, Any]:
-    """The request as the route's function gets it: a REST API's proxy event (payload
-    format 1.0), or an HTTP API's (2.0) when the route's source says so; with the headers
-    API Gateway adds, and an authorizer's `claims`."""
-    client = scope.get("client") or ("127.0.0.1", 0)
-    query = scope.get("query_string", b"").decode("latin-1")
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-    headers = _with_gateway_headers(headers, scope, client[0], now_ms)
-    domain = next((v for k, v in headers if k.lower() == "host"), "localhost")
-    if route.v2:
-        scopes = claims.get("scope") if claims is not None else None
-        return events.apigw_http_event(
-            method=scope["method"],
-            path=scope["path"],
-            route_key=(
-                route.resource
-                if route.resource == DEFAULT_ROUTE
-                else f"{route.method} {route.resource}"
-            ),
-            path_parameters=params,
-            raw_query_string=query,
-            headers=headers,
-            body=body,
-            source_ip=client[0],
-            request_id=request_id,
-            request_time_ms=now_ms,
-            account_id=account_id,
-            domain_name=domain,
-            api_id=api_id,
-            protocol=f"HTTP/{scope.get('http_version', '1.1')}",
-            claims=claims,
-            scopes=scopes.split() if isinstance(scopes, str) else None,
-        )
-    path = scope["path"]
-    if route.stage is not None:  # served at /<stage><path>; the event's path is the API's
-        path = path[len(route.stage) + 1 :] or "/"
-    return events.apigw_proxy_event(
-        method=scope["method"],
-        path=path,
-        stage=route.stage or "local",
-        resource=route.resource,
-        path_parameters=params,
-        query=parse_qsl(query, keep_blank_values=True),
-        headers=[(title_case(k), v) for k, v in headers],
-        body=body,
-        source_ip=client[0],
-        request_id=request_id,
-        request_time_ms=now_ms,
-        account_id=account_id,
-        api_id=api_id,
-        domain_name=domain,
-        extended_request_id=base64.b64encode(ids.random_bytes(11)).decode(),
-        claims=claims,
-    )
-
-
-def _with_gateway_headers(
-    headers: list[tuple[str, str]], scope: Scope, client: str, now_ms: int
-) -> list[tuple[str, str]]:
-    """The request's headers with those API Gateway adds: ``X-Forwarded-For`` (the client's
-    address after any the request carried), ``-Port``, ``-Proto`` and ``X-Amzn-Trace-Id``."""
-    names = {k.lower() for k, _ in headers}
-    kept = [(k, v) for k, v in headers if k.lower() not in _FORWARDED]
-    earlier = [v for k, v in headers if k.lower() == "x-forwarded-for"]
-    server = scope.get("server") or ("localhost", 80)
-    scheme = scope.get("scheme", "http")
-    port = server[1] if server[1] is not None else (443 if scheme == "https" else 80)
-    added = [
-        ("x-forwarded-for", ", ".join([*earlier, client])),
-        ("x-forwarded-port", str(port)),
-        ("x-forwarded-proto", scheme),
-    ]
-    if "x-amzn-trace-id" not in names:
-        trace = f"Root=1-{now_ms // 1000:08x}-{ids.random_bytes(12).hex()}"
-        added.append(("x-amzn-trace-id", trace))
-    return [*kept, *added]
-
-
-_FORWARDED = ("x-forwarded-for", "x-forwarded-port", "x-forwarded-proto")

@@ -248,7 +248,8 @@ def proxy_operation(function: FunctionSpec, source: HttpSource) -> dict[str, Any
         ),
         "passthroughBehavior": "when_no_match",
     }
-    return _secured(operation, source.auth)
+    # (a Lambda authorizer, a template's, is refused before: `check_rendered`)
+    return _secured(operation, source.auth if isinstance(source.auth, AuthSpec) else None)
 
 
 def method_key(method: str) -> str:

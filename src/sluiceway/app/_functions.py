@@ -15,6 +15,7 @@ from sluiceway.awslambda.spec import (
     STARTING_POSITIONS,
     DirectSource,
     EventSource,
+    FunctionAuthorizer,
     FunctionSpec,
     HttpSource,
     QueueSource,
@@ -137,7 +138,7 @@ class FunctionDeclarations(Declarations):
         method: str,
         path: str,
         *,
-        auth: AuthSpec | None = None,
+        auth: AuthSpec | FunctionAuthorizer | None = None,
         payload_format_version: str = "1.0",
         uses: Sequence[Permission | RolePolicy] = (),
         name: str | None = None,
@@ -209,7 +210,17 @@ class FunctionDeclarations(Declarations):
                     f"stage={stage!r} is not a REST API stage name",
                     "name it with 1-128 letters, digits or underscores, on a REST API route",
                 )
-            guard = self._auth(where, auth)
+            guard: AuthSpec | FunctionAuthorizer | None
+            if isinstance(auth, FunctionAuthorizer):
+                if version != "1.0":
+                    raise DeclarationError(
+                        where,
+                        "a Lambda authorizer here is a REST API's (TOKEN or REQUEST)",
+                        "serve the route with payload_format_version='1.0'",
+                    )
+                guard = auth
+            else:
+                guard = self._auth(where, auth)
             keys = None if api_keys is None else tuple(api_keys)
             source = HttpSource(verb, path, guard, version, stage, keys)
             self._claim_route(where, verb, source.served_path)

@@ -57,6 +57,19 @@ class TopicSource:
 
 
 @dataclass(frozen=True)
+class FunctionAuthorizer:
+    """API Gateway's Lambda authorizer (a REST API's TOKEN or REQUEST authorizer, from a
+    template): `function` gets the request's identity (TOKEN: the `identity_sources` header,
+    checked against `validation` first; REQUEST: the request itself) and answers with an IAM
+    policy on the method's ARN, and a context the route's function then sees."""
+
+    function: str
+    kind: Literal["TOKEN", "REQUEST"]
+    identity_sources: tuple[str, ...] = ("Authorization",)  # header names
+    validation: str | None = None  # TOKEN: IdentityValidationExpression
+
+
+@dataclass(frozen=True)
 class HttpSource:
     """A function behind an HTTP route (API Gateway's Lambda proxy integration). `path` may
     hold ``{name}`` segments and a final greedy ``{name+}``. `payload_format_version` "1.0"
@@ -65,7 +78,7 @@ class HttpSource:
 
     method: str
     path: str
-    auth: AuthSpec | None = None
+    auth: AuthSpec | FunctionAuthorizer | None = None
     payload_format_version: PayloadFormatVersion = "1.0"
     # A REST API stage's route (a template's): served at ``/<stage><path>``, while the event
     # says `path` and ``requestContext.stage`` the stage, as API Gateway's does.

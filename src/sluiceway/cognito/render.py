@@ -212,8 +212,8 @@ def pools_required(graph: AppGraph) -> list[str]:
         if route.auth is not None:
             required[route.auth.pool] = None
     for function in graph.functions:
-        if isinstance(function.source, HttpSource) and function.source.auth is not None:
-            required[function.source.auth.pool] = None
+        if isinstance(function.source, HttpSource) and isinstance(function.source.auth, AuthSpec):
+            required[function.source.auth.pool] = None  # (a Lambda authorizer is refused)
     return list(required)
 
 

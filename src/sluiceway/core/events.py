@@ -293,6 +293,7 @@ def apigw_proxy_event(
     extended_request_id: str,
     stage: str = "local",
     claims: Mapping[str, Any] | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The REST API Lambda proxy event (the console's "API Gateway AWS Proxy" template),
     field for field; `claims` are a Cognito authorizer's (``requestContext.authorizer.claims``,
@@ -316,6 +317,8 @@ def apigw_proxy_event(
     }
     if claims is not None:
         context["authorizer"] = {"claims": {k: _claim_text(v) for k, v in claims.items()}}
+    elif authorizer is not None:  # a Lambda authorizer's principalId and context
+        context["authorizer"] = dict(authorizer)
     return {
         "body": text,
         "resource": resource,

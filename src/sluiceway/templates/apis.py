@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from sluiceway.apigateway.spec import IntegrationResponse, ServiceRouteSpec
+from sluiceway.awslambda.spec import FunctionAuthorizer
 from sluiceway.core.ids import short_id
 from sluiceway.templates import authorizers, convert
 from sluiceway.templates.build import Build
@@ -155,6 +156,12 @@ def _integration(
         build.trigger(function, f"API {verb} {_local(stage, path)}", on_http)
         return
     served = _local(stage, path)
+    if kind == "AWS" and isinstance(auth, FunctionAuthorizer):
+        raise TemplateError(
+            where,
+            "a Lambda authorizer on an AWS service integration is not emulated yet",
+            "authorize it with a Cognito user pool for the local run, or proxy to a function",
+        )
     if kind == "AWS":
         spec = _service_route(build, where, verb, served, integration, auth, keys)
         if api_key_values is not None:

@@ -6,8 +6,9 @@ A REST API's ``COGNITO_USER_POOLS`` authorizer (an ``AWS::ApiGateway::Authorizer
 issuer is a user pool of the template (``AWS::ApiGatewayV2::Authorizer``, or ``type: jwt``)
 both become the pool's requirement: an access token carrying one of the method's scopes, or,
 when it names none, any access token of the pool. The token is read from the
-``Authorization`` header; other identity sources, ``AWS_IAM``, Lambda authorizers and API
-keys are refused, naming the method.
+``Authorization`` header; other identity sources and ``AWS_IAM`` are refused, naming the
+method. A REST API's Lambda authorizer (TOKEN or REQUEST, ``CUSTOM``) becomes a
+`FunctionAuthorizer` run by the gateway (`sluiceway.apigateway.lambda_authorizer`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sluiceway.awslambda.spec import FunctionAuthorizer
 from sluiceway.cognito.spec import AuthSpec
 from sluiceway.templates import convert
 from sluiceway.templates.build import Build
@@ -29,18 +31,36 @@ _LOCAL_FIX = (
 )
 
 
-def rest_method(build: Build, method: str, props: Mapping[str, Any]) -> AuthSpec | None:
+def rest_method(
+    build: Build, method: str, props: Mapping[str, Any]
+) -> AuthSpec | FunctionAuthorizer | None:
     """An ``AWS::ApiGateway::Method``'s AuthorizationType, AuthorizerId and
     AuthorizationScopes."""
     kind = str(props.get("AuthorizationType", "NONE")).upper()
     if kind in ("NONE", ""):
         return None
-    if kind != "COGNITO_USER_POOLS":
+    if kind not in ("COGNITO_USER_POOLS", "CUSTOM"):
         raise TemplateError(build.where(method, "AuthorizationType"), _refusal(kind), _LOCAL_FIX)
     where = build.where(method, "AuthorizerId")
     authorizer = build.origin(props.get("AuthorizerId"), where, REST_AUTHORIZER)
     found = build.props(authorizer)
     here = build.where(authorizer)
+    if kind == "CUSTOM":
+        if str(found.get("Type", "")).upper() not in ("TOKEN", "REQUEST"):
+            raise TemplateError(
+                build.where(method, "AuthorizationType"),
+                f"CUSTOM names {here}, a {found.get('Type')} authorizer",
+                "point a CUSTOM method at a TOKEN or REQUEST (Lambda) authorizer, or make it "
+                "COGNITO_USER_POOLS for a user pool's",
+            )
+        return _lambda(
+            build,
+            here,
+            str(found.get("Type")).upper(),
+            found.get("AuthorizerUri"),
+            found.get("IdentitySource", "method.request.header.Authorization"),
+            found.get("IdentityValidationExpression"),
+        )
     if str(found.get("Type", "")).upper() != "COGNITO_USER_POOLS":
         raise TemplateError(f"{here} property Type", _refusal(str(found.get("Type"))), _LOCAL_FIX)
     source = str(found.get("IdentitySource", "method.request.header.Authorization"))
@@ -78,7 +98,7 @@ def http_route(build: Build, route: str, props: Mapping[str, Any]) -> AuthSpec |
 
 def swagger(
     build: Build, where: str, body: Mapping[str, Any], operation: Mapping[str, Any]
-) -> AuthSpec | None:
+) -> AuthSpec | FunctionAuthorizer | None:
     """An OpenAPI operation's ``security`` (or the definition's own), with the scheme it
     names from ``securityDefinitions`` (swagger 2) or ``components.securitySchemes``."""
     security = operation.get("security", body.get("security"))
@@ -114,14 +134,53 @@ def swagger(
         jwt = convert.mapping(f"{here} jwtConfiguration", authorizer.get("jwtConfiguration"))
         return _jwt(build, here, jwt.get("issuer"), jwt.get("audience"), wanted)
     if kind in ("token", "request"):
-        problem = "Lambda authorizers (CUSTOM) are not emulated"
-    elif scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+        return _lambda(
+            build,
+            here,
+            kind.upper(),
+            authorizer.get("authorizerUri"),
+            authorizer.get("identitySource", f"method.request.header.{scheme.get('name', '')}"),
+            authorizer.get("identityValidationExpression"),
+        )
+    if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
         problem = _refusal("AWS_IAM")
     elif str(scheme.get("type", "")).lower() == "apikey" and not authorizer:
         problem = "API keys (usage plans) are not emulated"
     else:
         problem = f"the security scheme {name!r} is not a Cognito or JWT authorizer"
     raise TemplateError(here, problem, _LOCAL_FIX)
+
+
+def _lambda(
+    build: Build, where: str, kind: str, uri: Any, sources: Any, validation: Any
+) -> FunctionAuthorizer:
+    """A TOKEN or REQUEST authorizer: its function (from the authorizer URI), the headers it
+    reads, a TOKEN's validation expression."""
+    if not isinstance(uri, str) or "/functions/" not in uri:
+        raise TemplateError(
+            f"{where} authorizerUri",
+            f"{uri!r} is not a Lambda function's invocation URI",
+            "point it at a function of this template (!Sub ...:function:${Fn.Arn}/invocations)",
+        )
+    function = build.function_of(uri.split("/functions/", 1)[1], f"{where} authorizerUri")
+    headers = []
+    for source in str(sources or "").split(","):
+        source = source.strip()
+        if not source.startswith("method.request.header."):
+            raise TemplateError(
+                f"{where} identitySource",
+                f"{source!r}: only request headers are emulated as an identity source",
+                "read the identity from a header (method.request.header.Name)",
+            )
+        headers.append(source.removeprefix("method.request.header."))
+    if kind == "TOKEN" and len(headers) != 1:
+        raise TemplateError(f"{where} identitySource", "a TOKEN authorizer reads one header", "")
+    return FunctionAuthorizer(
+        build.name(function),
+        "TOKEN" if kind == "TOKEN" else "REQUEST",
+        tuple(headers),
+        validation if isinstance(validation, str) and validation else None,
+    )
 
 
 def swagger_api_key(where: str, body: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
