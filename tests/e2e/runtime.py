@@ -58,11 +58,14 @@ class RuntimeProcess:
         assert stdout is not None
 
         def read() -> None:
-            for line in stdout:
-                self.output.append(line.rstrip("\n"))
-                if READY in line and not ready.is_set():
-                    self.url = line.split(READY, 1)[1].split()[0]
-                    ready.set()
+            # A kill closes the pipe under this loop (after a tree kill its children may
+            # still hold the other end, so no end of file came first).
+            with contextlib.suppress(ValueError, OSError):
+                for line in stdout:
+                    self.output.append(line.rstrip("\n"))
+                    if READY in line and not ready.is_set():
+                        self.url = line.split(READY, 1)[1].split()[0]
+                        ready.set()
 
         threading.Thread(target=read, daemon=True).start()
         if not ready.wait(timeout):
