@@ -273,7 +273,9 @@ class Integrations:
         claims: dict[str, object] | None = None
         decided: dict[str, Any] | None = None  # a Lambda authorizer's principal and context
         if isinstance(guard, FunctionAuthorizer):
-            decided = await self._lambda_authorized(guard, route, params, scope, send, trace)
+            decided = await self._lambda_authorized(
+                guard, route, params, scope, send, trace, trace_id
+            )
             if decided is None:
                 return
         elif guard is not None:
@@ -351,6 +353,7 @@ class Integrations:
         scope: Scope,
         send: Send,
         trace: list[tuple[bytes, bytes]],
+        trace_id: str,
     ) -> dict[str, Any] | None:
         """A Lambda authorizer's decision on this request (`lambda_authorizer`)."""
         region = self.engine.region
@@ -377,7 +380,6 @@ class Integrations:
             del event["body"], event["isBase64Encoded"]
             return event
 
-        trace_id = trace[1][1].decode()
         return await lambda_authorizer.authorize(
             self.engine,
             authorizer,

@@ -243,19 +243,16 @@ class RunningApp:
     def dead_letters(self, queue: str | None = None) -> list[MessageView]:
         """The messages waiting in the app's dead-letter queues (those a queue's redrive
         policy or a mapping's on-failure destination names), or in `queue`."""
-        registry = self.engine.registry
-        assert registry is not None
         names = [queue] if queue is not None else _dead_letter_queues(self.app)
-        now_ms = int(self.clock.now() * 1000)
-        found: list[MessageView] = []
-        for name in names:
-            info = registry.queue(name)
-            found += queues.browse(self.engine.store.reader(), info, now_ms, limit=10_000)
-        return found
+        return [message for name in names for message in self.messages(name)]
 
     def messages(self, queue: str) -> list[MessageView]:
         """The messages stored in `queue`, without receiving them."""
-        return self.dead_letters(queue)
+        registry = self.engine.registry
+        assert registry is not None
+        now_ms = int(self.clock.now() * 1000)
+        reader = self.engine.store.reader()
+        return queues.browse(reader, registry.queue(queue), now_ms, limit=10_000)
 
     def items(self, table: str) -> list[dict[str, Any]]:
         """A table's items, as plain Python values."""
