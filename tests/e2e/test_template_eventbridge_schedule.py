@@ -31,7 +31,7 @@ def test_the_schedule_is_listed_with_its_next_fire_and_the_function_logs_hello_w
     started = time.time()
     runtime = RuntimeProcess(data, [str(PATTERN / "template.yaml")]).start(timeout=60)
     try:
-        (line,) = [line for line in runtime.output if line.startswith("  schedule ")]
+        line = runtime.line("  schedule ")  # may come a moment after the ready line
         found = re.fullmatch(rf"  schedule rate\(1 minute\) -> {FUNCTION} \(next (\S+)\)", line)
         assert found, line
         due = datetime.fromisoformat(found.group(1).replace("Z", "+00:00")).timestamp()
