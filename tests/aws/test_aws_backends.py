@@ -23,8 +23,9 @@ from moto.sns.models import sns_backends
 
 from conftest import EngineFactory
 from sluiceway import ConditionalCheckFailed, SortKey, ValidationError
-from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
+from sluiceway.aws import Boto3Backend, Code, ResourceNames, template_for
 from sluiceway.core import events, naming
+from sluiceway.core.render import names
 
 
 def resource_names(stack: Stack) -> ResourceNames:

@@ -14,11 +14,12 @@ import pytest
 from aws_support import Stack, fake_aws, findings, sam_transform
 
 from sluiceway import App
-from sluiceway.aws import Code, _yaml, deploy_aws, names, template_for
+from sluiceway.aws import Code, _yaml, deploy_aws, template_for
 from sluiceway.awslambda.spec import HttpSource
 from sluiceway.blueprints import iot_router
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.cognito.render import create_client_command
+from sluiceway.core.render import names
 
 ROUTER = Code("sluiceway.blueprints.iot_router:app")
 

@@ -15,15 +15,18 @@ import pytest
 from aws_support import sam_transform
 
 from sluiceway import App
-from sluiceway.aws import Code, iam, names, route_grants, template_for
+from sluiceway.apigateway.render import route_role_id
+from sluiceway.aws import Code, route_grants, template_for
 from sluiceway.aws.observability import CLOUDWATCH_ROLE, PUSH_TO_LOGS_POLICY, XRAY_POLICY
 from sluiceway.awslambda import permissions
 from sluiceway.awslambda.spec import HttpSource, TopicSource
 from sluiceway.blueprints import iot_router
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
+from sluiceway.core.render import names
 from sluiceway.dynamodb.iam import TABLE_WRITE_ACTIONS
 from sluiceway.iot.render import topic_arns
+from sluiceway.pipes.render import pipe_grants, pipe_invokes
 from sluiceway.sqs.iam import QUEUE_CONSUME_ACTIONS
 
 LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
@@ -79,15 +82,15 @@ def derived_actions(app: App) -> dict[str, set[str]]:
     """What each role may do, straight from the graph."""
     graph = app.graph
     expected = {
-        names.role_id(f): {a for g in permissions.grants_for(f) for a in g.actions}
+        names.role_id(f.name): {a for g in permissions.grants_for(f) for a in g.actions}
         for f in graph.functions
     }
     for route in graph.routes:
-        expected[names.route_role_id(route)] = {a for g in route_grants(route) for a in g.actions}
+        expected[route_role_id(route)] = {a for g in route_grants(route) for a in g.actions}
     for pipe in graph.pipes:
-        invokes = {"lambda:InvokeFunction"} if iam.pipe_invokes(pipe) else set()
-        expected[names.role_id(pipe)] = {a for g in iam.pipe_grants(pipe) for a in g.actions}
-        expected[names.role_id(pipe)] |= invokes
+        invokes = {"lambda:InvokeFunction"} if pipe_invokes(pipe) else set()
+        expected[names.role_id(pipe.name)] = {a for g in pipe_grants(pipe) for a in g.actions}
+        expected[names.role_id(pipe.name)] |= invokes
     return expected
 
 
@@ -229,7 +232,7 @@ def test_no_policy_lives_outside_the_rendered_roles(transformed: dict[str, Any])
         if r["Type"] == "AWS::Lambda::Function"
     ]
     assert [f["Role"] for f in functions] == [
-        {"Fn::GetAtt": [names.role_id(orders_app.graph.function(f["FunctionName"])), "Arn"]}
+        {"Fn::GetAtt": [names.role_id(orders_app.graph.function(f["FunctionName"]).name), "Arn"]}
         for f in functions
     ]
 

@@ -19,8 +19,9 @@ from moto.iotdata.models import iotdata_backends
 
 from conftest import EngineFactory
 from sluiceway import App, ValidationError
-from sluiceway.aws import Boto3Backend, Code, RenderError, ResourceNames, iam, template_for
+from sluiceway.aws import Boto3Backend, Code, RenderError, ResourceNames, template_for
 from sluiceway.blueprints import iot_router
+from sluiceway.core.render import roles
 from sluiceway.iot.render import resource_patterns
 from sluiceway.iot.spec import IotSpec
 from sluiceway.local import Admin
@@ -122,7 +123,7 @@ def test_a_function_that_does_not_publish_gets_no_iot_statement() -> None:
 
 def test_iot_topics_have_no_single_arn() -> None:
     with pytest.raises(RenderError, match="no single ARN"):
-        iam.arn("iot", "*")
+        roles.arn("iot", "*")
 
 
 # -- the endpoint ---------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from aws_support import FakeLambda, Stack, fake_aws, notifications, observe_topi
 
 from conftest import EngineFactory
 from sluiceway.apigateway.spec import RouteSpec
-from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
+from sluiceway.aws import Boto3Backend, Code, ResourceNames, template_for
 from sluiceway.blueprints.orders import app, orders
 from sluiceway.core import naming
+from sluiceway.core.render import names
 from sluiceway.local import Admin
 
 SEED_ORDER = json.dumps({"item": "latex gloves", "customerID": "12345"})

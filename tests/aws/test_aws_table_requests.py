@@ -12,8 +12,9 @@ from aws_support import Stack, fake_aws, sam_transform
 
 from conftest import EngineFactory
 from sluiceway import App, ConditionalCheckFailed, GlobalIndex
-from sluiceway.aws import Boto3Backend, Code, ResourceNames, names, template_for
+from sluiceway.aws import Boto3Backend, Code, ResourceNames, template_for
 from sluiceway.core import naming
+from sluiceway.core.render import names
 from sluiceway.dynamodb.errors import TransactionCanceled
 
 app = App("requests")

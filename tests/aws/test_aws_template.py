@@ -22,6 +22,7 @@ from sluiceway.awslambda.render import render_event
 from sluiceway.blueprints.iot_router import app as iot_router_app
 from sluiceway.blueprints.orders import app as orders_app
 from sluiceway.blueprints.registrations import app as registrations_app
+from sluiceway.core.render.checks import check_rendered
 
 ORDERS = Code(app="sluiceway.blueprints.orders:app")
 
@@ -548,18 +549,16 @@ def test_an_unknown_kind_is_a_loud_error() -> None:
         render_spec(object(), target)  # type: ignore[arg-type]
 
 
-def test_an_option_the_aws_target_does_not_render_fails_the_render(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_an_option_the_aws_target_does_not_render_fails_the_render() -> None:
     @dataclasses.dataclass(frozen=True)
     class FutureQueueSpec:
         name: str
         shiny: bool = False
 
-    monkeypatch.setitem(rendering.RENDERED_FIELDS, FutureQueueSpec, frozenset({"name"}))
-    rendering.check_rendered(FutureQueueSpec("q"), "queue 'q'")  # left at its default: fine
+    fields = {FutureQueueSpec: frozenset({"name"})}
+    check_rendered(FutureQueueSpec("q"), "queue 'q'", fields)  # left at its default: fine
     with pytest.raises(RenderError, match="queue 'q': shiny=True is not rendered for AWS yet"):
-        rendering.check_rendered(FutureQueueSpec("q", shiny=True), "queue 'q'")
+        check_rendered(FutureQueueSpec("q", shiny=True), "queue 'q'", fields)
 
 
 def test_every_field_of_every_spec_is_either_rendered_or_refused() -> None:

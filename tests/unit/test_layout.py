@@ -1,9 +1,11 @@
 """The layout's rules that import-linter's contracts do not state: module size, import cycles
-between any two modules, and a docstring on every package (README, "Layout")."""
+between any two modules, a docstring on every package, and contracts without exceptions
+(README, "Layout")."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -16,6 +18,15 @@ MAX_LINES = 500
 
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_import_contracts_hold_without_exceptions() -> None:
+    # Every service, its AWS render included, keeps to the layers: an ignore_imports entry
+    # would let one part of the code import what the layout forbids (docs/layout.md).
+    pyproject = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())
+    contracts = pyproject["tool"]["importlinter"]["contracts"]
+    assert {c["id"] for c in contracts} == {"layers", "private", "acyclic"}
+    assert [c["id"] for c in contracts if c.get("ignore_imports")] == []
 
 
 def test_no_module_is_longer_than_a_reader_can_hold() -> None:

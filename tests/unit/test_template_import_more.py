@@ -10,7 +10,7 @@ import pytest
 
 from sluiceway import App, DeclarationError
 from sluiceway.apigateway import proxy
-from sluiceway.apigateway.render import http_api_event
+from sluiceway.apigateway.function_routes import http_api_event
 from sluiceway.awslambda.spec import HttpSource
 from sluiceway.templates.stack import load_stack
 

@@ -21,32 +21,43 @@ A table route is API Gateway's DynamoDB UpdateItem integration, its body validat
 the route's model and mapped to an item property by property, answered with the stored key
 (`table_routes` says which models can be, and what the deployed API answers differently).
 
-A function's payload format 2.0 route is no part of the REST API: it is a SAM ``HttpApi``
-event on the app's HTTP API (API Gateway v2, `render_http_api`), beside the REST API when the
-app has both.
+A function behind an HTTP route is rendered by `function_routes`: a Lambda proxy operation
+on this REST API (payload format 1.0), or a SAM ``HttpApi`` event on the app's HTTP API (2.0).
+
+Each route's role allows only what its integration does: send to its queue, or update an item
+of its table (`route_grants`).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Sequence
 from typing import Any, assert_never
 from urllib.parse import quote
 
 from sluiceway.apigateway import table_routes
 from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
-from sluiceway.app.graph import AppGraph
-from sluiceway.aws import iam, names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.errors import RenderError
-from sluiceway.aws.fragment import Fragment, Target
 from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import AuthSpec
-from sluiceway.core.cfn import get_att, ref, sub
+from sluiceway.core.cfn import get_att, sub
+from sluiceway.core.errors import RenderError
+from sluiceway.core.naming import logical_id
+from sluiceway.core.permissions import ACTION_OF_METHOD, Grant
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered
+from sluiceway.core.render.fragment import Context, Fragment
+from sluiceway.core.render.roles import document, trust
+from sluiceway.dynamodb.spec import TableSpec
+
+RENDERED_FIELDS: RenderedFields = {
+    RouteSpec: frozenset({"method", "path", "target", "forward_headers", "auth"}),
+    QueueTarget: frozenset({"queue"}),
+    TableTarget: frozenset({"table", "model", "overwrite"}),
+    **cognito.RENDERED_FIELDS,
+}
 
 VALIDATOR = "body-is-a-json-object"
 OBJECT_SCHEMA = "JsonObject"
-_PARAMETER = re.compile(r"\{([A-Za-z0-9._~-]+)\+?\}")
 _SQS_ATTRIBUTE_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 SEND_MESSAGE_RESPONSE = (
@@ -81,20 +92,45 @@ CHALLENGE = 'Bearer realm="sluiceway"'
 FIREWALL_RESPONSE = '{"message": "Forbidden: blocked by the firewall", "code": "FirewallBlocked"}'
 
 
-def operation(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
-    """The OpenAPI operation for one route, with its integration."""
+def describe(route: RouteSpec) -> str:
+    return f"route {route.method} {route.path}"
+
+
+def route_id(route: RouteSpec) -> str:
+    return logical_id(f"route-{route.method.lower()}-{route.path}")
+
+
+def route_role_id(route: RouteSpec) -> str:
+    return logical_id(f"route-{route.method.lower()}-{route.path}-role")
+
+
+def route_model_id(route: RouteSpec) -> str:
+    """The API Gateway model a table route's body is validated against."""
+    return logical_id(f"route-{route.method.lower()}-{route.path}-model")
+
+
+def operation(route: RouteSpec, table: TableSpec | None = None) -> dict[str, Any]:
+    """The OpenAPI operation for one route, with its integration (`table`: a table route's
+    table)."""
     target = route.target
     match target:
         case QueueTarget():
             rendered = _queue_operation(route, target)
         case TableTarget():
-            rendered = _table_operation(route, target, graph)
+            rendered = _table_operation(route, target, _table_of(target, table))
         case _:
             assert_never(target)
-    return _secured(rendered, route.auth)
+    return secured(rendered, route.auth)
 
 
-def _secured(operation: dict[str, Any], auth: AuthSpec | None) -> dict[str, Any]:
+def _table_of(target: TableTarget, table: TableSpec | None) -> TableSpec:
+    """The table a table route's render was handed, checked to be the route's."""
+    if table is None or table.name != target.table:
+        raise AssertionError(f"{target} rendered with table {table}")
+    return table
+
+
+def secured(operation: dict[str, Any], auth: AuthSpec | None) -> dict[str, Any]:
     """The operation with its security requirement (after its summary), when it has one."""
     security = cognito.requirement(auth)
     if security is None:
@@ -103,15 +139,15 @@ def _secured(operation: dict[str, Any], auth: AuthSpec | None) -> dict[str, Any]
     return {**head, "security": security, **operation}
 
 
-def models(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
+def models(route: RouteSpec, table: TableSpec | None = None) -> dict[str, Any]:
     """The schemas (API Gateway models) one route's operation refers to, by name."""
     target = route.target
     match target:
         case QueueTarget():
             return {}  # the shared JsonObject
         case TableTarget():
-            mapping = table_routes.item_mapping(route, target, graph.table(target.table))
-            return {names.route_model_id(route): mapping.model}
+            mapping = table_routes.item_mapping(route, target, _table_of(target, table))
+            return {route_model_id(route): mapping.model}
         case _:
             assert_never(target)
 
@@ -119,7 +155,7 @@ def models(route: RouteSpec, graph: AppGraph) -> dict[str, Any]:
 def _queue_operation(route: RouteSpec, target: QueueTarget) -> dict[str, Any]:
     queue = names.resource_id(target.queue)
     return {
-        "operationId": names.route_id(route),
+        "operationId": route_id(route),
         "summary": f"Put the request body on queue {target.queue}",
         "requestBody": {
             "required": True,
@@ -143,7 +179,7 @@ def _queue_operation(route: RouteSpec, target: QueueTarget) -> dict[str, Any]:
                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:sqs:path/${AWS::AccountId}/"
                 f"${{{queue}.QueueName}}"
             ),
-            "credentials": get_att(names.route_role_id(route), "Arn"),
+            "credentials": get_att(route_role_id(route), "Arn"),
             "requestParameters": {
                 "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'",
                 # SQS answers the query API in JSON when asked; the response template reads it.
@@ -170,10 +206,9 @@ def _queue_operation(route: RouteSpec, target: QueueTarget) -> dict[str, Any]:
     }
 
 
-def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> dict[str, Any]:
-    table = graph.table(target.table)
+def _table_operation(route: RouteSpec, target: TableTarget, table: TableSpec) -> dict[str, Any]:
     mapping = table_routes.item_mapping(route, target, table)
-    model = names.route_model_id(route)
+    model = route_model_id(route)
     responses: dict[str, Any] = {
         "200": {"description": "The item is stored"},
         "400": {"description": "The body or the item was refused"},
@@ -185,7 +220,7 @@ def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> 
         "headers": {"Retry-After": {"schema": {"type": "string"}}},
     }
     return {
-        "operationId": names.route_id(route),
+        "operationId": route_id(route),
         "summary": f"Put the request body into table {target.table} as an item",
         "requestBody": {
             "required": True,
@@ -199,7 +234,7 @@ def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> 
             "uri": sub(
                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:dynamodb:action/UpdateItem"
             ),
-            "credentials": get_att(names.route_role_id(route), "Arn"),
+            "credentials": get_att(route_role_id(route), "Arn"),
             "requestTemplates": {
                 "application/json": table_routes.request_template(table, mapping, target.overwrite)
             },
@@ -223,55 +258,6 @@ def _table_operation(route: RouteSpec, target: TableTarget, graph: AppGraph) -> 
             },
         },
     }
-
-
-def proxy_operation(function: FunctionSpec, source: HttpSource) -> dict[str, Any]:
-    """The OpenAPI operation of a function behind an HTTP route (Lambda proxy integration):
-    the request goes to the function as API Gateway's proxy event, its answer to the client."""
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in path_parameters(source.path)
-    ]
-    operation: dict[str, Any] = {
-        "operationId": names.resource_id(function.name),
-        "summary": f"Answered by function {function.name}",
-    }
-    if parameters:
-        operation["parameters"] = parameters
-    operation["responses"] = {"default": {"description": "What the function answers"}}
-    operation["x-amazon-apigateway-integration"] = {
-        "type": "aws_proxy",
-        "httpMethod": "POST",
-        "uri": sub(
-            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-            f"${{{names.resource_id(function.name)}.Arn}}/invocations"
-        ),
-        "passthroughBehavior": "when_no_match",
-    }
-    # (a Lambda authorizer, a template's, is refused before: `check_rendered`)
-    return _secured(operation, source.auth if isinstance(source.auth, AuthSpec) else None)
-
-
-def method_key(method: str) -> str:
-    """The key of a method in an OpenAPI path item (API Gateway's own for ANY)."""
-    return "x-amazon-apigateway-any-method" if method == "ANY" else method.lower()
-
-
-def path_parameters(path: str) -> list[str]:
-    """The names of a path's ``{name}`` and greedy ``{name+}`` segments."""
-    return [m.group(1) for m in _PARAMETER.finditer(path)]
-
-
-def invoke_source_arn(api_logical: str, method: str, path: str) -> dict[str, str]:
-    """The execute-api ARN of one route of the API, for the permission that lets API
-    Gateway invoke the function behind it: any stage, the method, the path with each
-    parameter as ``*``."""
-    verb = "*" if method == "ANY" else method
-    resource = _PARAMETER.sub("*", path).lstrip("/")
-    return sub(
-        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-        f"${{{api_logical}}}/*/{verb}/{resource}"
-    )
 
 
 def request_template(route: RouteSpec) -> str:
@@ -305,26 +291,26 @@ def definition(
     title: str,
     paths: dict[str, dict[str, Any]],
     schemas: dict[str, Any],
-    graph: AppGraph | None = None,
+    *,
+    pools: Sequence[str] = (),
+    firewall: bool = False,
 ) -> dict[str, Any]:
-    """The whole OpenAPI document: with `graph`, the authorizers its routes require and the
-    refusals of those authorizers and of its firewall."""
+    """The whole OpenAPI document: the authorizers of the user `pools` its routes require,
+    and the refusals of those authorizers and, with a `firewall`, of its managed rules."""
     components: dict[str, Any] = {"schemas": {OBJECT_SCHEMA: {"type": "object"}, **schemas}}
     responses = {kind: _refusal(status, code) for kind, (status, code) in GATEWAY_RESPONSES.items()}
-    if graph is not None:
-        schemes = cognito.security_schemes(graph)
-        if schemes:
-            components["securitySchemes"] = schemes
-            for kind, (status, code) in AUTH_RESPONSES.items():
-                responses[kind] = _refusal(status, code)
-                responses[kind]["responseParameters"] = {
-                    "gatewayresponse.header.WWW-Authenticate": f"'{CHALLENGE}'"
-                }
-        if graph.firewall is not None:
-            responses["WAF_FILTERED"] = {
-                "statusCode": "403",
-                "responseTemplates": {"application/json": FIREWALL_RESPONSE},
+    if pools:
+        components["securitySchemes"] = cognito.security_schemes(pools)
+        for kind, (status, code) in AUTH_RESPONSES.items():
+            responses[kind] = _refusal(status, code)
+            responses[kind]["responseParameters"] = {
+                "gatewayresponse.header.WWW-Authenticate": f"'{CHALLENGE}'"
             }
+    if firewall:
+        responses["WAF_FILTERED"] = {
+            "statusCode": "403",
+            "responseTemplates": {"application/json": FIREWALL_RESPONSE},
+        }
     return {
         "openapi": "3.0.1",
         "info": {"title": title, "version": "1.0"},
@@ -349,39 +335,69 @@ def _refusal(status: int, code: str) -> dict[str, Any]:
 # -- the template pieces: routes and the REST API holding them ----------------------------
 
 
-def has_api(graph: AppGraph) -> bool:
-    """Whether the app has a REST API: a route, or a function behind HTTP with payload
-    format 1.0."""
-    return bool(graph.routes) or any(
-        isinstance(f.source, HttpSource) and f.source.payload_format_version == "1.0"
-        for f in graph.functions
-    )
+def pools_required(routes: Iterable[RouteSpec], functions: Iterable[FunctionSpec]) -> list[str]:
+    """The pools some route or HTTP function requires a token of, each once, in the order
+    they are first named."""
+    required: dict[str, None] = {}
+    for route in routes:
+        if route.auth is not None:
+            required[route.auth.pool] = None
+    for function in functions:
+        if isinstance(function.source, HttpSource) and isinstance(function.source.auth, AuthSpec):
+            required[function.source.auth.pool] = None  # (a Lambda authorizer is refused)
+    return list(required)
 
 
-def has_http_api(graph: AppGraph) -> bool:
-    """Whether the app has an HTTP API: a function behind HTTP with payload format 2.0."""
-    return any(
-        isinstance(f.source, HttpSource) and f.source.payload_format_version == "2.0"
-        for f in graph.functions
-    )
+def route_grants(route: RouteSpec) -> tuple[Grant, ...]:
+    """What a route's integration does on the caller's behalf: one SendMessage to its queue
+    (the action the local engine checks for `send_message`), or one UpdateItem on its table
+    (UpdateItem, not PutItem, so the answer can name the stored key: `table_routes`)."""
+    target = route.target
+    match target:
+        case QueueTarget():
+            _, action, _ = ACTION_OF_METHOD["send_message"]
+            return (Grant("queue", target.queue, frozenset({action})),)
+        case TableTarget():
+            return (Grant("table", target.table, frozenset({"dynamodb:UpdateItem"})),)
+        case _:
+            assert_never(target)
 
 
-def render_route(spec: RouteSpec, target: Target) -> Fragment:
-    check_rendered(spec, describe(spec))
-    check_rendered(spec.target, describe(spec))
+def route_role(route: RouteSpec) -> dict[str, Any]:
+    """The role API Gateway assumes to call SQS or DynamoDB for one route."""
+    does = "put the request on its queue"
+    if isinstance(route.target, TableTarget):
+        does = "put the request body into its table"
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": f"Lets {route.method} {route.path} {does}",
+            "AssumeRolePolicyDocument": trust("apigateway.amazonaws.com"),
+            "Policies": [
+                {"PolicyName": "sluiceway-route", "PolicyDocument": document(route_grants(route))}
+            ],
+        },
+    }
+
+
+def render_route(spec: RouteSpec, context: Context, table: TableSpec | None = None) -> Fragment:
+    """One route: its operation on the REST API and the role its integration assumes
+    (`table`: a table route's table)."""
+    check_rendered(spec, describe(spec), RENDERED_FIELDS)
+    check_rendered(spec.target, describe(spec), RENDERED_FIELDS)
     if spec.auth is not None:
-        check_rendered(spec.auth, describe(spec))
-    api_logical = names.api_id(target.graph.name)
+        check_rendered(spec.auth, describe(spec), RENDERED_FIELDS)
+    api_logical = names.api_id(context.app)
     return Fragment(
-        resources={names.route_role_id(spec): iam.route_role(spec)},
-        paths={spec.path: {spec.method.lower(): operation(spec, target.graph)}},
-        schemas=models(spec, target.graph),
+        resources={route_role_id(spec): route_role(spec)},
+        paths={spec.path: {spec.method.lower(): operation(spec, table)}},
+        schemas=models(spec, table),
         outputs={
-            names.output_id(names.route_id(spec), "url"): {
+            names.output_id(route_id(spec), "url"): {
                 "Description": f"{spec.method} here to reach the route {spec.method} {spec.path}",
                 "Value": sub(
                     f"https://${{{api_logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
-                    f"/{target.stage}{spec.path}"
+                    f"/{context.stage}{spec.path}"
                 ),
             }
         },
@@ -389,11 +405,16 @@ def render_route(spec: RouteSpec, target: Target) -> Fragment:
 
 
 def render_api(
-    graph: AppGraph, paths: dict[str, dict[str, Any]], schemas: dict[str, Any], stage: str
+    app_name: str,
+    paths: dict[str, dict[str, Any]],
+    schemas: dict[str, Any],
+    stage: str,
+    *,
+    pools: Sequence[str] = (),
+    firewall: bool = False,
 ) -> Fragment:
     """The REST API holding every route (regional, like the seed's POC-API), with the
-    authorizers its routes require."""
-    app_name = graph.name
+    authorizers of the `pools` its routes require."""
     logical = names.api_id(app_name)
     return Fragment(
         resources={
@@ -405,7 +426,9 @@ def render_api(
                     # Set, so SAM does not add its extra stage named "Stage".
                     "OpenApiVersion": "3.0.1",
                     "EndpointConfiguration": {"Type": "REGIONAL"},
-                    "DefinitionBody": definition(app_name, paths, schemas, graph),
+                    "DefinitionBody": definition(
+                        app_name, paths, schemas, pools=pools, firewall=firewall
+                    ),
                 },
             }
         },
@@ -419,57 +442,4 @@ def render_api(
             }
         },
         derived=(f"{logical}{stage}Stage",),
-    )
-
-
-# -- the HTTP API (API Gateway v2): payload format 2.0 routes -------------------------------
-
-
-def http_api_event(function: FunctionSpec, source: HttpSource, app_name: str) -> dict[str, Any]:
-    """A 2.0 route as its function's SAM event (``Type: HttpApi``) on the app's HTTP API;
-    SAM makes the route, its Lambda integration and the permission to invoke the function.
-    A route with ``auth=`` is refused: an HTTP API's Cognito authorizer is a JWT authorizer,
-    which this render does not write yet."""
-    if source.auth is not None:
-        raise RenderError(
-            f"function '{function.name}' (on_http {source.method} {source.path}): auth= on a "
-            "payload_format_version='2.0' route does not render yet (an HTTP API's JWT "
-            "authorizer); drop auth= or use payload_format_version='1.0'"
-        )
-    route = {} if source.path == "$default" else {"Method": source.method, "Path": source.path}
-    return {
-        "Type": "HttpApi",
-        "Properties": {
-            "ApiId": ref(names.http_api_id(app_name)),
-            **route,
-            "PayloadFormatVersion": "2.0",
-        },
-    }
-
-
-def http_api_url(app_name: str, path: str = "") -> dict[str, str]:
-    """The URL of the HTTP API's ``$default`` stage (no stage in the path), or of one path."""
-    logical = names.http_api_id(app_name)
-    return sub(f"https://${{{logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}{path}")
-
-
-def render_http_api(graph: AppGraph) -> Fragment:
-    """The HTTP API holding the app's 2.0 routes (SAM writes their routes from the functions'
-    ``HttpApi`` events), on its ``$default`` stage, as the local 2.0 event says; beside the
-    REST API when the app has both."""
-    logical = names.http_api_id(graph.name)
-    return Fragment(
-        resources={
-            logical: {
-                "Type": "AWS::Serverless::HttpApi",
-                "Properties": {"Name": f"{graph.name}-http"},
-            }
-        },
-        outputs={
-            names.output_id(logical, "url"): {
-                "Description": f"Base URL of the {graph.name} HTTP API",
-                "Value": http_api_url(graph.name),
-            }
-        },
-        derived=(f"{logical}ApiGatewayDefaultStage",),
     )

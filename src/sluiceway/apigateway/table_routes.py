@@ -51,9 +51,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sluiceway.apigateway.spec import RouteSpec, TableTarget
-from sluiceway.aws import names
-from sluiceway.aws.errors import RenderError
 from sluiceway.core.cfn import sub
+from sluiceway.core.errors import RenderError
+from sluiceway.core.render import names
 from sluiceway.dynamodb.spec import TableSpec
 
 AttributeType = Literal["S", "N", "BOOL"]

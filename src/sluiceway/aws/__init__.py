@@ -9,11 +9,11 @@ that runs the same handlers there on boto3.
 Only this package imports boto3, and only when a client is first needed.
 """
 
+from sluiceway.apigateway.render import route_grants
 from sluiceway.aws.adapters import Boto3Backend, ResourceNames
 from sluiceway.aws.commands import Plan, deploy_aws, destroy_aws, render_aws
 from sluiceway.aws.errors import DeployError, RenderError, ShimError
 from sluiceway.aws.fragment import Code
-from sluiceway.aws.iam import route_grants
 from sluiceway.aws.package import AppLocation, locate, render
 from sluiceway.aws.template import render_spec, template_for
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluiceway.app.graph import AppGraph
-from sluiceway.aws import names
 from sluiceway.aws.errors import ShimError
 from sluiceway.aws.table_requests import (
     METHOD_OF_ACTION,
@@ -33,6 +32,7 @@ from sluiceway.aws.table_requests import (
 from sluiceway.core import attrvalue
 from sluiceway.core.errors import ConditionalCheckFailed, NotFound, ValidationError
 from sluiceway.core.permissions import ACTION_OF_METHOD, Grant, allows, denied
+from sluiceway.core.render import names
 from sluiceway.dynamodb import binary
 from sluiceway.dynamodb.errors import ConditionFailed, TransactionCanceled
 from sluiceway.dynamodb.keys import SortKeyCondition

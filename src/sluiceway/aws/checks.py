@@ -1,204 +1,69 @@
-"""What the AWS render refuses, a declared option it does not render yet (`check_rendered`
-against `RENDERED_FIELDS`), and how its errors name a declaration (`describe`)."""
+"""What the AWS render refuses, over every service: the fields each service's render turns
+into the template (`RENDERED_FIELDS`, the union of theirs, which a test holds to the specs),
+and how the template's errors name a declaration (`describe`)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any, assert_never
+from typing import assert_never
 
-from sluiceway.apigateway.spec import QueueTarget, RouteSpec, TableTarget
-from sluiceway.aws.errors import RenderError
+from sluiceway.apigateway import render as api
+from sluiceway.apigateway.spec import RouteSpec
 from sluiceway.aws.fragment import Renderable
-from sluiceway.awslambda.spec import (
-    DirectSource,
-    FunctionSpec,
-    HttpSource,
-    QueueSource,
-    ScheduleSource,
-    StreamSource,
-    TopicSource,
-)
-from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
-from sluiceway.core.specs import Destination, ParameterRef
-from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
+from sluiceway.awslambda import render as awslambda
+from sluiceway.awslambda.spec import FunctionSpec
+from sluiceway.cognito import render as cognito
+from sluiceway.cognito.spec import UserPoolSpec
+from sluiceway.core.render.checks import RenderedFields
+from sluiceway.dynamodb import render as dynamodb
+from sluiceway.dynamodb.spec import TableSpec
+from sluiceway.iot import render as iot
 from sluiceway.iot.spec import IotSpec
-from sluiceway.pipes.spec import PipeSpec, PipeTarget
-from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
+from sluiceway.pipes import render as pipes
+from sluiceway.pipes.spec import PipeSpec
+from sluiceway.sns import render as sns
+from sluiceway.sns.spec import SubscriptionSpec, TopicSpec
+from sluiceway.sqs import render as sqs
 from sluiceway.sqs.spec import QueueSpec
-from sluiceway.wafv2.rules import Rule, WebACL
-from sluiceway.wafv2.statements import (
-    ForwardedIPConfig,
-    IPSetReferenceStatement,
-    ManagedRuleGroupStatement,
-    RateBasedStatement,
-    SizeConstraintStatement,
-)
+from sluiceway.wafv2 import render as waf
+from sluiceway.wafv2.rules import WebACL
 
-# The fields each render function turns into the template. Any other field holding a value
-# other than its default is refused (`check_rendered`): an option the AWS target does not
-# render yet fails the render loudly instead of vanishing from the deployed system.
-RENDERED_FIELDS: dict[type, frozenset[str]] = {
-    QueueSpec: frozenset(
-        {
-            "name",
-            "visibility_timeout",
-            "delay_seconds",
-            "message_retention_period",
-            "maximum_message_size",
-            "dead_letter",
-            "max_receive_count",
-            "content_based_deduplication",
-        }
-    ),
-    TableSpec: frozenset(
-        {
-            "name",
-            "partition_key",
-            "sort_key",
-            "stream",
-            "ttl_attribute",
-            "global_indexes",
-            "local_indexes",
-        }
-    ),
-    KeySpec: frozenset({"name", "type"}),
-    IndexSpec: frozenset({"name", "partition_key", "sort_key", "projection", "non_key_attributes"}),
-    TopicSpec: frozenset({"name", "kms_key"}),
-    SubscriptionSpec: frozenset(
-        {"topic", "protocol", "endpoint", "filter_policy", "raw_message_delivery"}
-    ),
-    FilterPolicy: frozenset({"policy", "scope"}),
-    RouteSpec: frozenset({"method", "path", "target", "forward_headers", "auth"}),
-    AuthSpec: frozenset({"pool", "scopes"}),
-    QueueTarget: frozenset({"queue"}),
-    TableTarget: frozenset({"table", "model", "overwrite"}),
-    Destination: frozenset({"kind", "name"}),
-    TopicSource: frozenset({"topic", "filter_policy"}),
-    HttpSource: frozenset({"method", "path", "auth", "payload_format_version"}),
-    DirectSource: frozenset(),
-    ScheduleSource: frozenset({"expression", "input", "enabled"}),
-    FunctionSpec: frozenset(
-        {
-            "name",
-            "handler",
-            "source",
-            "uses",
-            "timeout",
-            "memory_size",
-            "environment",
-            "reserved_concurrency",
-        }
-    ),
-    QueueSource: frozenset(
-        {
-            "queue",
-            "batch_size",
-            "maximum_batching_window_in_seconds",
-            "report_batch_item_failures",
-            "filters",
-            "maximum_concurrency",
-        }
-    ),
-    StreamSource: frozenset(
-        {
-            "table",
-            "batch_size",
-            "maximum_batching_window_in_seconds",
-            "starting_position",
-            "filters",
-            "report_batch_item_failures",
-            "maximum_retry_attempts",
-            "maximum_record_age_in_seconds",
-            "bisect_batch_on_function_error",
-            "on_failure",
-            "parallelization_factor",
-            "tumbling_window_in_seconds",
-        }
-    ),
-    PipeSpec: frozenset({"name", "source", "target", "enrichment"}),
-    PipeTarget: frozenset({"kind", "name"}),
-    UserPoolSpec: frozenset({"name", "domain", "resource_servers", "access_token_validity"}),
-    ResourceServerSpec: frozenset({"identifier", "name", "scopes"}),
-    IotSpec: frozenset({"topics"}),
-    WebACL: frozenset({"rules", "default_action"}),
-    Rule: frozenset({"name", "priority", "action", "statement"}),
-    RateBasedStatement: frozenset(
-        {"limit", "evaluation_window_sec", "key", "forwarded_ip_config", "scope_down_path_prefix"}
-    ),
-    IPSetReferenceStatement: frozenset({"addresses", "forwarded_ip_config"}),
-    SizeConstraintStatement: frozenset({"part", "max_bytes"}),
-    ManagedRuleGroupStatement: frozenset({"name", "excluded_rules", "vendor_name"}),
-    ForwardedIPConfig: frozenset({"header_name", "fallback_behavior", "position"}),
+RENDERED_FIELDS: RenderedFields = {
+    **sqs.RENDERED_FIELDS,
+    **dynamodb.RENDERED_FIELDS,
+    **sns.RENDERED_FIELDS,
+    **api.RENDERED_FIELDS,
+    **awslambda.RENDERED_FIELDS,
+    **pipes.RENDERED_FIELDS,
+    **cognito.RENDERED_FIELDS,
+    **iot.RENDERED_FIELDS,
+    **waf.RENDERED_FIELDS,
 }
-# A pipe's source, checked against these instead: the parameters Pipes has. It always reads a
-# function target's ``batchItemFailures`` (so report_batch_item_failures must stay True), and
-# knows no tumbling window or maximum concurrency.
-PIPE_SOURCE_FIELDS: dict[type, frozenset[str]] = {
-    QueueSource: frozenset(
-        {"queue", "batch_size", "maximum_batching_window_in_seconds", "filters"}
-    ),
-    StreamSource: frozenset(
-        {
-            "table",
-            "batch_size",
-            "maximum_batching_window_in_seconds",
-            "starting_position",
-            "filters",
-            "maximum_retry_attempts",
-            "maximum_record_age_in_seconds",
-            "bisect_batch_on_function_error",
-            "on_failure",
-            "parallelization_factor",
-        }
-    ),
-}
+# A pipe's source is checked against these instead (the parameters Pipes has).
+PIPE_SOURCE_FIELDS: RenderedFields = pipes.PIPE_SOURCE_FIELDS
 
 
 def describe(spec: Renderable) -> str:
     """How an error names a spec."""
     match spec:
-        case QueueSpec() | TableSpec() | TopicSpec():
-            return f"{type(spec).__name__.removesuffix('Spec').lower()} '{spec.name}'"
+        case QueueSpec():
+            return sqs.describe(spec)
+        case TableSpec():
+            return dynamodb.describe(spec)
+        case TopicSpec():
+            return sns.describe_topic(spec)
         case SubscriptionSpec():
-            endpoint = spec.endpoint
-            shown = f"<{endpoint.name}>" if isinstance(endpoint, ParameterRef) else endpoint
-            return f"subscription {spec.protocol}:{shown} on topic '{spec.topic}'"
+            return sns.describe_subscription(spec)
         case RouteSpec():
-            return f"route {spec.method} {spec.path}"
+            return api.describe(spec)
         case FunctionSpec():
-            return f"function '{spec.name}'"
+            return awslambda.describe(spec)
         case PipeSpec():
-            return f"pipe '{spec.name}'"
+            return pipes.describe(spec)
         case UserPoolSpec():
-            return f"user pool '{spec.name}'"
+            return cognito.describe(spec)
         case IotSpec():
-            return "iot (app.iot)"
+            return iot.DESCRIBED
         case WebACL():
-            return "firewall (app.firewall)"
+            return waf.DESCRIBED
         case _:
             assert_never(spec)
-
-
-def check_rendered(
-    value: Any, where: str, fields: Mapping[type, frozenset[str]] = RENDERED_FIELDS
-) -> None:
-    """Refuse a declared option the AWS target does not render (see `RENDERED_FIELDS`)."""
-    rendered = fields.get(type(value))
-    if rendered is None:
-        raise RenderError(f"{where}: a {type(value).__name__} is not rendered for AWS yet")
-    for option in dataclasses.fields(value):
-        if option.name in rendered:
-            continue
-        current = getattr(value, option.name)
-        if option.default is not dataclasses.MISSING and current == option.default:
-            continue
-        if (
-            option.default_factory is not dataclasses.MISSING
-            and current == option.default_factory()
-        ):
-            continue
-        raise RenderError(
-            f"{where}: {option.name}={current!r} is not rendered for AWS yet; leave it at its "
-            "default to deploy, or render it in sluiceway.aws.template"
-        )

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from sluiceway.core.errors import SluicewayError
+from sluiceway.core.errors import RenderError, SluicewayError
 
-
-class RenderError(SluicewayError):
-    """An app cannot be rendered into a template (two names that collide, an app that is not
-    importable in Lambda, an output directory that is not ours)."""
-
-    code = "RenderError"
+__all__ = ["DeployError", "RenderError", "ShimError"]
 
 
 class DeployError(SluicewayError):

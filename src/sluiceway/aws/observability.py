@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sluiceway.aws.iam import trust
 from sluiceway.core.cfn import Resources, get_att, sub
+from sluiceway.core.render.roles import trust
 from sluiceway.core.specs import Deployment
 
 XRAY_POLICY = sub("arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess")

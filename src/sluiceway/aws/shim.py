@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluiceway.app import App
-from sluiceway.aws import names
 from sluiceway.aws.adapters import Boto3Backend, ResourceNames
 from sluiceway.aws.errors import ShimError
 from sluiceway.awslambda import permissions
 from sluiceway.awslambda.spec import FunctionSpec
+from sluiceway.core.render import names
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,12 @@ render function returns a `Fragment` (resources, outputs, and API paths for rout
 share a logical ID, and adds the REST API when the app has routes, the HTTP API when it has
 payload format 2.0 routes.
 
+A render reads its spec and a `Context` (the app's name, the code, the stage), never the
+graph: what it needs of other declarations is handed to it here (a table route's table, the
+subscriptions sharing a queue's policy, the IoT topics a publishing function's role names,
+the pools a REST API's routes require). A function behind an HTTP route is rendered by the
+API (``apigateway.function_routes``), joined with the function's own fragment.
+
 The graph's user pools (`cognito`), its IoT declaration (`iot_topics`) and its firewall
 (``wafv2.render``) render after them; the firewall needs the REST API, so an app with a
 firewall and no HTTP route is refused. A user pool's domain prefix and the account's IoT data
@@ -25,19 +31,21 @@ from __future__ import annotations
 import re
 from typing import Any, assert_never
 
+from sluiceway.apigateway import function_routes
 from sluiceway.apigateway import render as api
-from sluiceway.apigateway.spec import RouteSpec
+from sluiceway.apigateway.spec import RouteSpec, TableTarget
 from sluiceway.app.graph import AppGraph
-from sluiceway.aws import names
 from sluiceway.aws.checks import describe
 from sluiceway.aws.errors import RenderError
 from sluiceway.aws.fragment import DEFAULT_STAGE, Code, Fragment, Renderable, Target
 from sluiceway.aws.observability import observed
 from sluiceway.awslambda import render as awslambda
-from sluiceway.awslambda.spec import FunctionSpec
+from sluiceway.awslambda.spec import FunctionSpec, HttpSource
 from sluiceway.cognito import render as cognito
 from sluiceway.cognito.spec import UserPoolSpec
 from sluiceway.core.cfn import DeployParameter, Resources
+from sluiceway.core.render import names
+from sluiceway.core.render.fragment import joined
 from sluiceway.core.specs import ParameterRef
 from sluiceway.dynamodb import render as dynamodb
 from sluiceway.dynamodb.spec import TableSpec
@@ -94,13 +102,20 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
             paths.setdefault(path, {}).update(operations)
         schemas.update(fragment.schemas)
     if paths:
-        fragment = api.render_api(graph, paths, schemas, stage)
+        fragment = api.render_api(
+            graph.name,
+            paths,
+            schemas,
+            stage,
+            pools=api.pools_required(graph.routes, graph.functions),
+            firewall=graph.firewall is not None,
+        )
         for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
             _claim(claims, logical, f"the REST API of app '{graph.name}'")
         resources.update(fragment.resources)
         outputs = {**fragment.outputs, **outputs}
-    if api.has_http_api(graph):
-        fragment = api.render_http_api(graph)
+    if has_http_api(graph):
+        fragment = function_routes.render_http_api(graph.name)
         for logical in (*fragment.resources, *fragment.derived, *fragment.outputs):
             _claim(claims, logical, f"the HTTP API of app '{graph.name}'")
         resources.update(fragment.resources)
@@ -122,6 +137,23 @@ def template_for(graph: AppGraph, code: Code, *, stage: str = DEFAULT_STAGE) -> 
     if outputs:
         template["Outputs"] = outputs
     return template
+
+
+def has_api(graph: AppGraph) -> bool:
+    """Whether the app has a REST API: a route, or a function behind HTTP with payload
+    format 1.0."""
+    return bool(graph.routes) or any(
+        isinstance(f.source, HttpSource) and f.source.payload_format_version == "1.0"
+        for f in graph.functions
+    )
+
+
+def has_http_api(graph: AppGraph) -> bool:
+    """Whether the app has an HTTP API: a function behind HTTP with payload format 2.0."""
+    return any(
+        isinstance(f.source, HttpSource) and f.source.payload_format_version == "2.0"
+        for f in graph.functions
+    )
 
 
 def renderables(graph: AppGraph) -> tuple[Renderable, ...]:
@@ -167,6 +199,7 @@ def _claim(claims: dict[str, str], logical: str, origin: str) -> None:
 
 def render_spec(spec: Renderable, target: Target) -> Fragment:
     """The template fragment of one declared resource."""
+    graph, context = target.graph, target.context
     match spec:
         case QueueSpec():
             return sqs.render_queue(spec)
@@ -175,11 +208,12 @@ def render_spec(spec: Renderable, target: Target) -> Fragment:
         case TopicSpec():
             return sns.render_topic(spec)
         case SubscriptionSpec():
-            return sns.render_subscription(spec, target.graph)
+            return sns.render_subscription(spec, graph.subscriptions)
         case RouteSpec():
-            return api.render_route(spec, target)
+            table = spec.target.table if isinstance(spec.target, TableTarget) else None
+            return api.render_route(spec, context, graph.table(table) if table else None)
         case FunctionSpec():
-            return awslambda.render_function(spec, target)
+            return render_function(spec, target)
         case PipeSpec():
             return pipes.render_pipe(spec)
         case UserPoolSpec():
@@ -187,9 +221,27 @@ def render_spec(spec: Renderable, target: Target) -> Fragment:
         case IotSpec():
             return iot_topics.render_iot(spec)
         case WebACL():
-            return waf.render_firewall(spec, target)
+            return waf.render_firewall(
+                spec, context, rest_api=has_api(graph), http_api=has_http_api(graph)
+            )
         case _:
             assert_never(spec)
+
+
+def render_function(spec: FunctionSpec, target: Target) -> Fragment:
+    """A function, with what invokes it when an HTTP route does (the API's render, joined
+    to the function's)."""
+    iot = target.graph.iot
+    fragment = awslambda.render_function(
+        spec, target.context, None if iot is None else iot_topics.topic_arns(iot)
+    )
+    source = spec.source
+    if isinstance(source, HttpSource):
+        trigger = function_routes.render_function_route(
+            spec, source, target.context, describe(spec)
+        )
+        return joined(fragment, trigger)
+    return fragment
 
 
 def render_parameter(parameter: ParameterRef) -> dict[str, Any]:

@@ -30,15 +30,20 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
-from sluiceway.app.graph import AppGraph
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.fragment import Fragment
-from sluiceway.awslambda.spec import HttpSource
-from sluiceway.cognito.spec import AuthSpec, UserPoolSpec
+from sluiceway.cognito.spec import AuthSpec, ResourceServerSpec, UserPoolSpec
 from sluiceway.core.cfn import DeployParameter, get_att, ref, sub
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered, described
+from sluiceway.core.render.fragment import Fragment
+
+RENDERED_FIELDS: RenderedFields = {
+    UserPoolSpec: frozenset({"name", "domain", "resource_servers", "access_token_validity"}),
+    ResourceServerSpec: frozenset({"identifier", "name", "scopes"}),
+    AuthSpec: frozenset({"pool", "scopes"}),
+}
 
 # What Cognito accepts as a domain prefix (the app model checks the declared one the same way).
 DOMAIN_PREFIX_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -204,22 +209,9 @@ def requirement(source: AuthSpec | None) -> list[dict[str, list[str]]] | None:
     return [{names.authorizer_id(source.pool): list(source.scopes)}]
 
 
-def pools_required(graph: AppGraph) -> list[str]:
-    """The pools some route or HTTP function requires a token of, each once, in the order
-    the graph first names them."""
-    required: dict[str, None] = {}
-    for route in graph.routes:
-        if route.auth is not None:
-            required[route.auth.pool] = None
-    for function in graph.functions:
-        if isinstance(function.source, HttpSource) and isinstance(function.source.auth, AuthSpec):
-            required[function.source.auth.pool] = None  # (a Lambda authorizer is refused)
-    return list(required)
-
-
-def security_schemes(graph: AppGraph) -> dict[str, Any]:
-    """The API's authorizers: one ``COGNITO_USER_POOLS`` authorizer per required pool,
-    reading the ``Authorization`` header (as SAM writes them)."""
+def security_schemes(pools: Iterable[str]) -> dict[str, Any]:
+    """An API's authorizers: one ``COGNITO_USER_POOLS`` authorizer per pool its routes
+    require, reading the ``Authorization`` header (as SAM writes them)."""
     return {
         names.authorizer_id(pool): {
             "type": "apiKey",
@@ -231,16 +223,20 @@ def security_schemes(graph: AppGraph) -> dict[str, Any]:
                 "providerARNs": [get_att(names.user_pool_id(pool), "Arn")],
             },
         }
-        for pool in pools_required(graph)
+        for pool in pools
     }
+
+
+def describe(spec: UserPoolSpec) -> str:
+    return described("user pool", spec.name)
 
 
 def render_user_pool(spec: UserPoolSpec) -> Fragment:
     """A user pool, its domain and resource servers (`render_pool`)."""
     where = describe(spec)
-    check_rendered(spec, where)
+    check_rendered(spec, where, RENDERED_FIELDS)
     for server in spec.resource_servers:
-        check_rendered(server, where)
+        check_rendered(server, where, RENDERED_FIELDS)
     resources, outputs, parameter = render_pool(spec)
     return Fragment(
         resources=resources,

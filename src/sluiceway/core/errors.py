@@ -62,3 +62,10 @@ class NotBound(SluicewayError):
     """A resource handle was used before the app was bound to an engine."""
 
     code = "NotBound"
+
+
+class RenderError(SluicewayError):
+    """An app cannot be rendered into a template (two names that collide, an app that is not
+    importable in Lambda, an output directory that is not ours)."""
+
+    code = "RenderError"

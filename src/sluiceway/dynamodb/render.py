@@ -6,21 +6,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import ref
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered, described
+from sluiceway.core.render.fragment import Fragment
 from sluiceway.dynamodb import indexes
-from sluiceway.dynamodb.spec import TableSpec
+from sluiceway.dynamodb.spec import IndexSpec, KeySpec, TableSpec
+
+RENDERED_FIELDS: RenderedFields = {
+    TableSpec: frozenset(
+        {
+            "name",
+            "partition_key",
+            "sort_key",
+            "stream",
+            "ttl_attribute",
+            "global_indexes",
+            "local_indexes",
+        }
+    ),
+    KeySpec: frozenset({"name", "type"}),
+    IndexSpec: frozenset({"name", "partition_key", "sort_key", "projection", "non_key_attributes"}),
+}
+
+
+def describe(spec: TableSpec) -> str:
+    return described("table", spec.name)
 
 
 def render_table(spec: TableSpec) -> Fragment:
-    check_rendered(spec, describe(spec))
+    check_rendered(spec, describe(spec), RENDERED_FIELDS)
     for key in (spec.partition_key, spec.sort_key):
         if key is not None:
-            check_rendered(key, describe(spec))
+            check_rendered(key, describe(spec), RENDERED_FIELDS)
     for index in spec.indexes:
-        check_rendered(index, describe(spec))
+        check_rendered(index, describe(spec), RENDERED_FIELDS)
     logical = names.resource_id(spec.name)
     properties: dict[str, Any] = {
         "TableName": spec.name,

@@ -29,14 +29,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import DeployParameter, sub
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered
+from sluiceway.core.render.fragment import Fragment
 from sluiceway.iot.spec import IotSpec
 
+RENDERED_FIELDS: RenderedFields = {IotSpec: frozenset({"topics"})}
+DESCRIBED = "iot (app.iot)"  # how an error names the app's IoT declaration
+
 TOPIC_ARN_PREFIX = "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/"
-ENDPOINT_PARAMETER = "iot_data_endpoint"
+ENDPOINT_PARAMETER = names.IOT_ENDPOINT_PARAMETER
 ENDPOINT_PATTERN = r"^$|^[a-z0-9-]+\.iot\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
 # IAM's escapes for characters that are wildcards or variables in a policy's resource.
 _IAM_LITERALS = {"*": "${*}", "?": "${?}", "$": "${$}"}
@@ -90,6 +93,6 @@ def _iam_levels(levels: list[str]) -> str:
 def render_iot(spec: IotSpec) -> Fragment:
     """No resource (publishing needs none; the topics are the publishers' policies): the
     parameter naming the account's data endpoint."""
-    check_rendered(spec, describe(spec))
+    check_rendered(spec, DESCRIBED, RENDERED_FIELDS)
     parameter = endpoint_parameter()
     return Fragment(parameters={parameter.logical: parameter.rendered})

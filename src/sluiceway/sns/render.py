@@ -9,17 +9,27 @@ with the queue's first subscription, for every topic subscribing it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sluiceway.app.graph import AppGraph
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.errors import RenderError
-from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import POLICY_VERSION, get_att, ref
+from sluiceway.core.errors import RenderError
+from sluiceway.core.naming import logical_id
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered, described
+from sluiceway.core.render.fragment import Fragment
 from sluiceway.core.specs import ParameterRef
 from sluiceway.sns.spec import FilterPolicy, SubscriptionSpec, TopicSpec
+
+RENDERED_FIELDS: RenderedFields = {
+    TopicSpec: frozenset({"name", "kms_key"}),
+    SubscriptionSpec: frozenset(
+        {"topic", "protocol", "endpoint", "filter_policy", "raw_message_delivery"}
+    ),
+    FilterPolicy: frozenset({"policy", "scope"}),
+}
 
 # Subscription protocols whose endpoint SNS takes as declared (an address, a URL, a number).
 RENDERED_PROTOCOLS = frozenset({"email", "email-json", "http", "https", "sms"})
@@ -27,8 +37,32 @@ RENDERED_PROTOCOLS = frozenset({"email", "email-json", "http", "https", "sms"})
 QUEUE_PROTOCOL = "sqs"
 
 
+def describe_topic(spec: TopicSpec) -> str:
+    return described("topic", spec.name)
+
+
+def describe_subscription(spec: SubscriptionSpec) -> str:
+    endpoint = spec.endpoint
+    shown = f"<{endpoint.name}>" if isinstance(endpoint, ParameterRef) else endpoint
+    return f"subscription {spec.protocol}:{shown} on topic '{spec.topic}'"
+
+
+def subscription_id(subscription: SubscriptionSpec) -> str:
+    """Stable across declaration order: named after the parameter that holds the endpoint,
+    the queue an sqs one sends to, or a short digest of a literal endpoint (which keeps
+    addresses out of IDs)."""
+    endpoint = subscription.endpoint
+    if isinstance(endpoint, ParameterRef):
+        tail = endpoint.name
+    elif subscription.protocol == "sqs":  # a queue of the app, by its name
+        tail = endpoint
+    else:
+        tail = hashlib.sha256(endpoint.encode()).hexdigest()[:8]
+    return logical_id(f"{subscription.topic}-{subscription.protocol}-{tail}")
+
+
 def render_topic(spec: TopicSpec) -> Fragment:
-    check_rendered(spec, describe(spec))
+    check_rendered(spec, describe_topic(spec), RENDERED_FIELDS)
     logical = names.resource_id(spec.name)
     properties: dict[str, Any] = {"TopicName": spec.name}
     if spec.name.endswith(".fifo"):
@@ -46,14 +80,17 @@ def render_topic(spec: TopicSpec) -> Fragment:
     )
 
 
-def render_subscription(spec: SubscriptionSpec, graph: AppGraph) -> Fragment:
-    check_rendered(spec, describe(spec))
+def render_subscription(
+    spec: SubscriptionSpec, subscriptions: Sequence[SubscriptionSpec]
+) -> Fragment:
+    """One subscription; `subscriptions` are all the app's (a queue's one policy names every
+    topic subscribing it)."""
+    where = describe_subscription(spec)
+    check_rendered(spec, where, RENDERED_FIELDS)
     if spec.protocol not in RENDERED_PROTOCOLS | {QUEUE_PROTOCOL}:
-        raise RenderError(
-            f"{describe(spec)}: the {spec.protocol} protocol is not rendered for AWS yet"
-        )
+        raise RenderError(f"{where}: the {spec.protocol} protocol is not rendered for AWS yet")
     if spec.filter_policy is not None:
-        check_rendered(spec.filter_policy, describe(spec))
+        check_rendered(spec.filter_policy, where, RENDERED_FIELDS)
     endpoint = spec.endpoint
     rendered: Any
     if isinstance(endpoint, ParameterRef):
@@ -71,13 +108,11 @@ def render_subscription(spec: SubscriptionSpec, graph: AppGraph) -> Fragment:
     if spec.raw_message_delivery:
         properties["RawMessageDelivery"] = True
     resources = {
-        names.subscription_id(spec): {"Type": "AWS::SNS::Subscription", "Properties": properties}
+        subscription_id(spec): {"Type": "AWS::SNS::Subscription", "Properties": properties}
     }
     if spec.protocol == QUEUE_PROTOCOL and isinstance(endpoint, str):
         topics = [
-            s.topic
-            for s in graph.subscriptions
-            if (s.protocol, s.endpoint) == (QUEUE_PROTOCOL, endpoint)
+            s.topic for s in subscriptions if (s.protocol, s.endpoint) == (QUEUE_PROTOCOL, endpoint)
         ]
         if topics[0] == spec.topic:
             resources[names.queue_policy_id(endpoint)] = queue_policy(endpoint, topics)

@@ -5,15 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.fragment import Fragment
 from sluiceway.core.cfn import get_att, ref
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered, described
+from sluiceway.core.render.fragment import Fragment
 from sluiceway.sqs.spec import QueueSpec
+
+RENDERED_FIELDS: RenderedFields = {
+    QueueSpec: frozenset(
+        {
+            "name",
+            "visibility_timeout",
+            "delay_seconds",
+            "message_retention_period",
+            "maximum_message_size",
+            "dead_letter",
+            "max_receive_count",
+            "content_based_deduplication",
+        }
+    ),
+}
+
+
+def describe(spec: QueueSpec) -> str:
+    return described("queue", spec.name)
 
 
 def render_queue(spec: QueueSpec) -> Fragment:
-    check_rendered(spec, describe(spec))
+    check_rendered(spec, describe(spec), RENDERED_FIELDS)
     logical = names.resource_id(spec.name)
     properties: dict[str, Any] = {"QueueName": spec.name}
     if spec.fifo:

@@ -34,21 +34,34 @@ import ipaddress
 import json
 from typing import Any, assert_never
 
-from sluiceway.apigateway import render as api
-from sluiceway.aws import names
-from sluiceway.aws.checks import check_rendered, describe
-from sluiceway.aws.errors import RenderError
-from sluiceway.aws.fragment import Fragment, Target
 from sluiceway.core.cfn import get_att, sub
+from sluiceway.core.errors import RenderError
+from sluiceway.core.render import names
+from sluiceway.core.render.checks import RenderedFields, check_rendered
+from sluiceway.core.render.fragment import Context, Fragment
 from sluiceway.wafv2.checks import SIZE_MAX
 from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict
 from sluiceway.wafv2.rules import Rule, WebACL
 from sluiceway.wafv2.statements import (
+    ForwardedIPConfig,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
     RateBasedStatement,
     SizeConstraintStatement,
 )
+
+RENDERED_FIELDS: RenderedFields = {
+    WebACL: frozenset({"rules", "default_action"}),
+    Rule: frozenset({"name", "priority", "action", "statement"}),
+    RateBasedStatement: frozenset(
+        {"limit", "evaluation_window_sec", "key", "forwarded_ip_config", "scope_down_path_prefix"}
+    ),
+    IPSetReferenceStatement: frozenset({"addresses", "forwarded_ip_config"}),
+    SizeConstraintStatement: frozenset({"part", "max_bytes"}),
+    ManagedRuleGroupStatement: frozenset({"name", "excluded_rules", "vendor_name"}),
+    ForwardedIPConfig: frozenset({"header_name", "fallback_behavior", "position"}),
+}
+DESCRIBED = "firewall (app.firewall)"  # how an error names the app's firewall
 
 SCOPE = "REGIONAL"  # what protects an API Gateway stage
 BLOCKED_STATUS = 403
@@ -257,27 +270,28 @@ def managed_group(statement: ManagedRuleGroupStatement) -> dict[str, Any]:
     return rendered
 
 
-def render_firewall(spec: WebACL, target: Target) -> Fragment:
-    """The web ACL in front of the API's stage (`render_web_acl`)."""
-    where = describe(spec)
-    check_rendered(spec, where)
+def render_firewall(spec: WebACL, context: Context, *, rest_api: bool, http_api: bool) -> Fragment:
+    """The web ACL in front of the REST API's stage (`render_web_acl`); `rest_api` and
+    `http_api` say which APIs the app has (WAF protects only the first)."""
+    check_rendered(spec, DESCRIBED, RENDERED_FIELDS)
     for rule in spec.rules:
-        check_rendered(rule, f"firewall rule '{rule.name}'")
-        check_rendered(rule.statement, f"firewall rule '{rule.name}'")
+        where = f"firewall rule '{rule.name}'"
+        check_rendered(rule, where, RENDERED_FIELDS)
+        check_rendered(rule.statement, where, RENDERED_FIELDS)
         config = getattr(rule.statement, "forwarded_ip_config", None)
         if config is not None:
-            check_rendered(config, f"firewall rule '{rule.name}'")
-    if not api.has_api(target.graph):
+            check_rendered(config, where, RENDERED_FIELDS)
+    if not rest_api:
         raise RenderError(
-            f"app '{target.graph.name}' declares a firewall but no HTTP route for it to "
+            f"app '{context.app}' declares a firewall but no HTTP route for it to "
             "protect (on AWS a web ACL is associated with the API's stage); declare a route "
             "or drop the firewall"
         )
-    if api.has_http_api(target.graph):
+    if http_api:
         raise RenderError(
-            f"app '{target.graph.name}' declares a firewall and payload_format_version='2.0' "
+            f"app '{context.app}' declares a firewall and payload_format_version='2.0' "
             "routes: AWS WAF cannot be associated with an HTTP API, so on AWS those routes "
             "would be unprotected; serve them with payload_format_version='1.0' (the REST API)"
         )
-    resources, outputs = render_web_acl(spec, target.graph.name, target.stage)
+    resources, outputs = render_web_acl(spec, context.app, context.stage)
     return Fragment(resources=resources, outputs=outputs)

@@ -8,15 +8,10 @@ are the declared names themselves, where AWS lets a template choose them.
 
 from __future__ import annotations
 
-import hashlib
-from typing import Literal, assert_never
+from typing import Literal
 
-from sluiceway.apigateway.spec import RouteSpec
-from sluiceway.awslambda.spec import FunctionSpec, QueueSource, StreamSource
 from sluiceway.core.naming import logical_id
 from sluiceway.core.specs import ParameterRef
-from sluiceway.pipes.spec import PipeSpec
-from sluiceway.sns.spec import SubscriptionSpec
 
 HandleKind = Literal["queue", "table", "topic"]
 
@@ -39,36 +34,10 @@ def derived_parameter_id(name: str) -> str:
     return logical_id(name)
 
 
-def role_id(runner: FunctionSpec | PipeSpec) -> str:
+def role_id(runner: str) -> str:
     """The execution role of a function, or of a pipe (what Pipes assumes to read its source
     and call its enrichment, target and dead-letter destination)."""
-    return logical_id(f"{runner.name}-role")
-
-
-def event_id(source: QueueSource | StreamSource) -> str:
-    """The key of a function's event source mapping in SAM's ``Events`` (SAM names the
-    mapping ``<function id><event id>``)."""
-    match source:
-        case QueueSource():
-            return logical_id(source.queue)
-        case StreamSource():
-            return logical_id(f"{source.table}-stream")
-        case _:
-            assert_never(source)
-
-
-def subscription_id(subscription: SubscriptionSpec) -> str:
-    """Stable across declaration order: named after the parameter that holds the endpoint,
-    the queue an sqs one sends to, or a short digest of a literal endpoint (which keeps
-    addresses out of IDs)."""
-    endpoint = subscription.endpoint
-    if isinstance(endpoint, ParameterRef):
-        tail = endpoint.name
-    elif subscription.protocol == "sqs":  # a queue of the app, by its name
-        tail = endpoint
-    else:
-        tail = hashlib.sha256(endpoint.encode()).hexdigest()[:8]
-    return logical_id(f"{subscription.topic}-{subscription.protocol}-{tail}")
+    return logical_id(f"{runner}-role")
 
 
 def queue_policy_id(queue: str) -> str:
@@ -76,14 +45,14 @@ def queue_policy_id(queue: str) -> str:
     return logical_id(f"{queue}-policy")
 
 
-def topic_subscription_id(function: FunctionSpec) -> str:
+def topic_subscription_id(function: str) -> str:
     """The subscription of a function to its topic (SNS's lambda protocol)."""
-    return logical_id(f"{function.name}-subscription")
+    return logical_id(f"{function}-subscription")
 
 
-def invoke_permission_id(function: FunctionSpec) -> str:
+def invoke_permission_id(function: str) -> str:
     """The resource policy letting SNS or API Gateway invoke a function."""
-    return logical_id(f"{function.name}-invoke-permission")
+    return logical_id(f"{function}-invoke-permission")
 
 
 def api_id(app_name: str) -> str:
@@ -98,19 +67,6 @@ def http_api_id(app_name: str) -> str:
 HTTP_API_EVENT = "HttpApi"
 """The key of a 2.0 route in its function's SAM ``Events`` (SAM names the invoke permission
 it makes ``<function id>HttpApiPermission``)."""
-
-
-def route_id(route: RouteSpec) -> str:
-    return logical_id(f"route-{route.method.lower()}-{route.path}")
-
-
-def route_role_id(route: RouteSpec) -> str:
-    return logical_id(f"route-{route.method.lower()}-{route.path}-role")
-
-
-def route_model_id(route: RouteSpec) -> str:
-    """The API Gateway model a table route's body is validated against."""
-    return logical_id(f"route-{route.method.lower()}-{route.path}-model")
 
 
 def output_id(name: str, what: str) -> str:
@@ -162,5 +118,7 @@ def ip_set_id(app_name: str, rule: str, version: int) -> str:
     return logical_id(f"{app_name}-firewall-{rule}-ipv{version}")
 
 
-# The variable that carries the account's IoT data endpoint (empty: botocore's default).
+# The variable that carries the account's IoT data endpoint (empty: botocore's default), and
+# the template parameter it is set from (a deployment sets it by this name).
 IOT_ENDPOINT_VARIABLE = "SLUICEWAY_IOT_ENDPOINT"
+IOT_ENDPOINT_PARAMETER = "iot_data_endpoint"
