@@ -184,10 +184,20 @@ def test_init_failures_fail_the_invocation_and_the_runtime_carries_on(
 
 
 def test_reserved_concurrency_caps_a_functions_environments(engine: LocalEngine, url: str) -> None:
+    # A synchronous invocation past the function's reserved_concurrency (1) is throttled at
+    # once, as Lambda throttles it, and API Gateway answers its 500; the one in flight is
+    # served, and later ones find its environment warm.
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda _: httpx.get(f"{url}/slow?s=0.3", timeout=15), range(4)))
-    assert [a.status_code for a in answers] == [200] * 4
-    assert len({a.text for a in answers}) == 1  # one environment served them in turn
+        first = pool.submit(httpx.get, f"{url}/slow?s=1.5", timeout=15)
+        wait_until(lambda: engine.environments is not None and engine.environments.alive())
+        during = list(pool.map(lambda _: httpx.get(f"{url}/slow?s=0", timeout=15), range(3)))
+        served = first.result()
+    assert served.status_code == 200
+    assert [(a.status_code, a.json()) for a in during] == [
+        (500, {"message": "Internal server error"})
+    ] * 3
+    after = httpx.get(f"{url}/slow?s=0", timeout=15)
+    assert (after.status_code, after.text) == (200, served.text)  # the same environment
     assert engine.environments is not None
     assert engine.environments.alive()["slow"] == 1
 

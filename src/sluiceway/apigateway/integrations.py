@@ -27,7 +27,7 @@ from sluiceway.apigateway.ingest import Rejection
 from sluiceway.apigateway.proxy_events import proxy_event
 from sluiceway.apigateway.service_integration import AwsCall, api_key_accepted
 from sluiceway.apigateway.spec import ServiceRouteSpec
-from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
+from sluiceway.awslambda.invoke import Outcome, TaskTimedOut, Throttled
 from sluiceway.awslambda.spec import FunctionAuthorizer, FunctionSpec, HttpSource
 from sluiceway.cognito.errors import AuthError
 from sluiceway.cognito.identity import Identity
@@ -316,8 +316,12 @@ class Integrations:
             )
             v2 = route.v2
             if not outcome.ok:
-                timed_out = isinstance(outcome.error, TaskTimedOut)
-                await answer_json(send, *proxy.failure(v2, timed_out=timed_out), trace)
+                failed = proxy.failure(
+                    v2,
+                    timed_out=isinstance(outcome.error, TaskTimedOut),
+                    throttled=isinstance(outcome.error, Throttled),
+                )
+                await answer_json(send, *failed, trace)
                 return
             try:
                 mapped = proxy.answer_v2 if v2 else proxy.answer

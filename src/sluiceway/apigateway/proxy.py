@@ -39,13 +39,19 @@ HTTP_API_TIMEOUT = (503, {"message": "Service Unavailable"})
 # A REST API's (format 1.0): 502 for a function error or a malformed answer, 504 on timeout.
 REST_API_ERROR = (502, {"message": "Internal server error"})
 REST_API_TIMEOUT = (504, {"message": "Endpoint request timed out"})
+# Lambda throttled the invocation (429 TooManyRequestsException): a REST API's proxy
+# integration answers 500 (its INTEGRATION_FAILURE response; the 429 is not passed on), an
+# HTTP API its usual 500.
+REST_API_THROTTLED = (500, {"message": "Internal server error"})
 
 
-def failure(v2: bool, *, timed_out: bool) -> tuple[int, dict[str, str]]:
-    """What API Gateway answers when the function failed, timed out or answered malformed:
-    an HTTP API's (`v2`) or a REST API's status and body."""
+def failure(v2: bool, *, timed_out: bool, throttled: bool = False) -> tuple[int, dict[str, str]]:
+    """What API Gateway answers when the function failed, timed out, was throttled or
+    answered malformed: an HTTP API's (`v2`) or a REST API's status and body."""
     if v2:
         return HTTP_API_TIMEOUT if timed_out else HTTP_API_ERROR
+    if throttled:
+        return REST_API_THROTTLED
     return REST_API_TIMEOUT if timed_out else REST_API_ERROR
 
 

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ class TaskTimedOut(SluicewayError):
     @classmethod
     def after(cls, timeout: float) -> TaskTimedOut:
         return cls(f"Task timed out after {timeout:.2f} seconds")
+
+
+class Throttled(SluicewayError):
+    """The function is at its concurrency: a synchronous invocation past its
+    ``reserved_concurrency`` is refused at once (Lambda's ``TooManyRequestsException``,
+    reason ``ReservedFunctionConcurrentInvocationLimitExceeded``); an invocation with no
+    environment free within its timeout is too."""
+
+    code = "TooManyRequestsException"
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
 @dataclass
@@ -187,6 +198,9 @@ class Invoker:
         self._injected: dict[str, list[BaseException]] = {}
         self._injected_lock = threading.Lock()
         self._grants: dict[str, tuple[Grant, ...]] = {}
+        # Invocations in flight, of functions with a reserved_concurrency (`_admitted`).
+        self._in_flight: Counter[str] = Counter()
+        self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sluiceway-handler")
         # Set by the engine for process isolation: the environments, and what their
         # handles' calls run on (the engine itself).
@@ -201,10 +215,55 @@ class Invoker:
         return grants
 
     def invoke(
-        self, function: FunctionSpec, event: Any, traces: Sequence[str | None] = ()
+        self,
+        function: FunctionSpec,
+        event: Any,
+        traces: Sequence[str | None] = (),
+        *,
+        synchronous: bool = False,
     ) -> Outcome:
         """Run `function` on `event`. `traces` are the traces of the event's records, in
-        order (the handler's writes join the trace of the record they are made for)."""
+        order (the handler's writes join the trace of the record they are made for). A
+        `synchronous` invocation (API Gateway's, ``Invoke``'s RequestResponse) of a function
+        whose ``reserved_concurrency`` invocations are all in flight is throttled at once,
+        as Lambda throttles it; the others (event source mappings, topics, pipes: Lambda's
+        pollers and its async queue retry a throttle) wait for an environment."""
+        if function.reserved_concurrency is None:
+            return self._invoke(function, event, traces)
+        if not self._admitted(function, synchronous):
+            return self._refused(function, event)
+        try:
+            return self._invoke(function, event, traces)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight[function.name] -= 1
+
+    def _admitted(self, function: FunctionSpec, synchronous: bool) -> bool:
+        """Count an invocation of a function with a reserved_concurrency in, unless it is
+        synchronous and the function is at it."""
+        with self._in_flight_lock:
+            reserved = function.reserved_concurrency
+            if synchronous and reserved is not None and self._in_flight[function.name] >= reserved:
+                return False
+            self._in_flight[function.name] += 1
+            return True
+
+    def _refused(self, function: FunctionSpec, event: Any) -> Outcome:
+        """A throttled invocation: no handler ran (told to the observers, as AWS counts
+        throttles in the function's metrics)."""
+        error = Throttled(
+            f"Rate Exceeded: function '{function.name}' has its reserved_concurrency "
+            f"({function.reserved_concurrency}) invocations in flight"
+        )
+        log.warning(
+            "function %s throttled: %s", function.name, error, extra={"function": function.name}
+        )
+        outcome = Outcome(ids.uuid4(), None, error, (), 0.0)
+        for observe in self.observers:
+            observe(function, event, outcome)
+        return outcome
+
+    def _invoke(self, function: FunctionSpec, event: Any, traces: Sequence[str | None]) -> Outcome:
         request_id = ids.uuid4()
         invocation = Invocation(function, self.grants(function), request_id)
         known = sorted({t for t in traces if t is not None})

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sluiceway.awslambda.invoke import Outcome, TaskTimedOut
+from sluiceway.awslambda.invoke import Outcome, TaskTimedOut, Throttled
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.naming import Region
@@ -155,6 +155,13 @@ def invoke(engine: FunctionEngine, call: Call, params: dict[str, Any]) -> dict[s
         )
     event, _ = _event(payload, SYNC_LIMIT)
     outcome = engine.invoke_http(function, event)
+    if isinstance(outcome.error, Throttled):
+        raise WireError(
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+            status=429,
+            fields={"Type": "User", "Reason": Throttled.reason},
+        )
     answer: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     if outcome.error is not None:
         answer["FunctionError"] = "Unhandled"

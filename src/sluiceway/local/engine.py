@@ -293,9 +293,10 @@ class LocalEngine(HandleCalls):
     def invoke_http(
         self, function: FunctionSpec, event: dict[str, Any], trace_id: str | None = None
     ) -> Outcome:
-        """Invoke an HTTP route's function (API Gateway waits for it); its deferred effects
-        commit before the answer goes out."""
-        outcome = self.invoker.invoke(function, event, [trace_id])
+        """Invoke an HTTP route's function (API Gateway waits for it: a synchronous
+        invocation, throttled at its reserved_concurrency); its deferred effects commit
+        before the answer goes out."""
+        outcome = self.invoker.invoke(function, event, [trace_id], synchronous=True)
         # Durable before the answer goes out: the deferred effects, and (commits being in
         # order) every table write the handler had answered early.
         deferred = outcome.deferred if outcome.ok else ()

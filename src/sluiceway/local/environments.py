@@ -30,7 +30,7 @@ from typing import Any
 
 from sluiceway.app import App
 from sluiceway.app.graph import AppGraph
-from sluiceway.awslambda.invoke import Call
+from sluiceway.awslambda.invoke import Call, Throttled
 from sluiceway.awslambda.spec import FunctionSpec
 from sluiceway.core import ids, naming
 from sluiceway.core.errors import SluicewayError
@@ -43,13 +43,6 @@ log = logging.getLogger("sluiceway.environments")
 IDLE_SECONDS = 300.0
 MAX_PER_FUNCTION = 32
 NICE = 10  # environments yield the CPU to the front door and the writer
-
-
-class Throttled(SluicewayError):
-    """No environment of the function came free within its timeout (its concurrency is
-    at its reserved_concurrency)."""
-
-    code = "TooManyRequestsException"
 
 
 # -- the template -------------------------------------------------------------------------
