@@ -235,9 +235,9 @@ def _prepare(config: EnvironmentConfig) -> None:
     sys.path[:] = list(config.sys_path)
     local = os.environ.get("AWS_ENDPOINT_URL")
     if local:
-        from sluiceway.local.aws_redirect import redirect_aws_endpoints
+        from sluiceway.local.aws_redirect import redirect_once_imported
 
-        redirect_aws_endpoints(local)
+        redirect_once_imported(local)
 
 
 def _stack(error: BaseException) -> list[str]:
