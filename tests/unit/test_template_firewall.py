@@ -300,11 +300,22 @@ def test_rules_that_only_count_or_never_match_are_skipped_and_listed(tmp_path: P
             """
             ByteMatchStatement:
               SearchString: admin
-              FieldToMatch: {UriPath: {}}
+              FieldToMatch: {Cookies: {MatchPattern: {All: {}}, MatchScope: ALL,
+                                       OversizeHandling: MATCH}}
               PositionalConstraint: CONTAINS
               TextTransformations: [{Priority: 0, Type: NONE}]
             """,
-            "ByteMatchStatement cannot be evaluated locally",
+            "a byte match on ['Cookies'] is not evaluated locally",
+        ),
+        (
+            """
+            ByteMatchStatement:
+              SearchString: admin
+              FieldToMatch: {UriPath: {}}
+              PositionalConstraint: CONTAINS
+              TextTransformations: [{Priority: 0, Type: CMD_LINE}]
+            """,
+            "text transformation CMD_LINE is not applied locally",
         ),
         (
             """
@@ -315,8 +326,8 @@ def test_rules_that_only_count_or_never_match_are_skipped_and_listed(tmp_path: P
             "SqliMatchStatement cannot be evaluated locally",
         ),
         (
-            "NotStatement: {Statement: {IPSetReferenceStatement: {Arn: !GetAtt Blocked.Arn}}}",
-            "NotStatement cannot be evaluated locally",
+            "NotStatement: {Statement: {GeoMatchStatement: {CountryCodes: [US]}}}",
+            "GeoMatchStatement cannot be evaluated locally",
         ),
         ("LabelMatchStatement: {Scope: LABEL, Key: x}", "labels are not emulated"),
         (

@@ -1,5 +1,6 @@
 """A WAFv2 rule's ``Statement`` from a template, mapped onto the statements the local firewall
-evaluates (`sluiceway.firewall`): rate-based, IP set, size constraint, AWS managed groups.
+evaluates (`sluiceway.firewall`): rate-based, IP set, size constraint, byte match, And, Or
+and Not of those, AWS managed groups.
 
 What the local firewall cannot evaluate raises `Unsupported` (the caller turns it into a
 `TemplateError`, or skips a rule that only counts); a statement that can never match (an empty
@@ -8,24 +9,32 @@ IP set) raises `NeverMatches`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from sluiceway.firewall import (
     MANAGED_RULE_GROUPS,
     ForwardedIPConfig,
     Statement,
+    all_of,
+    any_of,
+    byte_match,
     ip_set,
     managed,
+    negate,
     rate_limit,
     size_limit,
 )
 from sluiceway.templates import convert
 from sluiceway.templates.build import Build
 from sluiceway.templates.errors import TemplateError
+from sluiceway.wafv2.statements import TEXT_TRANSFORMATIONS
 
 IP_SET = "AWS::WAFv2::IPSet"
 EVALUATED = (
-    "RateBasedStatement, IPSetReferenceStatement, SizeConstraintStatement and "
+    "RateBasedStatement, IPSetReferenceStatement, SizeConstraintStatement, "
+    "ByteMatchStatement, AndStatement, OrStatement, NotStatement and "
     "ManagedRuleGroupStatement (" + ", ".join(MANAGED_RULE_GROUPS) + ")"
 )
 _FIX = (
@@ -81,6 +90,16 @@ def statement_of(build: Build, where: str, raw: Any) -> Statement:
         return _size(here, body)
     if kind == "ManagedRuleGroupStatement":
         return _managed(build, here, body)
+    if kind == "ByteMatchStatement":
+        return _byte_match(here, body)
+    if kind in ("AndStatement", "OrStatement"):
+        inner = convert.listing(f"{here} Statements", body.get("Statements"))
+        statements = [
+            statement_of(build, f"{here} Statements[{i}]", s) for i, s in enumerate(inner)
+        ]
+        return all_of(*statements) if kind == "AndStatement" else any_of(*statements)
+    if kind == "NotStatement":
+        return negate(statement_of(build, here, body.get("Statement")))
     why = _WHY.get(kind, "the local firewall does not evaluate it")
     raise Unsupported(f"{kind} cannot be evaluated locally: {why}")
 
@@ -185,6 +204,51 @@ def _ip_set(build: Build, where: str, body: dict[str, Any]) -> Statement:
 
 
 _SIZE_FIELDS = {"Body": "body", "UriPath": "uri", "QueryString": "query"}
+_BYTE_FIELDS = {**_SIZE_FIELDS, "Method": "method"}
+
+
+def _byte_match(where: str, body: dict[str, Any]) -> Statement:
+    field = convert.mapping(f"{where} FieldToMatch", body.get("FieldToMatch"))
+    part = _BYTE_FIELDS.get(next(iter(field), "")) if len(field) == 1 else None
+    if part is None and list(field) == ["SingleHeader"]:
+        header = convert.mapping(f"{where} FieldToMatch SingleHeader", field["SingleHeader"])
+        part = "header:" + convert.text(
+            f"{where} FieldToMatch SingleHeader Name", header.get("Name")
+        )
+    if part is None:
+        raise Unsupported(
+            f"a byte match on {sorted(field)} is not evaluated locally",
+            "match UriPath, QueryString, Body, Method or a SingleHeader",
+        )
+    if part == "body" and str(field["Body"].get("OversizeHandling", "CONTINUE")).upper() != (
+        "CONTINUE"
+    ):
+        raise Unsupported(
+            "a body byte match with OversizeHandling other than CONTINUE is not evaluated "
+            "locally (the local firewall inspects a body's first 8 KB)",
+            "use OversizeHandling CONTINUE",
+        )
+    if body.get("SearchStringBase64") is not None:
+        encoded = convert.text(f"{where} SearchStringBase64", body["SearchStringBase64"])
+        try:
+            search = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise TemplateError(
+                f"{where} SearchStringBase64", "is not base64 of UTF-8 text", "encode the text"
+            ) from None
+    else:
+        search = convert.text(f"{where} SearchString", body.get("SearchString"))
+    listed = convert.listing(f"{where} TextTransformations", body.get("TextTransformations"))
+    steps = sorted(listed, key=lambda t: t.get("Priority", 0) if isinstance(t, dict) else 0)
+    transforms = _transforms(where, steps)
+    unknown = [t for t in transforms if t not in TEXT_TRANSFORMATIONS]
+    if unknown:
+        raise Unsupported(
+            f"text transformation {unknown[0]} is not applied locally",
+            "use " + ", ".join(TEXT_TRANSFORMATIONS),
+        )
+    position = str(body.get("PositionalConstraint", "")).upper()
+    return byte_match(part, search, position, transforms)  # type: ignore[arg-type]
 
 
 def _size(where: str, body: dict[str, Any]) -> Statement:

@@ -1,5 +1,6 @@
 """A rule's declaration checked as WAFv2 checks it: names, priorities, actions, and each
-statement's limits (rate limits and windows, CIDRs, size parts, managed groups and their rules)."""
+statement's limits (rate limits and windows, CIDRs, size parts, byte matches, the logical
+statements' nesting, managed groups and their rules)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from sluiceway.wafv2.managed import MANAGED_RULE_GROUPS
 from sluiceway.wafv2.request import BODY_INSPECTION_LIMIT, DEFAULT_ACTION_RULE
 from sluiceway.wafv2.statements import (
     ACTIONS,
+    BYTE_POSITIONS,
+    TEXT_TRANSFORMATIONS,
     Action,
+    AndStatement,
+    ByteMatchStatement,
     ForwardedIPConfig,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
+    NotStatement,
+    OrStatement,
     RateBasedStatement,
     SizeConstraintStatement,
     Statement,
@@ -26,6 +33,10 @@ SIZE_MAX = 21_474_836_480  # SizeConstraintStatement.Size's upper bound
 IP_SET_MAX_ADDRESSES = 10_000
 RULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 SIZE_PARTS = ("body", "uri", "query", "headers")  # and "header:<name>"
+BYTE_PARTS = ("uri", "query", "body", "method")  # and "header:<name>"
+SEARCH_STRING_MAX = 200  # a ByteMatchStatement's SearchString, in bytes
+TRANSFORMATIONS_MAX = 10  # per statement
+NESTING_MAX = 20  # how deep the local checks follow And/Or/Not (WAF's own limit is its WCUs)
 # An HTTP header name (RFC 9110 token). Not imported from `apigateway.validation`: the gateway
 # sits above the firewall in the layers (pyproject's import-linter contracts), so importing it
 # here would break them.
@@ -54,18 +65,91 @@ def check_rule(name: str, priority: int, action: Action, statement: Statement) -
     match statement:
         case RateBasedStatement():
             _check_rate(where, statement)
+        case ManagedRuleGroupStatement():
+            _check_managed(where, action, statement)
+        case _:
+            _check_inspecting(where, statement, 0)
+
+
+def _check_inspecting(where: str, statement: object, depth: int) -> None:
+    """A statement that inspects the request (what And, Or and Not may hold)."""
+    match statement:
         case IPSetReferenceStatement():
             _check_ip_set(where, statement)
         case SizeConstraintStatement():
             _check_size(where, statement)
-        case ManagedRuleGroupStatement():
-            _check_managed(where, action, statement)
+        case ByteMatchStatement():
+            _check_byte_match(where, statement)
+        case AndStatement() | OrStatement():
+            kind = "all_of" if isinstance(statement, AndStatement) else "any_of"
+            if not isinstance(statement.statements, tuple) or len(statement.statements) < 2:
+                raise DeclarationError(
+                    where, f"{kind}() needs at least two statements", f"e.g. {kind}(a, b)"
+                )
+            for inner in statement.statements:
+                _check_nested(where, inner, depth + 1)
+        case NotStatement():
+            _check_nested(where, statement.statement, depth + 1)
         case _:
             raise DeclarationError(
                 where,
                 f"{statement!r} is not a firewall statement",
-                "use rate_limit(), ip_set(), size_limit() or managed()",
+                "use rate_limit(), ip_set(), size_limit(), byte_match(), all_of(), any_of(), "
+                "negate() or managed()",
             )
+
+
+def _check_nested(where: str, statement: object, depth: int) -> None:
+    if isinstance(statement, RateBasedStatement | ManagedRuleGroupStatement):
+        kind = "a rate limit" if isinstance(statement, RateBasedStatement) else "a managed group"
+        raise DeclarationError(
+            where,
+            f"{kind} cannot be inside all_of(), any_of() or negate() (WAF nests neither)",
+            "make it a rule of its own",
+        )
+    if depth > NESTING_MAX:
+        raise DeclarationError(
+            where, f"statements nested more than {NESTING_MAX} deep", "flatten the conditions"
+        )
+    _check_inspecting(where, statement, depth)
+
+
+def _check_byte_match(where: str, statement: ByteMatchStatement) -> None:
+    _check_part(where, statement.part, BYTE_PARTS)
+    search = statement.search
+    if not isinstance(search, str) or not 1 <= len(search.encode()) <= SEARCH_STRING_MAX:
+        raise DeclarationError(
+            where,
+            f"search={search!r} is not 1..{SEARCH_STRING_MAX} bytes of text",
+            "give the text to look for, e.g. '/admin'",
+        )
+    if statement.position not in BYTE_POSITIONS:
+        raise DeclarationError(
+            where,
+            f"position={statement.position!r} is not a WAF positional constraint",
+            "use " + ", ".join(BYTE_POSITIONS),
+        )
+    transforms = statement.transforms
+    unknown = [t for t in transforms if t not in TEXT_TRANSFORMATIONS]
+    if unknown or len(transforms) > TRANSFORMATIONS_MAX:
+        raise DeclarationError(
+            where,
+            f"transforms={list(transforms)!r}: "
+            + (f"{unknown[0]!r} is not applied locally" if unknown else "more than 10"),
+            "use at most 10 of " + ", ".join(TEXT_TRANSFORMATIONS),
+        )
+
+
+def _check_part(where: str, part: object, known: tuple[str, ...]) -> None:
+    header = (
+        part[len("header:") :] if isinstance(part, str) and part.startswith("header:") else None
+    )
+    if part not in known and (header is None or not HEADER.fullmatch(header)):
+        raise DeclarationError(
+            where,
+            f"part={part!r} is not a request part",
+            "use " + ", ".join(repr(k) for k in known) + " or 'header:<name>'",
+        )
 
 
 def _check_rate(where: str, statement: RateBasedStatement) -> None:
@@ -192,15 +276,7 @@ def _check_cidr(where: str, cidr: object) -> None:
 
 def _check_size(where: str, statement: SizeConstraintStatement) -> None:
     part = statement.part
-    header = (
-        part[len("header:") :] if isinstance(part, str) and part.startswith("header:") else None
-    )
-    if part not in SIZE_PARTS and (header is None or not HEADER.fullmatch(header)):
-        raise DeclarationError(
-            where,
-            f"part={part!r} is not a request part",
-            "use 'body', 'uri', 'query', 'headers' or 'header:<name>'",
-        )
+    _check_part(where, part, SIZE_PARTS)
     high = BODY_INSPECTION_LIMIT if part == "body" else SIZE_MAX
     size = statement.max_bytes
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= high:

@@ -7,13 +7,17 @@ from typing import assert_never
 
 from sluiceway.core.clock import Clock, SystemClock
 from sluiceway.wafv2.compiled import Compiled, ManagedGroup, Matching, Outcome
-from sluiceway.wafv2.matchers import ip_set_matcher, size_matcher
+from sluiceway.wafv2.conditions import statement_matcher
 from sluiceway.wafv2.rate import RATE_LIMIT_MAX_KEYS, RateBased
 from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict, View, WebRequest, host_name
 from sluiceway.wafv2.rules import Rule, web_acl
 from sluiceway.wafv2.statements import (
+    AndStatement,
+    ByteMatchStatement,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
+    NotStatement,
+    OrStatement,
     RateBasedStatement,
     SizeConstraintStatement,
 )
@@ -23,11 +27,16 @@ def _compile(rule: Rule, clock: Clock, max_keys: int) -> Compiled:
     match rule.statement:
         case RateBasedStatement():
             return RateBased(rule, rule.statement, clock, max_keys)
-        case IPSetReferenceStatement():
-            return Matching(rule, ip_set_matcher(rule.statement), inspects_body=False)
-        case SizeConstraintStatement():
-            body = rule.statement.part == "body"
-            return Matching(rule, size_matcher(rule.statement), inspects_body=body)
+        case (
+            IPSetReferenceStatement()
+            | SizeConstraintStatement()
+            | ByteMatchStatement()
+            | AndStatement()
+            | OrStatement()
+            | NotStatement()
+        ):
+            matches, body = statement_matcher(rule.statement)
+            return Matching(rule, matches, inspects_body=body)
         case ManagedRuleGroupStatement():
             return ManagedGroup(rule, rule.statement)
         case _:

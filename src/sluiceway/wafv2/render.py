@@ -43,11 +43,16 @@ from sluiceway.wafv2.checks import SIZE_MAX
 from sluiceway.wafv2.request import DEFAULT_ACTION_RULE, Verdict
 from sluiceway.wafv2.rules import Rule, WebACL
 from sluiceway.wafv2.statements import (
+    AndStatement,
+    ByteMatchStatement,
     ForwardedIPConfig,
     IPSetReferenceStatement,
     ManagedRuleGroupStatement,
+    NotStatement,
+    OrStatement,
     RateBasedStatement,
     SizeConstraintStatement,
+    Statement,
 )
 
 RENDERED_FIELDS: RenderedFields = {
@@ -58,6 +63,10 @@ RENDERED_FIELDS: RenderedFields = {
     ),
     IPSetReferenceStatement: frozenset({"addresses", "forwarded_ip_config"}),
     SizeConstraintStatement: frozenset({"part", "max_bytes"}),
+    ByteMatchStatement: frozenset({"part", "search", "position", "transforms"}),
+    AndStatement: frozenset({"statements"}),
+    OrStatement: frozenset({"statements"}),
+    NotStatement: frozenset({"statement"}),
     ManagedRuleGroupStatement: frozenset({"name", "excluded_rules", "vendor_name"}),
     ForwardedIPConfig: frozenset({"header_name", "fallback_behavior", "position"}),
 }
@@ -153,18 +162,77 @@ def render_statement(
     rule: Rule, app_name: str, stage: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One rule's statement, and the IP sets it refers to."""
-    statement = rule.statement
+    return _statement(rule.statement, rule.name, app_name, stage)
+
+
+def _statement(
+    statement: Statement, owner: str, app_name: str, stage: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A statement and its IP sets; `owner` names them (the rule's name, then the position
+    of each statement nested in And or Or, and ``not`` for Not's: ``rule-s1-not``)."""
     match statement:
         case RateBasedStatement():
             return {"RateBasedStatement": rate_based(statement, stage)}, {}
         case IPSetReferenceStatement():
-            return ip_set_reference(statement, rule.name, app_name)
+            return ip_set_reference(statement, owner, app_name)
         case SizeConstraintStatement():
             return {"SizeConstraintStatement": size_constraint(statement, stage)}, {}
+        case ByteMatchStatement():
+            return {"ByteMatchStatement": byte_match(statement, stage)}, {}
+        case AndStatement() | OrStatement():
+            ip_sets: dict[str, Any] = {}
+            inner = []
+            for i, nested in enumerate(statement.statements):
+                rendered, sets = _statement(nested, f"{owner}-s{i}", app_name, stage)
+                inner.append(rendered)
+                ip_sets.update(sets)
+            kind = "AndStatement" if isinstance(statement, AndStatement) else "OrStatement"
+            return {kind: {"Statements": inner}}, ip_sets
+        case NotStatement():
+            rendered, sets = _statement(statement.statement, f"{owner}-not", app_name, stage)
+            return {"NotStatement": {"Statement": rendered}}, sets
         case ManagedRuleGroupStatement():
             return {"ManagedRuleGroupStatement": managed_group(statement)}, {}
         case _:
             assert_never(statement)
+
+
+def byte_match(statement: ByteMatchStatement, stage: str) -> dict[str, Any]:
+    """A byte match; a path anchored at its start also names the stage, which API Gateway's
+    paths begin with on AWS (locally they do not)."""
+    search, part = statement.search, statement.part
+    if part == "uri" and statement.position in ("STARTS_WITH", "EXACTLY"):
+        prefix = f"/{stage}"
+        search = prefix.lower() + search if "LOWERCASE" in statement.transforms else prefix + search
+    field: dict[str, Any]
+    if part == "body":
+        field = {"Body": {"OversizeHandling": "CONTINUE"}}  # the first 8 KB, as locally
+    elif part == "uri":
+        field = {"UriPath": {}}
+    elif part == "query":
+        field = {"QueryString": {}}
+    elif part == "method":
+        field = {"Method": {}}
+    else:
+        field = {"SingleHeader": {"Name": part.removeprefix("header:").lower()}}
+    transforms = [
+        {"Priority": i, "Type": name} for i, name in enumerate(statement.transforms)
+    ] or NO_TRANSFORMATION
+    return {
+        "SearchString": search,
+        "FieldToMatch": field,
+        "PositionalConstraint": statement.position,
+        "TextTransformations": transforms,
+    }
+
+
+def _nested(statement: Statement) -> list[Statement]:
+    """A statement and every statement inside it."""
+    if isinstance(statement, AndStatement | OrStatement):
+        return [statement, *(n for inner in statement.statements for n in _nested(inner))]
+    if isinstance(statement, NotStatement):
+        return [statement, *_nested(statement.statement)]
+    return [statement]
 
 
 def rate_based(statement: RateBasedStatement, stage: str) -> dict[str, Any]:
@@ -277,10 +345,11 @@ def render_firewall(spec: WebACL, context: Context, *, rest_api: bool, http_api:
     for rule in spec.rules:
         where = f"firewall rule '{rule.name}'"
         check_rendered(rule, where, RENDERED_FIELDS)
-        check_rendered(rule.statement, where, RENDERED_FIELDS)
-        config = getattr(rule.statement, "forwarded_ip_config", None)
-        if config is not None:
-            check_rendered(config, where, RENDERED_FIELDS)
+        for statement in _nested(rule.statement):
+            check_rendered(statement, where, RENDERED_FIELDS)
+            config = getattr(statement, "forwarded_ip_config", None)
+            if config is not None:
+                check_rendered(config, where, RENDERED_FIELDS)
     if not rest_api:
         raise RenderError(
             f"app '{context.app}' declares a firewall but no HTTP route for it to "

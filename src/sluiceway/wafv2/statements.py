@@ -1,5 +1,6 @@
 """A web ACL rule's parts as WAF names them: the action it takes and its statement
-(rate-based, IP set, size constraint, managed rule group), with the statements' constructors."""
+(rate-based, IP set, size constraint, byte match, managed rule group, and the logical And, Or
+and Not of the inspecting ones), with the statements' constructors."""
 
 from __future__ import annotations
 
@@ -12,9 +13,26 @@ DefaultAction = Literal["allow", "block"]
 RateKey: TypeAlias = Literal["ip", "forwarded_ip"] | tuple[Literal["header"], str]
 FallbackBehavior = Literal["MATCH", "NO_MATCH"]
 Position = Literal["FIRST", "LAST", "ANY"]
+BytePosition = Literal["EXACTLY", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "CONTAINS_WORD"]
 
 
 ACTIONS: tuple[Action, ...] = ("block", "allow", "count")
+BYTE_POSITIONS: tuple[BytePosition, ...] = (
+    "EXACTLY",
+    "STARTS_WITH",
+    "ENDS_WITH",
+    "CONTAINS",
+    "CONTAINS_WORD",
+)
+# WAF's text transformations a byte match applies locally (`wafv2.transforms.TRANSFORMS`).
+TEXT_TRANSFORMATIONS = (
+    "NONE",
+    "LOWERCASE",
+    "URL_DECODE",
+    "HTML_ENTITY_DECODE",
+    "COMPRESS_WHITE_SPACE",
+    "BASE64_DECODE",
+)
 DEFAULT_ACTIONS: tuple[DefaultAction, ...] = ("allow", "block")
 
 
@@ -60,6 +78,38 @@ class SizeConstraintStatement:
 
 
 @dataclass(frozen=True)
+class ByteMatchStatement:
+    """Matches when `part`, after `transforms` (in order), holds `search` at `position`
+    (the search string itself is not transformed, as in WAF); build it with `byte_match`."""
+
+    part: str
+    search: str
+    position: BytePosition
+    transforms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AndStatement:
+    """Matches when every one of `statements` matches; build it with `all_of`."""
+
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class OrStatement:
+    """Matches when any one of `statements` matches; build it with `any_of`."""
+
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class NotStatement:
+    """Matches when `statement` does not; build it with `negate`."""
+
+    statement: Statement
+
+
+@dataclass(frozen=True)
 class ManagedRuleGroupStatement:
     """An AWS managed rule group by its AWS name; build it with `managed`."""
 
@@ -72,6 +122,10 @@ Statement: TypeAlias = (
     RateBasedStatement
     | IPSetReferenceStatement
     | SizeConstraintStatement
+    | ByteMatchStatement
+    | AndStatement
+    | OrStatement
+    | NotStatement
     | ManagedRuleGroupStatement
 )
 
@@ -113,3 +167,31 @@ def managed(name: str, excluded_rules: Iterable[str] | str = ()) -> ManagedRuleG
     """An AWS managed rule group; `excluded_rules` are counted instead of blocking."""
     excluded = (excluded_rules,) if isinstance(excluded_rules, str) else tuple(excluded_rules)
     return ManagedRuleGroupStatement(name, excluded)
+
+
+def byte_match(
+    part: str,
+    search: str,
+    position: BytePosition = "CONTAINS",
+    transforms: Iterable[str] | str = (),
+) -> ByteMatchStatement:
+    """Requests whose `part` ("uri", "query", "body", "method" or "header:<name>"), after
+    WAF's `transforms` ("LOWERCASE", "URL_DECODE", ...), holds `search` at `position`:
+    "EXACTLY", "STARTS_WITH", "ENDS_WITH", "CONTAINS" or "CONTAINS_WORD"."""
+    steps = (transforms,) if isinstance(transforms, str) else tuple(transforms)
+    return ByteMatchStatement(part, search, position, steps)
+
+
+def all_of(*statements: Statement) -> AndStatement:
+    """Requests every one of `statements` matches (WAF's AndStatement)."""
+    return AndStatement(statements)
+
+
+def any_of(*statements: Statement) -> OrStatement:
+    """Requests any one of `statements` matches (WAF's OrStatement)."""
+    return OrStatement(statements)
+
+
+def negate(statement: Statement) -> NotStatement:
+    """Requests `statement` does not match (WAF's NotStatement)."""
+    return NotStatement(statement)
