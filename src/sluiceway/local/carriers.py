@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sluiceway.app.graph import AppGraph
 from sluiceway.awslambda.invoke import Invoker
@@ -15,7 +15,6 @@ from sluiceway.core import naming
 from sluiceway.core.clock import Clock
 from sluiceway.core.settings import Settings
 from sluiceway.core.store import Store
-from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import MqttCarrier, MqttPublisher, Publisher
 from sluiceway.sns.deliveries import DeliveryWorker, MailCarrier
@@ -24,6 +23,9 @@ from sluiceway.sns.sender import ChildSender, SenderConfig, make_mailer
 from sluiceway.sns.sent_log import SentLog
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider, make_provider
+
+if TYPE_CHECKING:  # imported when one is started: amqtt takes a while to import
+    from sluiceway.iot.broker import EmbeddedBroker
 
 
 def mail_carrier(settings: Settings, mailer: Mailer | None, links: Links) -> MailCarrier:
@@ -51,6 +53,8 @@ def mqtt_carrier(
         return MqttCarrier(override(loopback)), None, loopback
     if settings.mqtt is not None:
         return MqttCarrier(MqttPublisher(settings.mqtt)), None, None
+    from sluiceway.iot.broker import EmbeddedBroker
+
     broker = EmbeddedBroker().start()
     return MqttCarrier(MqttPublisher(broker.url)), broker, None
 

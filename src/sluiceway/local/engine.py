@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluiceway.apigateway import inbox
 from sluiceway.apigateway.service_integration import AwsCall
@@ -36,7 +36,6 @@ from sluiceway.core.settings import Settings
 from sluiceway.core.store import Store
 from sluiceway.core.wire.credentials import Keyring
 from sluiceway.core.work import Step, Work, Worker
-from sluiceway.iot.broker import EmbeddedBroker
 from sluiceway.iot.loopback import Loopback
 from sluiceway.iot.publisher import MqttCarrier, Publisher
 from sluiceway.local import carriers, iot_rules, recovery
@@ -58,6 +57,9 @@ from sluiceway.sns.sender import ChildSender
 from sluiceway.sns.sent_log import SentLog
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider
+
+if TYPE_CHECKING:  # the embedded broker (amqtt) is imported when one starts
+    from sluiceway.iot.broker import EmbeddedBroker
 
 log = logging.getLogger("sluiceway.engine")
 
