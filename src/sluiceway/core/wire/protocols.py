@@ -4,6 +4,7 @@ protocol (SQS, DynamoDB, DynamoDB Streams), the ``Action`` parameter for the que
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,19 @@ from sluiceway.core.wire.errors import WireError
 from sluiceway.core.wire.sigv4 import signing_service
 
 SERVICES = ("sqs", "dynamodb", "dynamodbstreams", "sns", "iot-data", "lambda")
-# A json target's prefix -> the service; a credential scope's service -> the service.
-TARGETS = {
-    model.service_model(name).metadata["targetPrefix"]: name
-    for name in SERVICES
-    if "targetPrefix" in model.service_model(name).metadata
-}
+# A credential scope's service -> the service (a json target's prefix: `targets`).
 SIGNING = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "iotdata": "iot-data"}
+
+
+@functools.cache
+def targets() -> dict[str, str]:
+    """A json target's prefix -> the service (read from the models at the first AWS request,
+    not when a runtime starts)."""
+    return {
+        model.service_model(name).metadata["targetPrefix"]: name
+        for name in SERVICES
+        if "targetPrefix" in model.service_model(name).metadata
+    }
 
 
 def is_aws(headers: Mapping[str, str]) -> bool:
@@ -36,7 +43,7 @@ def is_aws(headers: Mapping[str, str]) -> bool:
 def service_of(headers: Mapping[str, str]) -> str:
     target = headers.get("x-amz-target")
     if target is not None:
-        service = TARGETS.get(target.partition(".")[0])
+        service = targets().get(target.partition(".")[0])
         if service is None:
             raise WireError("UnknownOperationException", f"unknown target {target!r}")
         return service
