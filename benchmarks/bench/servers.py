@@ -395,6 +395,7 @@ class Runtime:
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
+            env=bench_env(),
         )
         self.pid = self.process.pid
         self.url = ""
