@@ -25,7 +25,7 @@ from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider, make_provider
 
 if TYPE_CHECKING:  # imported when one is started: amqtt takes a while to import
-    from sluiceway.iot.broker import EmbeddedBroker
+    from sluiceway.iot.broker import EmbeddedBroker as EmbeddedBroker
 
 
 def mail_carrier(settings: Settings, mailer: Mailer | None, links: Links) -> MailCarrier:

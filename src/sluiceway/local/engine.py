@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sluiceway.apigateway import inbox
 from sluiceway.apigateway.service_integration import AwsCall
@@ -57,9 +57,6 @@ from sluiceway.sns.sender import ChildSender
 from sluiceway.sns.sent_log import SentLog
 from sluiceway.sns.signing import Signer
 from sluiceway.sns.sms import SmsCarrier, SmsProvider
-
-if TYPE_CHECKING:  # the embedded broker (amqtt) is imported when one starts
-    from sluiceway.iot.broker import EmbeddedBroker
 
 log = logging.getLogger("sluiceway.engine")
 
@@ -118,7 +115,7 @@ class LocalEngine(HandleCalls):
         self.email: MailCarrier | None = None
         self.sms: SmsCarrier | None = None
         self.mqtt: MqttCarrier | None = None
-        self.broker: EmbeddedBroker | None = None  # when the app uses IoT and no --mqtt
+        self.broker: carriers.EmbeddedBroker | None = None  # with IoT and no --mqtt
         self.loopback: Loopback | None = None  # the topic rules' broker, with `mqtt=`
         self.topic_rules: iot_rules.TopicRules | None = None  # subscribed, once open
         self.sender: ChildSender | None = None
