@@ -207,14 +207,19 @@ _SIZE_FIELDS = {"Body": "body", "UriPath": "uri", "QueryString": "query"}
 _BYTE_FIELDS = {**_SIZE_FIELDS, "Method": "method"}
 
 
+def _part(where: str, field: dict[str, Any], parts: dict[str, str]) -> str | None:
+    """The local request part a ``FieldToMatch`` names (one of `parts`, or a SingleHeader);
+    None when the local firewall does not inspect it."""
+    if list(field) == ["SingleHeader"]:
+        header = convert.mapping(f"{where} FieldToMatch SingleHeader", field["SingleHeader"])
+        name = convert.text(f"{where} FieldToMatch SingleHeader Name", header.get("Name"))
+        return f"header:{name}"
+    return parts.get(next(iter(field), "")) if len(field) == 1 else None
+
+
 def _byte_match(where: str, body: dict[str, Any]) -> Statement:
     field = convert.mapping(f"{where} FieldToMatch", body.get("FieldToMatch"))
-    part = _BYTE_FIELDS.get(next(iter(field), "")) if len(field) == 1 else None
-    if part is None and list(field) == ["SingleHeader"]:
-        header = convert.mapping(f"{where} FieldToMatch SingleHeader", field["SingleHeader"])
-        part = "header:" + convert.text(
-            f"{where} FieldToMatch SingleHeader Name", header.get("Name")
-        )
+    part = _part(where, field, _BYTE_FIELDS)
     if part is None:
         raise Unsupported(
             f"a byte match on {sorted(field)} is not evaluated locally",
@@ -253,12 +258,7 @@ def _byte_match(where: str, body: dict[str, Any]) -> Statement:
 
 def _size(where: str, body: dict[str, Any]) -> Statement:
     field = convert.mapping(f"{where} FieldToMatch", body.get("FieldToMatch"))
-    part = _SIZE_FIELDS.get(next(iter(field), "")) if len(field) == 1 else None
-    if part is None and list(field) == ["SingleHeader"]:
-        header = convert.mapping(f"{where} FieldToMatch SingleHeader", field["SingleHeader"])
-        part = "header:" + convert.text(
-            f"{where} FieldToMatch SingleHeader Name", header.get("Name")
-        )
+    part = _part(where, field, _SIZE_FIELDS)
     if part is None:
         raise Unsupported(
             f"a size constraint on {sorted(field)} is not evaluated locally",

@@ -197,6 +197,17 @@ def _statement(
             assert_never(statement)
 
 
+_FIELDS = {"uri": "UriPath", "query": "QueryString", "method": "Method"}
+
+
+def field_to_match(part: str) -> dict[str, Any]:
+    """WAF's ``FieldToMatch`` for a part named as the declarations name it (not a body or
+    all headers, whose oversize handling differs by statement)."""
+    if part in _FIELDS:
+        return {_FIELDS[part]: {}}
+    return {"SingleHeader": {"Name": part.removeprefix("header:").lower()}}
+
+
 def byte_match(statement: ByteMatchStatement, stage: str) -> dict[str, Any]:
     """A byte match; a path anchored at its start also names the stage, which API Gateway's
     paths begin with on AWS (locally they do not)."""
@@ -204,17 +215,8 @@ def byte_match(statement: ByteMatchStatement, stage: str) -> dict[str, Any]:
     if part == "uri" and statement.position in ("STARTS_WITH", "EXACTLY"):
         prefix = f"/{stage}"
         search = prefix.lower() + search if "LOWERCASE" in statement.transforms else prefix + search
-    field: dict[str, Any]
-    if part == "body":
-        field = {"Body": {"OversizeHandling": "CONTINUE"}}  # the first 8 KB, as locally
-    elif part == "uri":
-        field = {"UriPath": {}}
-    elif part == "query":
-        field = {"QueryString": {}}
-    elif part == "method":
-        field = {"Method": {}}
-    else:
-        field = {"SingleHeader": {"Name": part.removeprefix("header:").lower()}}
+    # (a body: its first 8 KB, as locally)
+    field = {"Body": {"OversizeHandling": "CONTINUE"}} if part == "body" else field_to_match(part)
     transforms = [
         {"Priority": i, "Type": name} for i, name in enumerate(statement.transforms)
     ] or NO_TRANSFORMATION
@@ -306,11 +308,6 @@ def size_constraint(statement: SizeConstraintStatement, stage: str) -> dict[str,
     field: dict[str, Any]
     if part == "body":
         field = {"Body": {"OversizeHandling": "MATCH"}}
-    elif part == "uri":
-        field = {"UriPath": {}}
-        size = min(size + len(f"/{stage}"), SIZE_MAX)
-    elif part == "query":
-        field = {"QueryString": {}}
     elif part == "headers":
         field = {
             "Headers": {
@@ -320,7 +317,9 @@ def size_constraint(statement: SizeConstraintStatement, stage: str) -> dict[str,
             }
         }
     else:
-        field = {"SingleHeader": {"Name": part.removeprefix("header:").lower()}}
+        field = field_to_match(part)
+    if part == "uri":
+        size = min(size + len(f"/{stage}"), SIZE_MAX)
     return {
         "FieldToMatch": field,
         "ComparisonOperator": "GT",
